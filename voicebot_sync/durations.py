@@ -1,0 +1,64 @@
+"""Durations (``90s``, ``5h30m``) and rate-limit specs (``6/1m,60/1h``, ``off``)."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import ConfigError
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smh])")
+
+DEFAULT_RATE_LIMIT = "6/1m,60/1h"
+
+Window = tuple[int, float]  # (requests allowed, window length in seconds)
+
+
+def parse_duration(text: str) -> float:
+    """``5h30m`` -> 19800.0; a sum of numbers each with the unit s, m or h."""
+    spec = str(text).strip().replace(" ", "")
+    if not spec or _PART.sub("", spec):
+        raise ConfigError(f"invalid duration {text!r}: use a number with s, m or h, such as 90s or 5h30m")
+    return sum(float(n) * _UNITS[u] for n, u in _PART.findall(spec))
+
+
+def parse_rate_limit(text: str | None) -> list[Window]:
+    """``6/1m,60/1h`` -> [(6, 60.0), (60, 3600.0)]; ``off`` (or empty) -> []."""
+    spec = (text or "").strip()
+    if spec.lower() in ("", "off", "none"):
+        return []
+    windows: list[Window] = []
+    for part in spec.split(","):
+        count, sep, duration = part.strip().partition("/")
+        if not sep or not count.strip().isdigit() or int(count) < 1:
+            raise ConfigError(
+                f"invalid rate limit {part.strip()!r} in {text!r}: use COUNT/DURATION, such as 6/1m,60/1h, or off"
+            )
+        seconds = parse_duration(duration)
+        if seconds <= 0:
+            raise ConfigError(f"invalid rate limit {part.strip()!r}: the window must be longer than 0s")
+        windows.append((int(count), seconds))
+    return sorted(windows, key=lambda w: w[1])
+
+
+def format_window(window: Window) -> str:
+    count, seconds = window
+    for unit, size in (("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{count}/{int(seconds // size)}{unit}"
+    return f"{count}/{seconds:g}s"
+
+
+def format_seconds(seconds: float) -> str:
+    """3725 -> '1h2m5s'; for humans reading waits and estimates."""
+    total = int(round(seconds))
+    if total < 60:
+        return f"{total}s"
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    out = f"{hours}h" if hours else ""
+    if minutes or (hours and secs):
+        out += f"{minutes}m"
+    if secs:
+        out += f"{secs}s"
+    return out

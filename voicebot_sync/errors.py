@@ -1,0 +1,147 @@
+"""One error tree for the whole tool.
+
+    VoicebotSyncError              exit 1 unless a subclass says otherwise
+    ├── ConfigError                bad option, config file or environment
+    ├── ValidationError            definition files are invalid (carries every Problem)
+    ├── ApiError                   the API answered with an error or not at all
+    │   ├── AuthError              401/403: the key is missing, wrong or not allowed
+    │   ├── NotFound               404
+    │   ├── RequestRejected        any other 4xx: the server refused this request
+    │   ├── RateLimited            429 (carries retry_after seconds, or None)
+    │   ├── ServerError            5xx: the server may or may not have acted
+    │   └── ConnectionFailed       no answer at all
+    │       └── AnswerLost         the request left, its answer did not come back
+    ├── MatchError                 definitions cannot be matched to remote workflows
+    ├── PlanError                  a saved plan cannot be used
+    │   └── StalePlan              the remote changed since the plan was made
+    ├── UnsafePlan                 a safety guard refused the plan
+    │   └── TooMuchChange          over a delete/update threshold (force to override)
+    ├── Refused                    apply needs confirmation that was not given
+    ├── ApplyFailed                some operations failed; the others went through
+    └── Incomplete                 exit 3: stopped before finishing, nothing failed
+
+Library code raises these; ``cli.py`` catches them once and prints one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class VoicebotSyncError(Exception):
+    """Root of every expected failure; ``str(err)`` is the one line a user sees."""
+
+    exit_code = 1
+
+
+class ConfigError(VoicebotSyncError):
+    """An option, environment variable or config file value is wrong."""
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One validation problem, located in a file (line is 1-based, 0 when unknown)."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class ValidationError(VoicebotSyncError):
+    """Definition (or config) files are invalid; ``problems`` lists all of them."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        count = len(self.problems)
+        super().__init__(f"{count} validation problem{'s' if count != 1 else ''} found")
+
+
+class ApiError(VoicebotSyncError):
+    """The API answered with an error status, or did not answer."""
+
+    def __init__(self, message: str, *, status: int | None = None, method: str = "", path: str = ""):
+        self.status = status
+        self.method = method
+        self.path = path
+        self.server_message = message
+        where = f"{method} {path}".strip()
+        prefix = f"{where}: " if where else ""
+        code = f"HTTP {status}: " if status is not None else ""
+        super().__init__(f"{prefix}{code}{message}")
+
+
+class AuthError(ApiError):
+    """401/403: the key is missing, wrong or lacks permission; nothing further can succeed."""
+
+
+class NotFound(ApiError):
+    """404: the workflow (or the API path) does not exist."""
+
+
+class RequestRejected(ApiError):
+    """Another 4xx: the server refused this request as it was; repeating it will not help."""
+
+
+class RateLimited(ApiError):
+    """429: over the server's quota; ``retry_after`` is in seconds when the server said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw):
+        self.retry_after = retry_after
+        super().__init__(message, status=429, **kw)
+
+
+class ServerError(ApiError):
+    """5xx: the server failed; it may or may not have carried the request out."""
+
+
+class ConnectionFailed(ApiError):
+    """The API could not be reached: nothing was sent, or nothing came back."""
+
+
+class AnswerLost(ConnectionFailed):
+    """The request was sent but its answer was lost (timeout, dropped connection)."""
+
+
+class MatchError(VoicebotSyncError):
+    """Definitions cannot be matched to the remote unambiguously (duplicate names, missing ids)."""
+
+
+class PlanError(VoicebotSyncError):
+    """A saved plan file is unreadable or was made for another API."""
+
+
+class StalePlan(PlanError):
+    """The remote no longer matches the state the saved plan was made against."""
+
+
+class UnsafePlan(VoicebotSyncError):
+    """A safety guard refused the plan; nothing was changed."""
+
+
+class TooMuchChange(UnsafePlan):
+    """The plan changes a larger share of the remote than the configured threshold."""
+
+
+class Refused(VoicebotSyncError):
+    """Apply was not confirmed (no terminal and no --yes, or the user said no)."""
+
+
+class ApplyFailed(VoicebotSyncError):
+    """Apply finished, but some operations failed; ``report`` holds the details."""
+
+    def __init__(self, message: str, report=None):
+        self.report = report
+        super().__init__(message)
+
+
+class Incomplete(VoicebotSyncError):
+    """Apply stopped before finishing (deadline or interrupt) with nothing failed: run it again."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, report=None):
+        self.report = report
+        super().__init__(message)

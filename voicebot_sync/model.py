@@ -1,0 +1,79 @@
+"""The managed fields of a workflow and their normalisation.
+
+This is the one place that decides what is compared and what is sent: local
+definitions and remote workflows both pass through ``normalise`` before the
+planner compares them, so a server that trims whitespace or returns ``null``
+for an empty description never shows up as a change.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+WORKFLOW_TYPES = ("ROBOCALL", "CONVERSATION")
+DEFAULT_WORKFLOW_TYPE = "ROBOCALL"
+
+# Always compared and sent.
+CORE_FIELDS = ("name", "description", "workflow_type", "message")
+# Compared and sent only when the definition sets them (later API versions).
+OPTIONAL_FIELDS = ("include_reply", "response_options", "call_back_url")
+MANAGED_FIELDS = CORE_FIELDS + OPTIONAL_FIELDS
+# Keys a definition file may hold besides the managed fields.
+LOCAL_KEYS = ("id", "parameters", "environments")
+
+MAX_MESSAGE_LENGTH = 1000
+
+
+def normalise_text(value: Any) -> str:
+    """``None`` -> ``""``; trailing whitespace dropped (YAML block scalars add a newline)."""
+    if value is None:
+        return ""
+    return str(value).rstrip()
+
+
+def normalise_response_options(value: Any) -> Any:
+    """Keys as strings, values as trimmed strings, sorted by key; other shapes pass as they are."""
+    if isinstance(value, Mapping):
+        return {str(k): normalise_text(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    return value
+
+
+def normalise_field(field: str, value: Any) -> Any:
+    if field in ("description", "message", "name", "call_back_url"):
+        return normalise_text(value)
+    if field == "workflow_type":
+        return str(value).strip().upper() if value is not None else DEFAULT_WORKFLOW_TYPE
+    if field == "include_reply":
+        return bool(value) if value is not None else False
+    if field == "response_options":
+        return normalise_response_options(value)
+    return value
+
+
+def desired_fields(definition: Mapping[str, Any]) -> dict[str, Any]:
+    """The managed fields of a definition, normalised: what is compared and what is sent."""
+    fields = {f: normalise_field(f, definition.get(f)) for f in CORE_FIELDS}
+    for f in OPTIONAL_FIELDS:
+        if f in definition:
+            fields[f] = normalise_field(f, definition[f])
+    return fields
+
+
+def remote_fields(workflow: Mapping[str, Any], fields: tuple[str, ...] | list[str] = CORE_FIELDS) -> dict[str, Any]:
+    """The given managed fields of a remote workflow, normalised the same way as a definition's."""
+    out = {}
+    for f in fields:
+        value = workflow.get(f)
+        if f == "response_options" and value is None and ("option_one" in workflow or "option_two" in workflow):
+            # One API version spells the two options as separate strings.
+            value = {k: workflow[o] for k, o in (("1", "option_one"), ("2", "option_two")) if workflow.get(o)}
+        out[f] = normalise_field(f, value)
+    return out
+
+
+def all_remote_fields(workflow: Mapping[str, Any]) -> dict[str, Any]:
+    """Every managed field the remote workflow carries (core ones always): what export writes."""
+    present = [f for f in OPTIONAL_FIELDS if workflow.get(f) is not None]
+    if "response_options" not in present and (workflow.get("option_one") or workflow.get("option_two")):
+        present.append("response_options")
+    return remote_fields(workflow, CORE_FIELDS + tuple(present))

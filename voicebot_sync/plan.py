@@ -1,0 +1,215 @@
+"""Plan and Change: what apply will do, its JSON form, and the checks it owns.
+
+A plan records the fingerprint of the remote it was made against
+(``check_fresh``) and a fingerprint of its own changes (``plan_fingerprint``,
+what reviewers saw), and it refuses itself when it is unsafe (``raise_if_unsafe``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .errors import PlanError, StalePlan, TooMuchChange, UnsafePlan
+
+FORMAT_VERSION = 1
+ACTIONS = ("create", "update", "delete")
+
+
+def _digest(data: Any) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def remote_fingerprint(remote: Iterable[Mapping[str, Any]]) -> str:
+    """A hash of the remote's ids and managed fields, order-independent.
+
+    Fields no request sets (timestamps, status) are left out so that they never
+    make a reviewed plan stale."""
+    from .model import all_remote_fields
+
+    rows = sorted(([str(w.get("id")), all_remote_fields(w)] for w in remote), key=lambda r: r[0])
+    return _digest(rows)
+
+
+@dataclass
+class Change:
+    """One operation: create (after), update (before/after of the changed fields), delete (before)."""
+
+    action: str
+    name: str
+    id: str | None = None
+    source: str | None = None
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    line: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"action": self.action, "name": self.name, "id": self.id, "source": self.source}
+        if self.action != "create":
+            out["before"] = self.before
+        if self.action != "delete":
+            out["after"] = self.after
+        if self.line:
+            out["line"] = self.line
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Change":
+        if data.get("action") not in ACTIONS or not isinstance(data.get("name"), str):
+            raise PlanError(f"invalid change in plan file: {json.dumps(data)[:120]}")
+        return cls(
+            action=data["action"],
+            name=data["name"],
+            id=data.get("id"),
+            source=data.get("source"),
+            before=data.get("before"),
+            after=data.get("after"),
+            line=int(data.get("line") or 0),
+        )
+
+
+@dataclass
+class Guards:
+    """Safety thresholds (octoDNS-style): shares of the remote a plan may change."""
+
+    max_delete_share: float = 0.30
+    max_update_share: float = 0.50
+    min_existing: int = 10
+
+
+@dataclass
+class Plan:
+    """What apply will do against one API, made against one state of the remote."""
+
+    api_url: str
+    remote_fingerprint: str
+    changes: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+    unmanaged: list[dict[str, Any]] = field(default_factory=list)
+    remote_count: int = 0
+    estimated_seconds: float = 0.0
+    # How many definitions the plan was made from (0 with --prune is refused by apply).
+    definitions: int = 0
+    # Set when a definition is pruned by ownership scope etc.; free-form notes for renderers.
+    notes: list[str] = field(default_factory=list)
+
+    def of(self, action: str) -> list[Change]:
+        return [c for c in self.changes if c.action == action]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts = {a: len(self.of(a)) for a in ACTIONS}
+        counts["unchanged"] = self.unchanged
+        counts["unmanaged"] = len(self.unmanaged)
+        return counts
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.changes)
+
+    @property
+    def requests(self) -> int:
+        """API calls apply needs: one per change, plus the list it starts with."""
+        return len(self.changes) + 1
+
+    @property
+    def plan_fingerprint(self) -> str:
+        """A hash of the changes alone: equal for two plans that would do the same thing."""
+        return _digest({"api_url": self.api_url, "changes": [c.to_json() for c in self.changes]})
+
+    def summary_line(self) -> str:
+        s = self.summary
+        if not self.changes:
+            return "No changes. The remote matches the definitions."
+        return f"Plan: {s['create']} to add, {s['update']} to change, {s['delete']} to destroy."
+
+    # -- checks ---------------------------------------------------------------
+
+    def check_fresh(self, fingerprint: str) -> None:
+        """Refuse a saved plan when the remote changed after it was made."""
+        if fingerprint != self.remote_fingerprint:
+            raise StalePlan(
+                "the remote changed since this plan was made (fingerprint "
+                f"{self.remote_fingerprint[:19]} != {fingerprint[:19]}): nothing was changed; run plan again"
+            )
+
+    def raise_if_unsafe(self, guards: Guards | None = None, *, prune: bool = False) -> None:
+        """Refuse plans that would change too much of the remote (override with --force)."""
+        guards = guards or Guards()
+        existing = self.remote_count
+        if existing < guards.min_existing:
+            return  # Too few workflows for a share to mean anything.
+        # Creates don't count: they never touch what exists.
+        for action, limit in (("delete", guards.max_delete_share), ("update", guards.max_update_share)):
+            count = len(self.of(action))
+            share = count / existing
+            if share > limit:
+                raise TooMuchChange(
+                    f"refusing to {action} {count} of {existing} remote workflows: "
+                    f"{share:.2%} is over the {limit:.2%} threshold; review the plan and use --force to apply it"
+                )
+
+    def raise_if_empty_prune(self, source: str) -> None:
+        """--prune with no definitions at all would delete everything: never, even with --force."""
+        if self.definitions == 0 and self.of("delete"):
+            raise UnsafePlan(
+                f"no definitions found in {source}: refusing to delete {len(self.of('delete'))} remote workflows"
+            )
+
+    # -- JSON -----------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "api_url": self.api_url,
+            "remote_fingerprint": self.remote_fingerprint,
+            "plan_fingerprint": self.plan_fingerprint,
+            "summary": self.summary,
+            "changes": [c.to_json() for c in self.changes],
+            "unmanaged": self.unmanaged,
+            "requests": self.requests,
+            "estimated_seconds": int(round(self.estimated_seconds)),
+            "remote_count": self.remote_count,
+            "definitions": self.definitions,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "Plan":
+        if not isinstance(data, Mapping) or data.get("format_version") != FORMAT_VERSION:
+            raise PlanError(f"not a voicebot-sync plan (format_version {FORMAT_VERSION} expected)")
+        try:
+            plan = cls(
+                api_url=data["api_url"],
+                remote_fingerprint=data["remote_fingerprint"],
+                changes=[Change.from_json(c) for c in data.get("changes", [])],
+                unchanged=int(data.get("summary", {}).get("unchanged", 0)),
+                unmanaged=list(data.get("unmanaged", [])),
+                remote_count=int(data.get("remote_count", 0)),
+                estimated_seconds=float(data.get("estimated_seconds", 0)),
+                definitions=int(data.get("definitions", 0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlanError(f"plan file is incomplete: {exc}") from exc
+        stated = data.get("plan_fingerprint")
+        if stated and stated != plan.plan_fingerprint:
+            raise PlanError("plan file was edited after it was made (its plan_fingerprint does not match its changes)")
+        return plan
+
+    def dump(self, path: str) -> None:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(self.to_json(), fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+
+    @classmethod
+    def load(cls, path: str) -> "Plan":
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except OSError as exc:
+            raise PlanError(f"cannot read plan file {path}: {exc.strerror}") from exc
+        except json.JSONDecodeError as exc:
+            raise PlanError(f"plan file {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
+        return cls.from_json(data)
