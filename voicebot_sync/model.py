@@ -8,7 +8,7 @@ for an empty description never shows up as a change.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 WORKFLOW_TYPES = ("ROBOCALL", "CONVERSATION")
 DEFAULT_WORKFLOW_TYPE = "ROBOCALL"
@@ -77,3 +77,31 @@ def all_remote_fields(workflow: Mapping[str, Any]) -> dict[str, Any]:
     if "response_options" not in present and (workflow.get("option_one") or workflow.get("option_two")):
         present.append("response_options")
     return remote_fields(workflow, CORE_FIELDS + tuple(present))
+
+
+class Scope:
+    """Which remote workflows this repo owns: a name prefix and/or an explicit list of names.
+
+    Workflows outside the scope are neither compared nor pruned, so two repos (or
+    two teams) can share one account. The empty scope owns everything."""
+
+    def __init__(self, prefix: str | None = None, names: Iterable[str] | None = None):
+        self.prefix = prefix or None
+        self.names = frozenset(names or ())
+
+    @property
+    def everything(self) -> bool:
+        return self.prefix is None and not self.names
+
+    def contains(self, name: str) -> bool:
+        if self.everything:
+            return True
+        return (self.prefix is not None and name.startswith(self.prefix)) or name in self.names
+
+    def describe(self) -> str:
+        parts = []
+        if self.prefix is not None:
+            parts.append(f"names starting with {self.prefix!r}")
+        if self.names:
+            parts.append(f"{len(self.names)} listed name{'s' if len(self.names) != 1 else ''}")
+        return " or ".join(parts) or "every workflow"
