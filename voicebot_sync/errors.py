@@ -3,6 +3,7 @@
     VoicebotSyncError              exit 1 unless a subclass says otherwise
     ├── ConfigError                bad option, config file or environment
     ├── ValidationError            definition files are invalid (carries every Problem)
+    │   └── MatchError             definitions cannot be matched to the remote unambiguously
     ├── ApiError                   the API answered with an error or not at all
     │   ├── AuthError              401/403: the key is missing, wrong or not allowed
     │   ├── NotFound               404
@@ -11,7 +12,6 @@
     │   ├── ServerError            5xx: the server may or may not have acted
     │   └── ConnectionFailed       no answer at all
     │       └── AnswerLost         the request left, its answer did not come back
-    ├── MatchError                 definitions cannot be matched to remote workflows
     ├── PlanError                  a saved plan cannot be used
     │   └── StalePlan              the remote changed since the plan was made
     ├── UnsafePlan                 a safety guard refused the plan
@@ -105,7 +105,7 @@ class AnswerLost(ConnectionFailed):
     """The request was sent but its answer was lost (timeout, dropped connection)."""
 
 
-class MatchError(VoicebotSyncError):
+class MatchError(ValidationError):
     """Definitions cannot be matched to the remote unambiguously (duplicate names, missing ids)."""
 
 

@@ -1,0 +1,337 @@
+"""The command line: options -> one library call -> rendering -> exit code.
+
+Heavy imports (httpx, jsonschema, deepdiff) happen inside the commands that need
+them, so ``--help`` and ``--version`` start at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+from .errors import ConfigError, Incomplete, Refused, ValidationError, VoicebotSyncError, ApplyFailed
+
+EXIT_CHANGES = 2
+
+
+class VoicebotCli(click.Group):
+    """Catches every expected failure once: one line on stderr and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValidationError as exc:
+            _print_problems(exc)
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except VoicebotSyncError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted: stopped at once; run plan to see what remains", err=True)
+            ctx.exit(130)
+
+
+def _print_problems(exc: ValidationError) -> None:
+    github = os.environ.get("GITHUB_ACTIONS") == "true"
+    if github:
+        from .github import annotation
+    for problem in exc.problems:
+        click.echo(str(problem))
+        if github:
+            click.echo(annotation("error", problem.file, problem.line, problem.message))
+
+
+# -- shared options --------------------------------------------------------------
+
+
+def connection_options(f):
+    """--api-url, --api-key, --rate-limit, --config, --env, --insecure, -v on every command that talks to the API."""
+    options = [
+        click.option("--api-url", envvar="VOICEBOT_API_URL", help="API base URL, or 'local' for the built-in emulator.  [env: VOICEBOT_API_URL; default: https://voicebot.intron.health/voicebot/v1]"),
+        click.option("--api-key", envvar="VOICEBOT_API_KEY", help="API key (prefer the environment variable).  [env: VOICEBOT_API_KEY]"),
+        click.option("--rate-limit", envvar="VOICEBOT_RATE_LIMIT", help="COUNT/DURATION[,...] or off.  [env: VOICEBOT_RATE_LIMIT; default: 6/1m,60/1h]"),
+        click.option("--insecure", is_flag=True, default=None, help="Allow http:// to a host other than loopback (the key travels in clear)."),
+        click.option("-v", "--verbose", is_flag=True, help="Print each request's method, path, status and time (never the key)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return config_options(f)
+
+
+def config_options(f):
+    f = click.option("--env", "env_name", envvar="VOICEBOT_ENV", help="An environment of the config file.  [env: VOICEBOT_ENV]")(f)
+    f = click.option("--config", "config_file", envvar="VOICEBOT_SYNC_CONFIG", type=click.Path(dir_okay=False),
+                     help="Config file.  [env: VOICEBOT_SYNC_CONFIG; default: voicebot-sync.yaml if present]")(f)
+    return f
+
+
+def _settings(need_key: bool = False, **given):
+    """Resolved settings; only options the user actually gave are passed on (click resolved envvars
+    already, but config.load_settings must know the true source, so it re-reads the environment)."""
+    from .config import load_settings
+
+    ctx = click.get_current_context()
+    cli: dict[str, Any] = {}
+    names = {"api_url": "api_url", "api_key": "api_key", "rate_limit": "rate_limit", "config_file": "config",
+             "env_name": "env", "paths": "paths", "prune": "prune", "insecure": "insecure"}
+    for param, key in names.items():
+        if param not in given:
+            continue
+        source = ctx.get_parameter_source(param)
+        if source == click.core.ParameterSource.COMMANDLINE:
+            value = given[param]
+            if key == "paths":
+                value = list(value) or None
+            if key in ("prune", "insecure") and not value:
+                continue
+            if value is not None:
+                cli[key] = value
+    return load_settings(cli, os.environ, os.getcwd(), need_key=need_key)
+
+
+def _definitions(settings):
+    from .definitions import load_definitions
+
+    return load_definitions(settings.workflows, env=settings.env, scope=settings.scope)
+
+
+def _connection(settings):
+    from .sync import Connection
+
+    return Connection(settings.api_url, settings.api_key, settings.windows, settings.max_retries, settings.timeout)
+
+
+def _verbose_printer(record) -> None:
+    status = record.status if record.status is not None else "no answer"
+    click.echo(f"  {record.method} {record.path} -> {status} ({record.seconds * 1000:.0f} ms)", err=True)
+
+
+def _client(settings, *, verbose: bool, stop=None, on_wait=None, log=None):
+    from .sync import make_client
+
+    hooks = [h for h in ((_verbose_printer if verbose else None), log) if h]
+
+    def on_request(record):
+        for hook in hooks:
+            hook(record)
+
+    def on_retry(text: str, wait: float) -> None:
+        from .durations import format_seconds
+
+        click.echo(f"retrying in {format_seconds(wait)}: {text}", err=True)
+
+    return make_client(_connection(settings), stop=stop, on_wait=on_wait, on_request=on_request, on_retry=on_retry)
+
+
+def _paths_help(f):
+    return click.argument("paths", nargs=-1, type=click.Path())(f)
+
+
+# -- commands --------------------------------------------------------------------
+
+
+@click.group(cls=VoicebotCli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", prog_name="voicebot-sync")
+def main() -> None:
+    """Keep Voicebot workflows in git and make the API match.
+
+    Typical use: `validate` in a pre-commit hook, `plan` in pull-request checks,
+    `apply` on merge. Try it with no server and no key: --api-url local.
+    """
+
+
+@main.command()
+@_paths_help
+@config_options
+def validate(paths, config_file, env_name):
+    """Check definition files offline: schema, templates, duplicate names and ids."""
+    settings = _settings(paths=paths, config_file=config_file, env_name=env_name)
+    definitions = _definitions(settings)
+    files = len({d.source for d in definitions})
+    click.echo(f"{len(definitions)} definition{'s' if len(definitions) != 1 else ''} in {files} file{'s' if files != 1 else ''}: valid.")
+
+
+def _render_plan(plan, fmt: str, settings) -> str:
+    from .render import render_json, render_markdown, render_text
+
+    if fmt == "json":
+        return render_json(plan)
+    if fmt == "markdown":
+        return render_markdown(plan, rate_limit=settings.rate_limit)
+    return render_text(plan, rate_limit=settings.rate_limit, color=sys.stdout.isatty())
+
+
+@main.command()
+@_paths_help
+@click.option("--prune", is_flag=True, help="Plan to delete remote workflows that no definition matches.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply --plan`.")
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@connection_options
+def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+    """Show what apply would do (lists the remote with one request)."""
+    from .sync import plan_against
+
+    settings = _settings(need_key=True, paths=paths, prune=prune, api_url=api_url, api_key=api_key,
+                         rate_limit=rate_limit, insecure=insecure, config_file=config_file, env_name=env_name)
+    definitions = _definitions(settings)
+    with _client(settings, verbose=verbose) as client:
+        the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
+                                prune=settings.prune, scope=settings.scope)
+    if out_file:
+        the_plan.dump(out_file)
+    click.echo(_render_plan(the_plan, fmt, settings), nl=False)
+    if out_file and fmt == "text":
+        click.echo(f"Saved the plan to {out_file}: apply it with `voicebot-sync apply --plan {out_file}`.")
+    if detailed_exitcode and the_plan.has_changes:
+        sys.exit(EXIT_CHANGES)
+
+
+@main.command()
+@_paths_help
+@click.option("--prune", is_flag=True, help="Delete remote workflows that no definition matches.")
+@click.option("--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal).")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply exactly this saved plan; refused if the remote changed.")
+@click.option("--force", is_flag=True, help="Apply past the delete/update share guards.")
+@click.option("--max-duration", help="Start no operation that could not begin within this time (e.g. 5h30m); exit 3 if stopped.")
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Append one JSON line per request (never the key).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: the result report as one JSON object on stdout (progress goes to stderr).")
+@connection_options
+def apply(paths, prune, yes, plan_file, force, max_duration, log_file, fmt, api_url, api_key, rate_limit, insecure,
+          verbose, config_file, env_name):
+    """Make the remote match the definitions: creates, then updates, then deletes."""
+    import time
+
+    from .durations import parse_duration
+    from .executor import Executor
+    from .progress import RequestLog, events_for
+    from .stop import StopSignal
+    from .sync import check_safety, plan_against, reload_saved_plan
+
+    settings = _settings(need_key=True, paths=paths, prune=prune, api_url=api_url, api_key=api_key,
+                         rate_limit=rate_limit, insecure=insecure, config_file=config_file, env_name=env_name)
+    budget = parse_duration(max_duration) if max_duration else None
+    started = time.monotonic()
+    out = sys.stderr if fmt == "json" else sys.stdout
+    events = events_for(out, terminal=out.isatty() and fmt != "json")
+    stop = StopSignal()
+    log = RequestLog(log_file) if log_file else None
+    try:
+        with stop.handling_signals(), _client(settings, verbose=verbose, stop=stop, on_wait=lambda s, w: events.wait(s, w), log=log) as client:
+            if plan_file:
+                the_plan = reload_saved_plan(client, plan_file, api_url=settings.api_url, scope=settings.scope)
+                source = plan_file
+            else:
+                definitions = _definitions(settings)
+                the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
+                                        prune=settings.prune, scope=settings.scope)
+                source = " ".join(settings.workflows)
+            check_safety(the_plan, guards=settings.guards, force=force,
+                         prune=settings.prune or bool(the_plan.of("delete")), source=source)
+            if not the_plan.has_changes:
+                if fmt == "json":
+                    click.echo(json.dumps(_empty_report(the_plan, client)))
+                else:
+                    click.echo("No changes. The remote matches the definitions.")
+                return
+            if fmt != "json":
+                from .render import render_text
+
+                click.echo(render_text(the_plan, rate_limit=settings.rate_limit, color=sys.stdout.isatty()), nl=False)
+            _confirm(the_plan, yes)
+            deadline = started + budget if budget is not None else None
+            report = Executor(client, events=events, stop=stop, deadline=deadline).run(the_plan)
+    finally:
+        if log:
+            log.close()
+    if fmt == "json":
+        click.echo(json.dumps(report.to_json(), indent=2))
+    if report.failed:
+        raise ApplyFailed(f"{len(report.failed)} of {report.total} operations failed (see above); fix them and run apply again", report)
+    if report.remaining:
+        raise Incomplete(f"stopped with {len(report.remaining)} of {report.total} operations not started ({report.stopped}); run apply again to finish", report)
+
+
+def _empty_report(plan, client) -> dict:
+    from .executor import Report
+
+    report = Report(total=0, requests=client.sent, rate_limited=client.rate_limited, retries=client.retries,
+                    plan_fingerprint=plan.plan_fingerprint)
+    return report.to_json()
+
+
+def _confirm(plan, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise Refused("not applying: no terminal to confirm on; pass --yes to apply without a question")
+    if not click.confirm(f"Apply these {len(plan.changes)} changes?", default=False):
+        raise Refused("not applied: nothing was changed")
+
+
+@main.command()
+@click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Where to write one YAML file per workflow.")
+@click.option("--with-ids", is_flag=True, help="Pin each file to its remote workflow with `id:` (renames become updates).")
+@connection_options
+def export(out_dir, with_ids, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+    """Write the remote workflows as definition files (a plan of them shows no changes)."""
+    from .sync import export_remote
+
+    settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
+                         config_file=config_file, env_name=env_name)
+    with _client(settings, verbose=verbose) as client:
+        written = export_remote(client, out_dir, scope=settings.scope, with_ids=with_ids)
+    names: dict[str, list[str]] = {}
+    for path, w in written:
+        click.echo(f"wrote {path}")
+        names.setdefault(str(w.get("name")), []).append(str(w["id"]))
+    click.echo(f"Exported {len(written)} workflow{'s' if len(written) != 1 else ''} to {out_dir}.")
+    for name, ids in names.items():
+        if len(ids) > 1:
+            click.echo(f"warning: {len(ids)} remote workflows are named {name!r} ({', '.join(ids)}): "
+                       "names must be unique in the repo; rename one remotely or keep one file", err=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--api-key", "api_keys", multiple=True, help="An accepted key (repeatable); none: no key required.")
+@click.option("--data", "data_file", type=click.Path(dir_okay=False), help="Persist workflows in this JSON file.")
+@click.option("--rate-limit", default="6/1m,60/1h", show_default=True, help="The quota to enforce per key, or off.")
+@click.option("--retry-after", type=click.Choice(["seconds", "http-date", "none"]), default="seconds", show_default=True, hidden=True)
+@click.option("--quirks", is_flag=True, hidden=True, help="Trim whitespace and return null descriptions, like a sloppy server.")
+@click.option("--fault-5xx", type=float, default=0.0, hidden=True, help="Share of requests answered 500 without acting.")
+@click.option("--fault-drop-after-write", type=float, default=0.0, hidden=True, help="Share of writes carried out, then the connection dropped.")
+@click.option("--fault-seed", type=int, default=None, hidden=True)
+def emulator(host, port, api_keys, data_file, rate_limit, retry_after, quirks, fault_5xx, fault_drop_after_write, fault_seed):
+    """Serve the Voicebot workflow API locally, for demos, tests and offline CI."""
+    from .durations import parse_rate_limit
+    from .emulator import main_serve
+
+    main_serve(host, port, list(api_keys), data_file, parse_rate_limit(rate_limit), retry_after=retry_after,
+               quirks=quirks, fault_5xx=fault_5xx, fault_drop_after_write=fault_drop_after_write, fault_seed=fault_seed)
+
+
+@main.command("config")
+@_paths_help
+@connection_options
+def show_config(paths, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+    """Print the resolved settings and where each came from (the key only as set/unset)."""
+    settings = _settings(paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
+                         config_file=config_file, env_name=env_name)
+    rows = settings.describe()
+    width = max(len(r[0]) for r in rows)
+    for name, value, source in rows:
+        click.echo(f"{name.ljust(width)}  {value}  ({source})")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

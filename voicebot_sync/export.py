@@ -1,0 +1,70 @@
+"""Remote workflows as definition files: one YAML file each, round-trip exact.
+
+A plan of the exported directory against the same remote shows no changes:
+the files hold exactly the normalised managed fields, and multi-line text is
+written as a block scalar so that it reads (and diffs) like the message itself.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+from .model import all_remote_fields
+
+HEADER = "# yaml-language-server: $schema=https://raw.githubusercontent.com/voicebot-sync/voicebot-sync/main/voicebot_sync/schemas/workflow.schema.json\n"
+
+
+def slugify(name: str) -> str:
+    """'Lab results – ready!' -> 'lab-results-ready'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
+    return slug[:80].strip("-") or "workflow"
+
+
+class _BlockDumper(yaml.SafeDumper):
+    pass
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str):
+    # Block style only where it round-trips: no trailing spaces on a line, no tabs.
+    if "\n" in value and not any(line != line.rstrip() for line in value.split("\n")) and "\t" not in value:
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value)
+
+
+_BlockDumper.add_representer(str, _str_representer)
+
+
+def to_yaml(workflow: Mapping[str, Any], *, with_id: bool = False) -> str:
+    fields = all_remote_fields(workflow)
+    doc: dict[str, Any] = {}
+    if with_id:
+        doc["id"] = str(workflow["id"])
+    doc.update(fields)
+    if not doc.get("description"):
+        doc.pop("description", None)
+    body = yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, allow_unicode=True, width=1000)
+    return HEADER + body
+
+
+def write_export(remote: Iterable[Mapping[str, Any]], out_dir: str, *, with_ids: bool = False) -> list[tuple[str, Mapping[str, Any]]]:
+    """Write one file per workflow; returns (path, workflow) pairs. Existing files are replaced."""
+    os.makedirs(out_dir, exist_ok=True)
+    taken: set[str] = set()
+    written = []
+    for w in sorted(remote, key=lambda w: (str(w.get("name", "")), str(w["id"]))):
+        base = slugify(str(w.get("name", "")))
+        stem, n = base, 2
+        while stem in taken:
+            stem, n = f"{base}-{n}", n + 1
+        taken.add(stem)
+        path = os.path.join(out_dir, stem + ".yaml")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(to_yaml(w, with_id=with_ids))
+        written.append((path, w))
+    return written

@@ -1,0 +1,154 @@
+"""What a person (or a CI log) sees while apply runs.
+
+On a terminal: one line per finished operation and a live status line with
+done/total, the current wait and an ETA from the rate limit. Without a terminal:
+one timestamped line per operation and a line for every wait over 5 seconds.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import TextIO
+
+from .durations import format_seconds
+from .executor import Events, Executor, Outcome, Report
+from .plan import Change, Plan
+from .render import SYMBOL
+
+CI_WAIT_THRESHOLD = 5.0
+
+
+def _stamp() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_outcome(outcome: Outcome) -> str:
+    c = outcome.change
+    ident = f" (id {outcome.id})" if outcome.id else ""
+    if outcome.status == "failed":
+        return f"! failed to {c.action} \"{c.name}\"{ident}: {outcome.error}"
+    note = f" [{outcome.note}]" if outcome.note else ""
+    return f"{SYMBOL[c.action]} {outcome.status} \"{c.name}\"{ident}{note}"
+
+
+def summary_lines(report: Report) -> list[str]:
+    head = "Apply complete" if report.complete else ("Apply stopped" if report.remaining else "Apply finished with failures")
+    lines = [
+        f"{head}: {report.count('created')} created, {report.count('updated')} updated, "
+        f"{report.count('deleted')} deleted, {len(report.failed)} failed, {len(report.remaining)} remaining.",
+        f"Requests: {report.requests} sent (minimum {report.total + 1}), {report.rate_limited} rate-limited (429), "
+        f"{report.retries} retries. Time: {format_seconds(report.wall_seconds)} "
+        f"(the rate limit allowed {format_seconds(report.least_seconds)} at the least).",
+    ]
+    if report.stopped:
+        lines.append(f"Stopped: {report.stopped}.")
+    for o in report.failed:
+        lines.append(f"  failed: {o.change.action} \"{o.change.name}\": {o.error}")
+    if report.remaining:
+        lines.append(f"Not started ({len(report.remaining)}): " + ", ".join(f"{c.action} \"{c.name}\"" for c in report.remaining[:10])
+                     + (" ..." if len(report.remaining) > 10 else ""))
+        lines.append("Run apply again to finish: the new plan holds just what remains.")
+    return lines
+
+
+class LineEvents(Events):
+    """For CI logs and files: timestamped lines, nothing rewritten in place."""
+
+    def __init__(self, out: TextIO, *, quiet_waits_under: float = CI_WAIT_THRESHOLD):
+        self.out = out
+        self.quiet_waits_under = quiet_waits_under
+        self.total = 0
+
+    def _line(self, text: str) -> None:
+        self.out.write(f"{_stamp()} {text}\n")
+        self.out.flush()
+
+    def start(self, plan: Plan, executor: Executor) -> None:
+        self.total = len(plan.changes)
+        eta = executor.remaining_seconds(len(plan.changes))
+        self._line(f"applying {len(plan.changes)} changes; the rate limit allows them in {format_seconds(eta)} at the least")
+
+    def wait(self, seconds: float, why: str) -> None:
+        if seconds >= self.quiet_waits_under:
+            self._line(f"waiting {format_seconds(seconds)}: {why}")
+
+    def end(self, index: int, outcome: Outcome) -> None:
+        self._line(f"[{index}/{self.total}] {describe_outcome(outcome)}")
+
+    def note(self, text: str) -> None:
+        self._line(text)
+
+    def begin(self, index: int, change: Change) -> None:
+        pass
+
+    def finish(self, report: Report) -> None:
+        for line in summary_lines(report):
+            self.out.write(line + "\n")
+        self.out.flush()
+
+
+class TerminalEvents(LineEvents):
+    """For a person at a terminal: finished operations scroll, a status line stays at the bottom."""
+
+    def __init__(self, out: TextIO):
+        super().__init__(out, quiet_waits_under=0.0)
+        self.done = 0
+        self.executor: Executor | None = None
+        self.status = ""
+
+    def _set_status(self, text: str) -> None:
+        self.status = text
+        self.out.write("\r\x1b[2K" + text)
+        self.out.flush()
+
+    def _line(self, text: str) -> None:
+        self.out.write("\r\x1b[2K" + text + "\n")
+        if self.status:
+            self.out.write(self.status)
+        self.out.flush()
+
+    def start(self, plan: Plan, executor: Executor) -> None:
+        self.executor = executor
+        super().start(plan, executor)
+
+    def wait(self, seconds: float, why: str) -> None:
+        left = self.total - self.done
+        eta = self.executor.remaining_seconds(left) if self.executor else seconds
+        self._set_status(f"[{self.done}/{self.total}] waiting {format_seconds(seconds)}: {why}; ETA {format_seconds(eta)}")
+
+    def begin(self, index: int, change: Change) -> None:
+        self._set_status(f"[{self.done}/{self.total}] {change.action} \"{change.name}\" ...")
+
+    def end(self, index: int, outcome: Outcome) -> None:
+        self.done = index
+        self.status = ""
+        self._line(f"[{index}/{self.total}] {describe_outcome(outcome)}")
+
+    def finish(self, report: Report) -> None:
+        self.out.write("\r\x1b[2K")
+        super().finish(report)
+
+
+def events_for(out: TextIO, *, terminal: bool) -> Events:
+    return TerminalEvents(out) if terminal else LineEvents(out)
+
+
+class RequestLog:
+    """``--log-file``: one JSON line per request, for audit (never the key)."""
+
+    def __init__(self, path: str):
+        self.fh = open(path, "a", encoding="utf-8")
+
+    def __call__(self, record) -> None:
+        import json
+
+        self.fh.write(json.dumps({
+            "time": datetime.fromtimestamp(record.at or time.time(), timezone.utc).isoformat(timespec="milliseconds"),
+            "method": record.method, "path": record.path, "status": record.status,
+            "attempt": record.attempt, "duration_ms": round(record.seconds * 1000, 1), "error": record.error,
+        }) + "\n")
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()

@@ -1,0 +1,161 @@
+"""Plans as text, Markdown and JSON: one function per format, each given a finished Plan."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from typing import Any
+
+from .durations import format_seconds
+from .plan import Change, Plan
+
+SYMBOL = {"create": "+", "update": "~", "delete": "-"}
+MULTILINE_FIELDS = ("message", "description")
+
+
+def _value(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def message_diff(before: str, after: str) -> list[str]:
+    """A line diff of two texts, without the ---/+++ header."""
+    lines = list(difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=2))
+    return [line for line in lines[2:]] if lines else []
+
+
+def _is_multiline(field: str, *values: Any) -> bool:
+    return field in MULTILINE_FIELDS and any(isinstance(v, str) and "\n" in v for v in values)
+
+
+def _where(change: Change) -> str:
+    if not change.source:
+        return ""
+    return f"  ({change.source}:{change.line})" if change.line else f"  ({change.source})"
+
+
+def _title(change: Change) -> str:
+    ident = f" (id {change.id})" if change.id else ""
+    return f"{SYMBOL[change.action]} {change.action} \"{change.name}\"{ident}"
+
+
+def _budget_line(plan: Plan, rate_limit: str | None) -> str:
+    n = plan.requests
+    limit = f"the rate limit {rate_limit}" if rate_limit else "the rate limit"
+    if not plan.has_changes:
+        return f"Plan used 1 request; apply would need none. "
+    return f"Apply needs {n} request{'s' if n != 1 else ''}; {limit} allows them in {format_seconds(plan.estimated_seconds)} at the least."
+
+
+def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = False) -> str:
+    """Terraform-like plan for terminals and CI logs."""
+    out: list[str] = []
+
+    def styled(text: str, colour: str) -> str:
+        if not color:
+            return text
+        import click
+
+        return click.style(text, fg=colour)
+
+    colours = {"create": "green", "update": "yellow", "delete": "red"}
+    out.append(f"Remote: {plan.api_url} ({plan.remote_count} workflow{'s' if plan.remote_count != 1 else ''})")
+    for note in plan.notes:
+        out.append(f"Note: {note}")
+    out.append("")
+    for change in plan.changes:
+        out.append(styled(f"  {_title(change)}", colours[change.action]) + _where(change))
+        if change.action == "create":
+            for field, value in (change.after or {}).items():
+                if _is_multiline(field, value):
+                    out.append(f"      {field}: |")
+                    out.extend(f"        {line}" for line in value.splitlines())
+                else:
+                    out.append(f"      {field}: {_value(value)}")
+        elif change.action == "update":
+            for field, after in (change.after or {}).items():
+                before = (change.before or {}).get(field)
+                if isinstance(before, str) and isinstance(after, str) and _is_multiline(field, before, after):
+                    out.append(f"      {field}:")
+                    for line in message_diff(before, after):
+                        colour = {"+": "green", "-": "red"}.get(line[:1])
+                        out.append("        " + (styled(line, colour) if colour else line))
+                else:
+                    out.append(f"      {field}: {_value(before)} -> {_value(after)}")
+    if plan.changes:
+        out.append("")
+    if plan.unmanaged:
+        out.append("Unmanaged remote workflows (no definition; left alone, --prune deletes them):")
+        out.extend(f"  ? \"{w['name']}\" (id {w['id']})" for w in plan.unmanaged)
+        out.append("")
+    out.append(plan.summary_line())
+    out.append(_budget_line(plan, rate_limit))
+    return "\n".join(out) + "\n"
+
+
+def _md_cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", "<br>")
+
+
+def _md_fence(text: str, lang: str = "") -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}{lang}\n{text}\n{fence}"
+
+
+def render_markdown(plan: Plan, *, rate_limit: str | None = None, max_chars: int | None = None, title: str = "voicebot-sync plan") -> str:
+    """A PR-ready plan: summary, a table of changes, message diffs in collapsible blocks."""
+    s = plan.summary
+    head = [f"### {title}", "", f"**{plan.summary_line()}**", ""]
+    head.append(
+        f"| create | update | delete | unchanged | unmanaged |\n|---:|---:|---:|---:|---:|\n"
+        f"| {s['create']} | {s['update']} | {s['delete']} | {s['unchanged']} | {s['unmanaged']} |"
+    )
+    head.append("")
+    body: list[str] = []
+    if plan.changes:
+        body += ["| | action | workflow | id | fields | source |", "|---|---|---|---|---|---|"]
+        for c in plan.changes:
+            fields = ", ".join((c.after or c.before or {}).keys()) if c.action != "delete" else ""
+            body.append(
+                f"| {SYMBOL[c.action]} | {c.action} | {_md_cell(c.name)} | {_md_cell(c.id or '')} | {_md_cell(fields)} | "
+                f"{_md_cell(c.source or '')} |"
+            )
+        body.append("")
+        for c in plan.changes:
+            if c.action == "delete":
+                continue
+            if c.action == "create":
+                detail = "\n".join(f"{k}: {_value(v)}" for k, v in (c.after or {}).items())
+                block = _md_fence(detail, "yaml")
+            else:
+                lines = []
+                for field, after in (c.after or {}).items():
+                    before = (c.before or {}).get(field)
+                    if isinstance(before, str) and isinstance(after, str) and field in MULTILINE_FIELDS:
+                        lines.append(f"{field}:")
+                        lines.extend(message_diff(before, after) or [f"-{before}", f"+{after}"])
+                    else:
+                        lines.append(f"-{field}: {_value(before)}")
+                        lines.append(f"+{field}: {_value(after)}")
+                block = _md_fence("\n".join(lines), "diff")
+            body += [f"<details><summary>{SYMBOL[c.action]} {c.action} <b>{_md_cell(c.name)}</b></summary>", "", block, "", "</details>", ""]
+    if plan.unmanaged:
+        body.append("**Unmanaged** (no definition; left alone, `--prune` deletes them): " + ", ".join(
+            f"`{w['name']}`" for w in plan.unmanaged))
+        body.append("")
+    for note in plan.notes:
+        body.append(f"_Note: {note}_")
+    body.append(_budget_line(plan, rate_limit))
+    text = "\n".join(head + body) + "\n"
+    if max_chars is not None and len(text) > max_chars:
+        pointer = "\n\n_Plan cut to fit; the full plan is in the job summary._\n"
+        text = text[: max(max_chars - len(pointer), 0)].rsplit("\n", 1)[0] + pointer
+    return text
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan.to_json(), indent=2, ensure_ascii=False) + "\n"
+
+
+RENDERERS = {"text": render_text, "markdown": render_markdown}

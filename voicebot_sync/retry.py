@@ -1,0 +1,23 @@
+"""Backoff for transient faults: exponential, capped, with full jitter."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how patiently a transient fault (network, 5xx) is retried."""
+
+    max_retries: int = 5
+    base: float = 1.0
+    cap: float = 60.0
+    # A 429 is never a failure by itself, but a server that answers nothing else is.
+    max_rate_limited: int = 30
+    rng: random.Random = field(default_factory=random.Random, repr=False)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before retry number ``attempt`` (1-based): full jitter in [b/2, b]."""
+        ceiling = min(self.cap, self.base * (2 ** (attempt - 1)))
+        return ceiling / 2 + self.rng.random() * ceiling / 2

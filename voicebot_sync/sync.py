@@ -1,0 +1,106 @@
+"""The commands as library calls: settings in, plans and reports out.
+
+``cli.py`` parses options, calls one of these, renders the result and maps
+errors to exit codes; tests call these directly with an injected transport.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from .errors import ConfigError, PlanError
+from .model import Scope
+from .plan import Guards, Plan, remote_fingerprint
+from .ratelimit import RateLimiter
+from .retry import RetryPolicy
+from .stop import StopSignal
+
+LOCAL_STATE = os.path.join(".voicebot-sync", "local-api.json")
+
+
+@dataclass
+class Connection:
+    """Where to send requests and how: what a client needs, without the CLI."""
+
+    api_url: str
+    api_key: str | None
+    windows: Sequence[tuple[int, float]] = ()
+    max_retries: int = 5
+    timeout: float = 30.0
+    transport: Any = None  # an httpx transport; None means the network
+
+
+def make_client(
+    conn: Connection,
+    *,
+    stop: StopSignal | None = None,
+    on_wait: Callable[[float, str], None] | None = None,
+    on_request: Callable | None = None,
+    on_retry: Callable[[str, float], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] | None = None,
+):
+    """A client whose every wait goes through one limiter (and one stop signal)."""
+    from .client import VoicebotClient
+
+    transport = conn.transport
+    base_url = conn.api_url
+    if conn.api_url == "local":
+        from .emulator import local_transport
+
+        transport = transport or local_transport(os.path.abspath(LOCAL_STATE))
+        base_url = "http://local.invalid/voicebot/v1"
+    limiter = RateLimiter(conn.windows, clock=clock, sleep=sleep or (stop or StopSignal()).sleep, on_wait=on_wait)
+    return VoicebotClient(
+        base_url, conn.api_key, transport=transport, limiter=limiter, timeout=conn.timeout,
+        retry=RetryPolicy(max_retries=conn.max_retries), on_request=on_request, on_retry=on_retry,
+    )
+
+
+def owned(remote: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
+    return [w for w in remote if scope.contains(str(w.get("name", "")))]
+
+
+def plan_against(client, definitions, *, api_url: str, windows, prune: bool, scope: Scope) -> Plan:
+    """List the remote once and plan the definitions against it."""
+    from .planner import make_plan
+
+    remote = client.list_workflows()
+    return make_plan(definitions, remote, api_url=api_url, windows=windows, prune=prune, scope=scope)
+
+
+def reload_saved_plan(client, path: str, *, api_url: str, scope: Scope) -> Plan:
+    """A saved plan, refused unless it was made for this API against the remote as it is now."""
+    plan = Plan.load(path)
+    if plan.api_url != api_url:
+        raise PlanError(f"the plan in {path} was made for {plan.api_url}, not {api_url}: nothing was changed")
+    plan.check_fresh(remote_fingerprint(owned(client.list_workflows(), scope)))
+    return plan
+
+
+def check_safety(plan: Plan, *, guards: Guards, force: bool, prune: bool, source: str) -> None:
+    """The plan's own guards; --force passes the shares, never an empty --prune."""
+    if prune:
+        plan.raise_if_empty_prune(source)
+    if not force:
+        plan.raise_if_unsafe(guards)
+
+
+def export_remote(client, out_dir: str, *, scope: Scope, with_ids: bool = False):
+    from .export import write_export
+
+    return write_export(owned(client.list_workflows(), scope), out_dir, with_ids=with_ids)
+
+
+def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
+    """``--set name=Ada`` pairs as a dict."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set takes NAME=VALUE, not {pair!r}")
+        values[key.strip()] = value
+    return values
