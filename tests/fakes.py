@@ -1,0 +1,113 @@
+"""Test doubles shared by the unit tests: a fake clock and an in-memory API behind MockTransport."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import httpx
+
+
+class FakeClock:
+    """A monotonic clock that only moves when something sleeps on it."""
+
+    def __init__(self, start: float = 1000.0):
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class FakeApi:
+    """The workflow API as a plain function for httpx.MockTransport, with hooks to inject faults.
+
+    ``fail`` maps a (method, kind) to a list of faults consumed one per matching request:
+    "lose" (act, then raise ReadTimeout), "500" (answer 500 without acting),
+    "500-after" (act, then answer 500), "connect" (ConnectError, nothing sent), "429".
+    """
+
+    def __init__(self, workflows=None, clock: FakeClock | None = None):
+        self.workflows: dict[str, dict] = {}
+        for w in workflows or []:
+            w = dict(w)
+            w.setdefault("id", str(uuid.uuid4()))
+            self.workflows[w["id"]] = w
+        self.requests: list[tuple[str, str]] = []
+        self.faults: list[tuple[str, str]] = []  # (method, fault)
+        self.clock = clock
+        self.request_times: list[float] = []
+
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.handle)
+
+    def _fault(self, method: str) -> str | None:
+        for i, (m, fault) in enumerate(self.faults):
+            if m == method:
+                del self.faults[i]
+                return fault
+        return None
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        method, path = request.method, request.url.path
+        self.requests.append((method, path))
+        if self.clock:
+            self.request_times.append(self.clock())
+        fault = self._fault(method)
+        if fault == "connect":
+            raise httpx.ConnectError("connection refused", request=request)
+        if fault == "429":
+            return httpx.Response(429, json={"status": "Error", "message": "too many requests"}, headers={"Retry-After": "7"})
+        if fault == "500":
+            return httpx.Response(500, json={"status": "Error", "message": "internal error"})
+        response = self._act(method, path, request)
+        if fault == "lose":
+            raise httpx.ReadTimeout("timed out", request=request)
+        if fault == "500-after":
+            return httpx.Response(502, text="Bad Gateway")
+        return response
+
+    def _act(self, method: str, path: str, request: httpx.Request) -> httpx.Response:
+        parts = path.rstrip("/").split("/")
+        wid = parts[-1] if parts[-1] != "workflows" else None
+        if method == "GET" and wid is None:
+            return httpx.Response(200, json={"status": "Ok", "message": "ok", "data": list(self.workflows.values())})
+        if method == "POST":
+            body = json.loads(request.content)
+            w = {"id": str(uuid.uuid4()), **body}
+            self.workflows[w["id"]] = w
+            return httpx.Response(200, json={"status": "Ok", "message": "created", "data": w})
+        if wid not in self.workflows:
+            return httpx.Response(404, json={"status": "Error", "message": "workflow not found", "data": None})
+        if method == "GET":
+            return httpx.Response(200, json={"status": "Ok", "data": self.workflows[wid]})
+        if method == "PUT":
+            self.workflows[wid].update(json.loads(request.content))
+            return httpx.Response(200, json={"status": "Ok", "data": self.workflows[wid]})
+        if method == "DELETE":
+            del self.workflows[wid]
+            return httpx.Response(200, json={"status": "Ok", "data": {}})
+        return httpx.Response(405)
+
+    def count(self, method: str) -> int:
+        return sum(1 for m, _ in self.requests if m == method)
+
+
+class FakeDefinition:
+    """A definition without a file, for planner and executor tests."""
+
+    def __init__(self, name, message="Hello [name]", *, id=None, source=None, line=1, **fields):
+        self.fields = {"name": name, "message": message, **fields}
+        self.name = name
+        self.id = id
+        self.source = source or f"workflows/{name.lower().replace(' ', '-')}.yaml"
+        self.line = line
+
+    def desired(self):
+        from voicebot_sync.model import desired_fields
+
+        return desired_fields(self.fields)
