@@ -42,7 +42,7 @@ def _budget_line(plan: Plan, rate_limit: str | None) -> str:
     n = plan.requests
     limit = f"the rate limit {rate_limit}" if rate_limit else "the rate limit"
     if not plan.has_changes:
-        return f"Plan used 1 request; apply would need none. "
+        return "Plan used 1 request; apply would need none."
     return f"Apply needs {n} request{'s' if n != 1 else ''}; {limit} allows them in {format_seconds(plan.estimated_seconds)} at the least."
 
 
@@ -104,54 +104,64 @@ def _md_fence(text: str, lang: str = "") -> str:
 
 
 def render_markdown(plan: Plan, *, rate_limit: str | None = None, max_chars: int | None = None, title: str = "voicebot-sync plan") -> str:
-    """A PR-ready plan: summary, a table of changes, message diffs in collapsible blocks."""
+    """A PR-ready plan: summary, a table of changes, message diffs in collapsible blocks.
+
+    With ``max_chars``, whole blocks are dropped from the end (never half a code
+    fence) and a pointer to the job summary takes their place."""
     s = plan.summary
-    head = [f"### {title}", "", f"**{plan.summary_line()}**", ""]
-    head.append(
+    blocks = [
+        f"### {title}\n\n**{plan.summary_line()}**\n",
         f"| create | update | delete | unchanged | unmanaged |\n|---:|---:|---:|---:|---:|\n"
-        f"| {s['create']} | {s['update']} | {s['delete']} | {s['unchanged']} | {s['unmanaged']} |"
-    )
-    head.append("")
-    body: list[str] = []
+        f"| {s['create']} | {s['update']} | {s['delete']} | {s['unchanged']} | {s['unmanaged']} |\n",
+        _budget_line(plan, rate_limit) + "\n",
+    ]
     if plan.changes:
-        body += ["| | action | workflow | id | fields | source |", "|---|---|---|---|---|---|"]
+        rows = ["| | action | workflow | id | fields | source |", "|---|---|---|---|---|---|"]
         for c in plan.changes:
-            fields = ", ".join((c.after or c.before or {}).keys()) if c.action != "delete" else ""
-            body.append(
+            fields = ", ".join((c.after or {}).keys()) if c.action != "delete" else ""
+            rows.append(
                 f"| {SYMBOL[c.action]} | {c.action} | {_md_cell(c.name)} | {_md_cell(c.id or '')} | {_md_cell(fields)} | "
                 f"{_md_cell(c.source or '')} |"
             )
-        body.append("")
-        for c in plan.changes:
-            if c.action == "delete":
-                continue
-            if c.action == "create":
-                detail = "\n".join(f"{k}: {_value(v)}" for k, v in (c.after or {}).items())
-                block = _md_fence(detail, "yaml")
-            else:
-                lines = []
-                for field, after in (c.after or {}).items():
-                    before = (c.before or {}).get(field)
-                    if isinstance(before, str) and isinstance(after, str) and field in MULTILINE_FIELDS:
-                        lines.append(f"{field}:")
-                        lines.extend(message_diff(before, after) or [f"-{before}", f"+{after}"])
-                    else:
-                        lines.append(f"-{field}: {_value(before)}")
-                        lines.append(f"+{field}: {_value(after)}")
-                block = _md_fence("\n".join(lines), "diff")
-            body += [f"<details><summary>{SYMBOL[c.action]} {c.action} <b>{_md_cell(c.name)}</b></summary>", "", block, "", "</details>", ""]
+        blocks.append("\n".join(rows) + "\n")
     if plan.unmanaged:
-        body.append("**Unmanaged** (no definition; left alone, `--prune` deletes them): " + ", ".join(
-            f"`{w['name']}`" for w in plan.unmanaged))
-        body.append("")
-    for note in plan.notes:
-        body.append(f"_Note: {note}_")
-    body.append(_budget_line(plan, rate_limit))
-    text = "\n".join(head + body) + "\n"
-    if max_chars is not None and len(text) > max_chars:
-        pointer = "\n\n_Plan cut to fit; the full plan is in the job summary._\n"
-        text = text[: max(max_chars - len(pointer), 0)].rsplit("\n", 1)[0] + pointer
-    return text
+        blocks.append("**Unmanaged** (no definition; left alone, `--prune` deletes them): "
+                      + ", ".join(f"`{w['name']}`" for w in plan.unmanaged) + "\n")
+    blocks += [f"_Note: {note}_\n" for note in plan.notes]
+    for c in plan.changes:
+        if c.action == "delete":
+            continue
+        blocks.append(
+            f"<details><summary>{SYMBOL[c.action]} {c.action} <b>{_md_cell(c.name)}</b></summary>\n\n"
+            f"{_md_change_block(c)}\n\n</details>\n"
+        )
+    text = "\n".join(blocks)
+    if max_chars is None or len(text) <= max_chars:
+        return text
+    pointer = "\n_The plan is cut here to fit; the full plan is in the job summary._\n"
+    kept: list[str] = []
+    used = len(pointer)
+    for block in blocks:
+        if used + len(block) + 1 > max_chars:
+            break
+        kept.append(block)
+        used += len(block) + 1
+    return "\n".join(kept) + pointer
+
+
+def _md_change_block(c: Change) -> str:
+    if c.action == "create":
+        return _md_fence("\n".join(f"{k}: {_value(v)}" for k, v in (c.after or {}).items()), "yaml")
+    lines = []
+    for field, after in (c.after or {}).items():
+        before = (c.before or {}).get(field)
+        if isinstance(before, str) and isinstance(after, str) and field in MULTILINE_FIELDS:
+            lines.append(f"{field}:")
+            lines.extend(message_diff(before, after) or [f"-{before}", f"+{after}"])
+        else:
+            lines.append(f"-{field}: {_value(before)}")
+            lines.append(f"+{field}: {_value(after)}")
+    return _md_fence("\n".join(lines), "diff")
 
 
 def render_json(plan: Plan) -> str:
