@@ -202,6 +202,7 @@ class VoicebotClient:
                 error = str(exc)
                 raise
             finally:
+                self.limiter.settle()
                 if self.on_request:
                     self.on_request(
                         RequestRecord(

@@ -72,6 +72,15 @@ class RateLimiter:
         self._log.append(self.clock() if at is None else at)
         self.recorded += 1
 
+    def settle(self) -> None:
+        """Move the newest entry to now, when its answer came back.
+
+        The server counts a request when it arrives, which is after we recorded
+        its start; counting from the answer instead is never earlier than the
+        server's count, so jitter in the network cannot turn into a 429."""
+        if self._log:
+            self._log[-1] = max(self._log[-1], self.clock())
+
     def block_for(self, seconds: float, reason: str) -> None:
         """Start nothing for ``seconds`` (a server's Retry-After, a backoff)."""
         until = self.clock() + max(seconds, 0.0)
