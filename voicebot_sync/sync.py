@@ -31,6 +31,7 @@ class Connection:
     max_retries: int = 5
     timeout: float = 30.0
     transport: Any = None  # an httpx transport; None means the network
+    backoff_base: float = 1.0  # seconds before the first retry of a transient fault; doubles each time
 
 
 def make_client(
@@ -56,7 +57,7 @@ def make_client(
     limiter = RateLimiter(conn.windows, clock=clock, sleep=sleep or (stop or StopSignal()).sleep, on_wait=on_wait)
     return VoicebotClient(
         base_url, conn.api_key, transport=transport, limiter=limiter, timeout=conn.timeout,
-        retry=RetryPolicy(max_retries=conn.max_retries), on_request=on_request, on_retry=on_retry,
+        retry=RetryPolicy(max_retries=conn.max_retries, base=conn.backoff_base), on_request=on_request, on_retry=on_retry,
     )
 
 

@@ -1,0 +1,62 @@
+import os
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from voicebot_sync.emulator import Emulator, running
+
+KEY = "vbk-test-4f9a2c71e0d3b8a6"
+CONNECTION_VARS = ("VOICEBOT_API_URL", "VOICEBOT_API_KEY", "VOICEBOT_RATE_LIMIT", "VOICEBOT_SYNC_CONFIG", "VOICEBOT_ENV", "GITHUB_ACTIONS")
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    """No test sees the developer's own connection settings."""
+    for name in CONNECTION_VARS:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def emulator():
+    return Emulator(api_keys=[KEY], quirks=True)
+
+
+@pytest.fixture
+def api(emulator, monkeypatch):
+    """The emulator over real HTTP on 127.0.0.1, with the connection in the environment."""
+    with running(emulator) as url:
+        monkeypatch.setenv("VOICEBOT_API_URL", url)
+        monkeypatch.setenv("VOICEBOT_API_KEY", KEY)
+        monkeypatch.setenv("VOICEBOT_RATE_LIMIT", "off")
+        yield url
+
+
+def write_workflow(directory, name, message="Hello [name], see you on [date].", filename=None, **fields):
+    """One definition file; returns its path."""
+    directory = os.fspath(directory)
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, filename or name.lower().replace(" ", "-") + ".yaml")
+    lines = [f"name: {name!r}".replace("'", '"'), "message: |-"]
+    lines += ["  " + line for line in message.splitlines()]
+    for key, value in fields.items():
+        lines.append(f"{key}: {value}")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def workflows(tmp_path):
+    """A small repo of three definitions."""
+    d = tmp_path / "workflows"
+    write_workflow(d, "Appointment reminder", "Hello [name], your appointment is on [date] at [time].")
+    write_workflow(d, "Refill ready", "Hello [name], your prescription is ready for pickup.", workflow_type="ROBOCALL")
+    write_workflow(d, "Lab results", "Hello [name], your lab results are in.\nPress 1 to talk to a nurse.",
+                   workflow_type="CONVERSATION", description="Lab results follow-up")
+    return d
