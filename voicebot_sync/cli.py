@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import ConfigError, Incomplete, Refused, ValidationError, VoicebotSyncError, ApplyFailed
+from .errors import ApplyFailed, ConfigError, Incomplete, Problem, Refused, ValidationError, VoicebotSyncError
 
 EXIT_CHANGES = 2
 
@@ -318,6 +318,114 @@ def emulator(host, port, api_keys, data_file, rate_limit, retry_after, quirks, f
 
     main_serve(host, port, list(api_keys), data_file, parse_rate_limit(rate_limit), retry_after=retry_after,
                quirks=quirks, fault_5xx=fault_5xx, fault_drop_after_write=fault_drop_after_write, fault_seed=fault_seed)
+
+
+@main.command()
+@_paths_help
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write the report to this file (for an issue body).")
+@connection_options
+def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+    """Report remote changes made outside git (exit 2 when there is drift), for scheduled jobs."""
+    from .drift import drift_report, render_drift_markdown, render_drift_text
+    from .sync import plan_against
+
+    settings = _settings(need_key=True, paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit,
+                         insecure=insecure, config_file=config_file, env_name=env_name)
+    definitions = _definitions(settings)
+    with _client(settings, verbose=verbose) as client:
+        the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
+                                prune=False, scope=settings.scope)
+    report = drift_report(the_plan)
+    text = {"json": lambda r: json.dumps(r, indent=2, ensure_ascii=False) + "\n",
+            "markdown": render_drift_markdown, "text": render_drift_text}[fmt](report)
+    click.echo(text, nl=False)
+    if out_file:
+        with open(out_file, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    if report["drift"]:
+        sys.exit(EXIT_CHANGES)
+
+
+@main.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--name", "workflow", help="Which workflow of a multi-document file (default: the first).")
+@click.option("--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="A placeholder's value (repeatable); others use their `example`.")
+@config_options
+def render(file, workflow, assignments, config_file, env_name):
+    """Print a workflow's message filled in, and its length against the 1000-character limit."""
+    from .errors import ValidationError as Invalid
+    from .model import MAX_MESSAGE_LENGTH
+    from .sync import parse_assignments
+    from .template import example_values, render as fill
+
+    settings = _settings(config_file=config_file, env_name=env_name)
+    from .definitions import load_definitions
+
+    definitions = load_definitions([file], env=settings.env)
+    chosen = [d for d in definitions if workflow in (None, d.name)]
+    if not chosen:
+        raise ConfigError(f"no workflow named {workflow!r} in {file}")
+    d = chosen[0]
+    values = {**example_values(d.parameters or {}), **parse_assignments(assignments)}
+    try:
+        text = fill(d.desired()["message"], values)
+    except ValueError as exc:
+        raise ConfigError(f"{exc}: pass --set NAME=VALUE or give the parameter an example") from exc
+    click.echo(text)
+    click.echo(f"-- {len(text)} characters (limit {MAX_MESSAGE_LENGTH})", err=True)
+    if len(text) > MAX_MESSAGE_LENGTH:
+        raise Invalid([Problem(d.source, d.key_lines.get("message", d.line),
+                               f"filled-in message is {len(text)} characters; the limit is {MAX_MESSAGE_LENGTH}")])
+
+
+@main.command()
+@click.option("--config", "which", flag_value="config", help="The config file's schema instead.")
+@click.option("--workflow", "which", flag_value="workflow", default=True, help="The workflow definition schema (default).")
+def schema(which):
+    """Print the JSON Schema of definition files (or of the config file), for editors."""
+    from importlib.resources import files
+
+    click.echo(files("voicebot_sync").joinpath("schemas", f"{which}.schema.json").read_text(encoding="utf-8"), nl=False)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--dir", "directory", default="workflows", show_default=True, type=click.Path(file_okay=False))
+@click.option("--type", "workflow_type", type=click.Choice(["ROBOCALL", "CONVERSATION"]), default="ROBOCALL", show_default=True)
+def new(name, directory, workflow_type):
+    """Write a definition skeleton that passes validate."""
+    from .export import slugify
+
+    path = os.path.join(directory, slugify(name) + ".yaml")
+    if os.path.exists(path):
+        raise ConfigError(f"{path} exists already: choose another name or edit that file")
+    os.makedirs(directory, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(skeleton(name, workflow_type))
+    click.echo(f"wrote {path}: edit the message, then run `voicebot-sync validate {directory}`")
+
+
+def skeleton(name: str, workflow_type: str) -> str:
+    from .export import HEADER
+
+    return (
+        HEADER
+        f"name: {json.dumps(name, ensure_ascii=False)}\n"
+        "description: What this call is for, in one line.\n"
+        f"workflow_type: {workflow_type}\n"
+        "message: |\n"
+        "  Hello [name], this is a message from your clinic about [topic].\n"
+        "parameters:\n"
+        "  name:\n"
+        "    description: The patient's first name.\n"
+        "    max_length: 40\n"
+        "    example: Ada\n"
+        "  topic:\n"
+        "    description: What the call is about.\n"
+        "    max_length: 80\n"
+        "    example: your appointment on Monday\n"
+    )
 
 
 @main.command("config")

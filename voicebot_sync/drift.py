@@ -1,0 +1,82 @@
+"""Drift: what was changed on the remote outside git, read off a plan.
+
+A plan says what apply would do; drift says the same thing from the other
+side, for a scheduled job that opens an issue: which fields of which workflow
+differ from the repo, which definitions are missing remotely, and which remote
+workflows no definition knows.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .plan import Plan
+
+
+def drift_report(plan: Plan) -> dict[str, Any]:
+    differs = [
+        {
+            "name": c.name, "id": c.id, "source": c.source, "line": c.line,
+            "fields": {f: {"repo": (c.after or {}).get(f), "remote": (c.before or {}).get(f)} for f in (c.after or {})},
+        }
+        for c in plan.of("update")
+    ]
+    missing = [{"name": c.name, "source": c.source, "line": c.line} for c in plan.of("create")]
+    unmanaged = list(plan.unmanaged) + [{"name": c.name, "id": c.id} for c in plan.of("delete")]
+    return {
+        "drift": bool(differs or missing or unmanaged),
+        "api_url": plan.api_url,
+        "remote_fingerprint": plan.remote_fingerprint,
+        "summary": {"differs": len(differs), "missing": len(missing), "unmanaged": len(unmanaged), "in_sync": plan.unchanged},
+        "differs": differs,
+        "missing": missing,
+        "unmanaged": unmanaged,
+    }
+
+
+def render_drift_text(report: dict[str, Any]) -> str:
+    s = report["summary"]
+    out = []
+    for d in report["differs"]:
+        out.append(f"~ \"{d['name']}\" (id {d['id']}) differs from {d['source']}:{d['line']}")
+        for field, v in d["fields"].items():
+            out.append(f"    {field}: repo {json.dumps(v['repo'], ensure_ascii=False)}, remote {json.dumps(v['remote'], ensure_ascii=False)}")
+    for m in report["missing"]:
+        out.append(f"+ \"{m['name']}\" is missing remotely ({m['source']}:{m['line']})")
+    for u in report["unmanaged"]:
+        out.append(f"? \"{u['name']}\" (id {u['id']}) exists remotely but in no definition")
+    if report["drift"]:
+        out.append(f"Drift: {s['differs']} differ, {s['missing']} missing remotely, {s['unmanaged']} not in git; {s['in_sync']} in sync.")
+    else:
+        out.append(f"No drift: all {s['in_sync']} workflows match the repo.")
+    return "\n".join(out) + "\n"
+
+
+def render_drift_markdown(report: dict[str, Any]) -> str:
+    s = report["summary"]
+    if not report["drift"]:
+        return f"### voicebot-sync drift\n\nNo drift: all {s['in_sync']} workflows match the repo.\n"
+    out = [
+        "### voicebot-sync drift",
+        "",
+        f"**{s['differs']} differ, {s['missing']} missing remotely, {s['unmanaged']} not in git; {s['in_sync']} in sync.**",
+        "",
+        f"Remote: `{report['api_url']}`. Run `voicebot-sync apply` to put the repo's version back, "
+        "or change the definitions to keep the remote's.",
+        "",
+    ]
+    if report["differs"]:
+        out += ["| workflow | id | field | repo | remote |", "|---|---|---|---|---|"]
+        for d in report["differs"]:
+            for field, v in d["fields"].items():
+                cell = lambda x: json.dumps(x, ensure_ascii=False).replace("|", "\\|")[:200]
+                out.append(f"| {d['name']} ([{d['source']}:{d['line']}]) | `{d['id']}` | {field} | {cell(v['repo'])} | {cell(v['remote'])} |")
+        out.append("")
+    if report["missing"]:
+        out.append("**Missing remotely:** " + ", ".join(f"`{m['name']}`" for m in report["missing"]))
+        out.append("")
+    if report["unmanaged"]:
+        out.append("**Not in git:** " + ", ".join(f"`{u['name']}` (`{u['id']}`)" for u in report["unmanaged"]))
+        out.append("")
+    return "\n".join(out)
