@@ -157,7 +157,7 @@ def test_log_file_has_a_json_line_per_request_and_never_the_key(runner, api, wor
 
 def test_verbose_shows_requests_never_the_key(runner, api, workflows):
     result = invoke(runner, "plan", workflows, "-v")
-    assert "GET /voicebot/v1/workflows -> 200" in result.stderr
+    assert "GET /workflows -> 200" in result.stderr
 
 
 # -- export ----------------------------------------------------------------------

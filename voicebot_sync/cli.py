@@ -411,6 +411,7 @@ def skeleton(name: str, workflow_type: str) -> str:
 
     return (
         HEADER
+        +
         f"name: {json.dumps(name, ensure_ascii=False)}\n"
         "description: What this call is for, in one line.\n"
         f"workflow_type: {workflow_type}\n"

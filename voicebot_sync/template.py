@@ -1,0 +1,73 @@
+"""``[param]`` placeholders: parse, bound the filled-in length, fill, lint."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from .model import MAX_MESSAGE_LENGTH
+
+PLACEHOLDER = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*)\]")
+
+
+def placeholders(message: str) -> list[str]:
+    """Placeholder names, unique, in order of first use."""
+    return list(dict.fromkeys(PLACEHOLDER.findall(message)))
+
+
+def fixed_length(message: str) -> int:
+    """The message's length with every placeholder removed."""
+    return len(PLACEHOLDER.sub("", message))
+
+
+def max_filled_length(message: str, parameters: Mapping[str, Any] | None) -> int | None:
+    """The longest possible filled-in message, when every placeholder has a max_length; else None."""
+    parameters = parameters or {}
+    total = fixed_length(message)
+    for name in PLACEHOLDER.findall(message):  # every occurrence counts
+        spec = parameters.get(name)
+        limit = spec.get("max_length") if isinstance(spec, Mapping) else None
+        if not isinstance(limit, int) or isinstance(limit, bool):
+            return None
+        total += limit
+    return total
+
+
+def example_values(parameters: Mapping[str, Any] | None) -> dict[str, str]:
+    return {
+        name: str(spec["example"])
+        for name, spec in (parameters or {}).items()
+        if isinstance(spec, Mapping) and spec.get("example") is not None
+    }
+
+
+def render(message: str, values: Mapping[str, Any]) -> str:
+    """Fill every placeholder; a missing value is a ValueError naming all missing ones."""
+    missing = [p for p in placeholders(message) if p not in values]
+    if missing:
+        raise ValueError("no value for " + ", ".join(f"[{m}]" for m in missing))
+    return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), message)
+
+
+def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
+    """Problems with a message and its declared parameters, each a sentence with the numbers."""
+    problems = []
+    fixed = fixed_length(message)
+    if fixed > MAX_MESSAGE_LENGTH:
+        problems.append(f"message is {fixed} characters without its placeholders; the limit is {MAX_MESSAGE_LENGTH}")
+    else:
+        worst = max_filled_length(message, parameters)
+        if worst is not None and worst > MAX_MESSAGE_LENGTH:
+            problems.append(
+                f"message can be {worst} characters when filled in ({fixed} fixed + the max_length of each placeholder); "
+                f"the limit is {MAX_MESSAGE_LENGTH}"
+            )
+    if parameters is not None:
+        used = placeholders(message)
+        undeclared = [p for p in used if p not in parameters]
+        unused = [p for p in parameters if p not in used]
+        if undeclared:
+            problems.append("placeholder " + ", ".join(f"[{p}]" for p in undeclared) + " not declared in parameters")
+        if unused:
+            problems.append("parameter " + ", ".join(repr(p) for p in unused) + " declared but not used in message")
+    return problems
