@@ -193,15 +193,25 @@ def test_missing_key(runner, api, workflows, monkeypatch):
     assert result.exit_code == 1 and "API key" in result.stderr
 
 
-def test_unreachable_url(runner, workflows, monkeypatch):
+@pytest.fixture
+def one_retry(tmp_path, monkeypatch):
+    """Transient faults retried once, so failure tests don't sit in real backoff."""
+    config = tmp_path / "voicebot-sync.yaml"
+    config.write_text("max_retries: 1\n")
+    monkeypatch.setenv("VOICEBOT_SYNC_CONFIG", str(config))
+
+
+def test_unreachable_url(runner, workflows, monkeypatch, one_retry):
     monkeypatch.setenv("VOICEBOT_API_KEY", KEY)
     result = invoke(runner, "plan", workflows, "--api-url", "http://127.0.0.1:9/voicebot/v1")
     assert result.exit_code == 1
-    assert "cannot reach http://127.0.0.1:9/voicebot/v1" in result.stderr
-    assert len(result.stderr.strip().splitlines()) <= 6  # retries announced, then one error line
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("retrying in") and "retry 1 of 1" in lines[0]
+    assert lines[-1].startswith("error: GET /workflows: cannot reach http://127.0.0.1:9/voicebot/v1")
+    assert len(lines) == 2
 
 
-def test_server_error(runner, workflows, monkeypatch):
+def test_server_error(runner, workflows, monkeypatch, one_retry):
     from voicebot_sync.emulator import Emulator, running
 
     with running(Emulator(api_keys=[KEY], fault_5xx=1.0)) as url:

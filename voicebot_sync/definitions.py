@@ -68,9 +68,10 @@ def _validator():
 def display_path(path: Path) -> str:
     """Relative to the current directory when under it: what a person would type."""
     try:
-        return os.path.relpath(path)
-    except ValueError:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
         return str(path)
+    return str(os.path.abspath(path)) if relative.startswith("..") else relative
 
 
 def discover(paths: Sequence[str]) -> tuple[list[Path], list[Problem]]:

@@ -40,9 +40,11 @@ def _title(change: Change) -> str:
 
 def _budget_line(plan: Plan, rate_limit: str | None) -> str:
     n = plan.requests
-    limit = f"the rate limit {rate_limit}" if rate_limit else "the rate limit"
     if not plan.has_changes:
         return "Plan used 1 request; apply would need none."
+    if rate_limit in ("off", "none", ""):
+        return f"Apply needs {n} request{'s' if n != 1 else ''}; with no rate limit they can all start at once."
+    limit = f"the rate limit {rate_limit}" if rate_limit else "the rate limit"
     return f"Apply needs {n} request{'s' if n != 1 else ''}; {limit} allows them in {format_seconds(plan.estimated_seconds)} at the least."
 
 
