@@ -99,7 +99,7 @@ def discover(paths: Sequence[str]) -> tuple[list[Path], list[Problem]]:
                         problems.append(Problem(display_path(path), 0, f"symlink leaves {given} (to {target}): not followed"))
                         continue
                 found.append(path)
-    return sorted(set(found)), problems
+    return sorted(set(found), key=str), problems
 
 
 def load_definitions(paths: Sequence[str], *, env: str | None = None, scope: Scope | None = None) -> list[Definition]:
