@@ -235,6 +235,10 @@ def _schema_message(error) -> str:
         return prefix + f"missing required key {error.message.split(' ')[0]}"
     if error.validator == "enum":
         return prefix + f"{json.dumps(error.instance)} is not one of {', '.join(map(str, error.validator_value))}"
+    if error.validator == "type" and isinstance(error.instance, bool) and "string" in str(error.validator_value):
+        return prefix + f"is the boolean {str(error.instance).lower()}, not text: YAML reads yes/no/on/off as booleans; quote it"
+    if "propertyNames" in error.schema_path:
+        return prefix + f"key {error.instance!r} is not allowed here: {error.message}"
     if error.validator == "pattern" and error.absolute_path and error.absolute_path[-1] == "name":
         return prefix + "must not contain control characters"
     if error.validator == "pattern":
@@ -253,6 +257,8 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         if error.validator == "additionalProperties":
             extra = [k for k in error.instance if k not in error.schema.get("properties", {}) and not str(k).startswith("x-")]
             path = path + extra[:1]
+        elif "propertyNames" in error.schema_path:
+            path = path + [error.instance]
         problems.append(Problem(source, _line_of(lines, path, line), _schema_message(error)))
     if problems:
         return None, problems
