@@ -193,8 +193,11 @@ def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int], seen: set | Non
     if isinstance(node, yaml.MappingNode):
         keys: set = set()
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                yield key_node.start_mark.line + 1, "keys must be plain strings"
+            # Text keys everywhere; digits too below the top (response_options: {1: Yes}).
+            allowed = ("tag:yaml.org,2002:str",) if not path else ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int")
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in allowed or not key_node.value:
+                yield key_node.start_mark.line + 1, f"keys must be plain text, not {key_node.value!r}" if isinstance(
+                    key_node, yaml.ScalarNode) else "keys must be plain text"
                 continue
             key = key_node.value
             if key in keys:
