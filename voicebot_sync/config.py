@@ -90,7 +90,7 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     env_name, env_source = _pick(cli.get("env"), "--env", environ.get(ENV_VARS["env"]), ENV_VARS["env"])
     layers: list[tuple[str, dict[str, Any]]] = []
     if config_path:
-        s.config_file = os.path.relpath(config_path, cwd) if config_path.startswith(cwd) else config_path
+        s.config_file = _shown(config_path, cwd)
         s.sources["config"] = config_source
         data = load_config_file(config_path)
         layers.append(("config file", {k: v for k, v in data.items() if k != "environments"}))
@@ -107,7 +107,7 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
         s.sources["env"] = env_source
     base = os.path.dirname(config_path) if config_path else cwd
     for source, layer in layers:
-        _apply_layer(s, layer, source, base)
+        _apply_layer(s, layer, source, base, cwd)
 
     # Layer 3: environment variables; layer 4: the command line.
     for key in ("api_url", "rate_limit"):
@@ -164,11 +164,17 @@ def _config_path(cli, environ, cwd) -> tuple[str | None, str | None]:
     return (default, "found in the current directory") if os.path.isfile(default) else (None, None)
 
 
-def _apply_layer(s: Settings, layer: Mapping[str, Any], source: str, base: str) -> None:
+def _shown(path: str, cwd: str) -> str:
+    """Relative to the working directory when under it, else absolute."""
+    relative = os.path.relpath(path, cwd)
+    return os.path.abspath(path) if relative.startswith("..") else relative
+
+
+def _apply_layer(s: Settings, layer: Mapping[str, Any], source: str, base: str, cwd: str) -> None:
     for key, value in layer.items():
         if key == "workflows_dir":
             dirs = [value] if isinstance(value, str) else list(value)
-            s.workflows = [os.path.relpath(os.path.join(base, d)) for d in dirs]
+            s.workflows = [_shown(os.path.join(base, d), cwd) for d in dirs]
             s.sources["workflows"] = source
         elif key == "guards":
             g = s.guards
