@@ -151,3 +151,10 @@ class TestPlanSafety:
         plan = make_plan([], [remote("A"), remote("B")], api_url="u", prune=True)
         with pytest.raises(UnsafePlan, match="no definitions found in workflows/: refusing to delete 2 remote workflows"):
             plan.raise_if_empty_prune("workflows/")
+
+
+def test_plan_fingerprint_is_what_the_plan_does_not_where_it_was_defined():
+    one = make_plan([D("A", source="a.yaml", line=1)], [], api_url="u")
+    moved = make_plan([D("A", source="moved/a.yaml", line=7)], [], api_url="u")
+    other = make_plan([D("A", "different")], [], api_url="u")
+    assert one.plan_fingerprint == moved.plan_fingerprint != other.plan_fingerprint

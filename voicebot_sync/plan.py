@@ -117,8 +117,12 @@ class Plan:
 
     @property
     def plan_fingerprint(self) -> str:
-        """A hash of the changes alone: equal for two plans that would do the same thing."""
-        return _digest({"api_url": self.api_url, "changes": [c.to_json() for c in self.changes]})
+        """A hash of what the plan does: equal for two plans that would send the same writes.
+
+        Where a change was defined (file, line) is left out, so moving a definition
+        or editing a comment does not make a reviewed plan look different."""
+        effects = [{k: c.to_json().get(k) for k in ("action", "name", "id", "before", "after")} for c in self.changes]
+        return _digest({"api_url": self.api_url, "changes": effects})
 
     def summary_line(self) -> str:
         s = self.summary
