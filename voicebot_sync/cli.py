@@ -6,7 +6,6 @@ them, so ``--help`` and ``--version`` start at once.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -130,7 +129,7 @@ def _client(settings, *, verbose: bool, stop=None, on_wait=None, log=None):
     return make_client(_connection(settings), stop=stop, on_wait=on_wait, on_request=on_request, on_retry=on_retry)
 
 
-def _paths_help(f):
+def paths_argument(f):
     return click.argument("paths", nargs=-1, type=click.Path())(f)
 
 
@@ -148,7 +147,7 @@ def main() -> None:
 
 
 @main.command()
-@_paths_help
+@paths_argument
 @config_options
 def validate(paths, config_file, env_name):
     """Check definition files offline: schema, templates, duplicate names and ids."""
@@ -169,7 +168,7 @@ def _render_plan(plan, fmt: str, settings) -> str:
 
 
 @main.command()
-@_paths_help
+@paths_argument
 @click.option("--prune", is_flag=True, help="Plan to delete remote workflows that no definition matches.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply --plan`.")
@@ -195,7 +194,7 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_
 
 
 @main.command()
-@_paths_help
+@paths_argument
 @click.option("--prune", is_flag=True, help="Delete remote workflows that no definition matches.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal).")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply exactly this saved plan; refused if the remote changed.")
@@ -225,7 +224,7 @@ def apply(paths, prune, yes, plan_file, force, max_duration, log_file, fmt, api_
     stop = StopSignal()
     log = RequestLog(log_file) if log_file else None
     try:
-        with stop.handling_signals(), _client(settings, verbose=verbose, stop=stop, on_wait=lambda s, w: events.wait(s, w), log=log) as client:
+        with _client(settings, verbose=verbose, stop=stop, on_wait=lambda s, w: events.wait(s, w), log=log) as client:
             if plan_file:
                 the_plan = reload_saved_plan(client, plan_file, api_url=settings.api_url, scope=settings.scope)
                 source = plan_file
@@ -248,7 +247,9 @@ def apply(paths, prune, yes, plan_file, force, max_duration, log_file, fmt, api_
                 click.echo(render_text(the_plan, rate_limit=settings.rate_limit, color=sys.stdout.isatty()), nl=False)
             _confirm(the_plan, yes)
             deadline = started + budget if budget is not None else None
-            report = Executor(client, events=events, stop=stop, deadline=deadline).run(the_plan)
+            # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.
+            with stop.handling_signals():
+                report = Executor(client, events=events, stop=stop, deadline=deadline).run(the_plan)
     finally:
         if log:
             log.close()
@@ -321,7 +322,7 @@ def emulator(host, port, api_keys, data_file, rate_limit, retry_after, quirks, f
 
 
 @main.command()
-@_paths_help
+@paths_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write the report to this file (for an issue body).")
 @connection_options
@@ -430,7 +431,7 @@ def skeleton(name: str, workflow_type: str) -> str:
 
 
 @main.command("config")
-@_paths_help
+@paths_argument
 @connection_options
 def show_config(paths, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
     """Print the resolved settings and where each came from (the key only as set/unset)."""
