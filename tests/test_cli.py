@@ -234,3 +234,18 @@ def test_local_mode_needs_no_server_and_no_key(runner, tmp_path, monkeypatch, wo
     assert invoke(runner, "apply", workflows, "--api-url", "local", "--yes").exit_code == 0
     assert os.path.exists(tmp_path / ".voicebot-sync" / "local-api.json")
     assert invoke(runner, "plan", workflows, "--api-url", "local", "--detailed-exitcode").exit_code == 0
+
+
+def test_apply_reviewed_refuses_changes_that_were_not_reviewed_and_accepts_a_subset(runner, api, emulator, workflows, tmp_path):
+    reviewed = tmp_path / "reviewed.json"
+    invoke(runner, "plan", workflows, "--out", reviewed)
+    write_workflow(workflows, "Sneaked in", "not reviewed")
+    result = invoke(runner, "apply", workflows, "--yes", "--reviewed", reviewed)
+    assert result.exit_code == 1 and '1 change not in the reviewed plan' in result.stderr and 'create "Sneaked in"' in result.stderr
+    assert emulator.workflows == []
+    (workflows / "sneaked-in.yaml").unlink()
+    (workflows / "refill-ready.yaml").unlink()  # a subset of what was reviewed is fine
+    out = tmp_path / "applied.json"
+    result = invoke(runner, "apply", workflows, "--yes", "--reviewed", reviewed, "--out", out)
+    assert result.exit_code == 0 and len(emulator.workflows) == 2
+    assert json.loads(out.read_text())["summary"]["create"] == 2

@@ -208,7 +208,7 @@ def test_apply_on_merge_applies_the_reviewed_plan(repo, api_url, github):
     code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply"), event_name="push", github_api=gh_url)
     assert code == 0, log
     assert outputs["complete"] == "true" and outputs["create"] == "2" and outputs["exit-code"] == "0"
-    assert "matches the one reviewed on #7" in summary and "**Complete:** 2 created" in summary
+    assert "Applying only changes reviewed on #7" in summary and "**Complete:** 2 created" in summary
     assert len(emulator.workflows) == 2
     assert_no_key(summary, outputs, log.replace(f"::add-mask::{KEY}", ""))
 
@@ -220,11 +220,12 @@ def test_apply_refuses_a_plan_that_differs_from_the_reviewed_one(repo, api_url, 
     emulator.add_workflow(name="Refill ready", message="someone made it by hand meanwhile")
     code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply"), event_name="push", github_api=gh_url)
     assert code == 1 and outputs["exit-code"] == "1" and outputs["complete"] == "false"
-    assert "Refusing to apply: the plan reviewed on #7 was" in summary and "::error::Refusing to apply" in log
+    assert "Refusing to apply: 1 change(s) are not in the plan reviewed on #7, e.g. update `Refill ready`" in summary
+    assert "::error::Refusing to apply" in log and "The plan it would have applied" in summary
     assert len(emulator.workflows) == 1  # nothing changed
     code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply", **{"allow-plan-change": "true"}),
                                              event_name="push", github_api=gh_url)
-    assert code == 0 and "applying because allow-plan-change is true" in summary
+    assert code == 0 and "allow-plan-change is true" in summary
     assert sorted(w["name"] for w in emulator.workflows) == ["Appointment reminder", "Refill ready"]
 
 
@@ -248,3 +249,25 @@ def test_apply_that_runs_out_of_time_reports_incomplete(repo, api_url, github, f
     assert "Not started (time budget" in summary and "Run the apply workflow again" in summary
     # The apply process paces itself: its list + 2 creates fill the 3/1m window; the rest could not start within 2s.
     assert len(emulator.workflows) == 2
+
+
+def test_a_rerun_after_a_partial_apply_applies_what_remains_of_the_reviewed_plan(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    for i in range(3):
+        write_workflow(repo / "workflows", f"Extra {i}", "m")
+    reviewed(fake, repo, url, gh_url)
+    first = run_action(repo, inputs_for(url, command="apply", **{"rate-limit": "3/1m", "max-duration": "2s"}),
+                       event_name="push", github_api=gh_url)
+    assert first[0] == 0 and first[2]["complete"] == "false" and len(emulator.workflows) == 2
+    code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply"), event_name="push", github_api=gh_url)
+    assert code == 0 and outputs["complete"] == "true" and outputs["create"] == "3", summary
+    assert len(emulator.workflows) == 5
+
+
+def test_a_pr_without_a_plan_comment_is_refused(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    fake.pulls[SHA] = [{"number": 9, "merge_commit_sha": SHA, "merged_at": "2026-11-25T00:00:00Z"}]
+    code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply"), event_name="push", github_api=gh_url)
+    assert code == 1 and "#9 carries no reviewed voicebot-sync plan" in summary and emulator.workflows == []

@@ -199,13 +199,16 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal).")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply exactly this saved plan; refused if the remote changed.")
 @click.option("--force", is_flag=True, help="Apply past the delete/update share guards.")
+@click.option("--reviewed", "reviewed_file", type=click.Path(dir_okay=False),
+              help="Refuse any change not in this reviewed plan (a plan JSON, or change fingerprints one per line).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan it is about to apply as JSON.")
 @click.option("--max-duration", help="Start no operation that could not begin within this time (e.g. 5h30m); exit 3 if stopped.")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Append one JSON line per request (never the key).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: the result report as one JSON object on stdout (progress goes to stderr).")
 @connection_options
-def apply(paths, prune, yes, plan_file, force, max_duration, log_file, fmt, api_url, api_key, rate_limit, insecure,
-          verbose, config_file, env_name):
+def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_duration, log_file, fmt, api_url, api_key,
+          rate_limit, insecure, verbose, config_file, env_name):
     """Make the remote match the definitions: creates, then updates, then deletes."""
     import time
 
@@ -233,6 +236,12 @@ def apply(paths, prune, yes, plan_file, force, max_duration, log_file, fmt, api_
                 the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                                         prune=settings.prune, scope=settings.scope)
                 source = " ".join(settings.workflows)
+            if out_file:
+                the_plan.dump(out_file)
+            if reviewed_file:
+                from .sync import reviewed_changes
+
+                the_plan.check_reviewed(reviewed_changes(reviewed_file), f"the reviewed plan ({reviewed_file})")
             check_safety(the_plan, guards=settings.guards, force=force,
                          prune=settings.prune or bool(the_plan.of("delete")), source=source)
             if not the_plan.has_changes:

@@ -21,6 +21,8 @@ COMMENT_LIMIT = 65_536
 MARKER = "<!-- voicebot-sync-plan:{scope} -->"
 FINGERPRINT = "<!-- voicebot-sync-plan-fingerprint: {fingerprint} -->"
 FINGERPRINT_RE = re.compile(r"<!-- voicebot-sync-plan-fingerprint: (sha256:[0-9a-f]{64}) -->")
+CHANGES = "<!-- voicebot-sync-plan-changes: {hashes} -->"
+CHANGES_RE = re.compile(r"<!-- voicebot-sync-plan-changes: ([0-9a-f ]*) -->")
 
 
 def _escape_data(text: str) -> str:
@@ -165,7 +167,9 @@ def comment_body(plan, marker: str, rate_limit: str | None = None) -> str:
     """The Markdown plan with hidden markers, cut on block boundaries to GitHub's comment limit."""
     from .render import render_markdown
 
-    head = f"{marker}\n{FINGERPRINT.format(fingerprint=plan.plan_fingerprint)}\n"
+    # The per-change hashes let apply on merge accept exactly the reviewed changes, or a subset of them.
+    hashes = " ".join(c.fingerprint for c in plan.changes)
+    head = f"{marker}\n{FINGERPRINT.format(fingerprint=plan.plan_fingerprint)}\n{CHANGES.format(hashes=hashes)}\n"
     tail = f"\n_Reviewed plan `{plan.plan_fingerprint[:19]}…`: apply on merge refuses a different plan._\n"
     return head + render_markdown(plan, rate_limit=rate_limit, max_chars=COMMENT_LIMIT - len(head) - len(tail)) + tail
 
@@ -182,24 +186,26 @@ def upsert_comment(api: GitHubApi, number: int, body: str, marker: str) -> str:
 
 @dataclass
 class Reviewed:
-    """The pull request a commit came from, and the plan fingerprint its comment carries."""
+    """The pull request a commit came from, and what its plan comment says was reviewed."""
 
     number: int | None
-    fingerprint: str | None
+    fingerprint: str | None = None
+    changes: list[str] | None = None
 
 
 def reviewed_plan(api: GitHubApi, sha: str, marker: str) -> Reviewed:
     pulls = api.pulls_for_commit(sha)
     merged = [p for p in pulls if p.get("merge_commit_sha") == sha or p.get("merged_at")] or pulls
     if not merged:
-        return Reviewed(None, None)
+        return Reviewed(None)
     number = merged[0]["number"]
     for comment in reversed(api.comments(number)):
         body = comment.get("body") or ""
         if marker in body:
-            match = FINGERPRINT_RE.search(body)
-            return Reviewed(number, match.group(1) if match else None)
-    return Reviewed(number, None)
+            fingerprint, changes = FINGERPRINT_RE.search(body), CHANGES_RE.search(body)
+            return Reviewed(number, fingerprint.group(1) if fingerprint else None,
+                            changes.group(1).split() if changes else None)
+    return Reviewed(number)
 
 
 # -- the steps -----------------------------------------------------------------------
@@ -281,67 +287,87 @@ def _comment(api: GitHubApi | None, number: int, body: str, marker: str) -> str:
 
 
 def step_apply(runner: Runner, transport=None) -> int:
+    """Apply with one list: the CLI itself refuses any change that is not in the reviewed plan."""
     from .plan import Plan
     from .render import render_markdown
 
-    code, path = make_plan_file(runner)
-    if code == 1:
-        runner.set_output("exit-code", 1)
-        runner.set_output("complete", False)
-        runner.summary("### voicebot-sync apply\n\nThe plan failed before anything was changed: see the annotations and the log.")
-        return 1
-    plan = Plan.load(path)
-    refusal = _check_reviewed(runner, plan, transport)
+    reviewed, refusal = _reviewed_changes(runner, transport)
     if refusal:
-        runner.summary(f"### voicebot-sync apply refused\n\n{refusal}\n\n" + render_markdown(plan, title="The plan it would have applied"))
-        runner.out.write(f"::error::{_escape_data(refusal)}\n")
-        runner.set_output("exit-code", 1)
-        runner.set_output("complete", False)
-        return 1
-    args = ["apply", "--plan", path, "--yes", "--format", "json"]
+        return _refuse(runner, refusal)
+    path = os.path.join(runner.env.get("RUNNER_TEMP") or ".", "voicebot-sync-plan.json")
+    args = ["apply", *_paths(runner), *_prune(runner), "--yes", "--format", "json", "--out", path]
+    if reviewed is not None:
+        reviewed_file = os.path.join(runner.env.get("RUNNER_TEMP") or ".", "voicebot-sync-reviewed.txt")
+        with open(reviewed_file, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(reviewed.changes or []) + "\n")
+        args += ["--reviewed", reviewed_file]
     if runner.env.get("VS_MAX_DURATION"):
         args += ["--max-duration", runner.env["VS_MAX_DURATION"]]
+    if os.path.exists(path):
+        os.remove(path)
     proc = _cli(runner, *args, capture=True)
     try:
         report = json.loads(proc.stdout) if proc.stdout.strip() else None
     except ValueError:
         report = None
+        runner.out.write(proc.stdout)  # validation problems and their ::error annotations
+    plan = Plan.load(path) if os.path.exists(path) else None
+    if report is None and plan is not None and reviewed is not None:
+        unreviewed = [c for c in plan.changes if c.fingerprint not in set(reviewed.changes or [])]
+        if unreviewed:
+            return _refuse(runner, f"Refusing to apply: {len(unreviewed)} change(s) are not in the plan reviewed on "
+                                   f"#{reviewed.number}, e.g. {unreviewed[0].action} `{unreviewed[0].name}`. The remote or the "
+                                   "definitions changed after review; nothing was changed. Re-run the pull request's plan and "
+                                   "review it, or set allow-plan-change: true.", render_markdown(plan, title="The plan it would have applied"))
     return _report_apply(runner, proc.returncode, report, plan)
 
 
-def _check_reviewed(runner: Runner, plan, transport) -> str | None:
-    """A refusal message when the plan differs from the one reviewed on the merged PR."""
-    if runner.env.get("GITHUB_EVENT_NAME") != "push" or not plan.has_changes:
-        return None
+def _refuse(runner: Runner, message: str, plan_markdown: str = "") -> int:
+    runner.summary(f"### voicebot-sync apply refused\n\n{message}\n\n{plan_markdown}")
+    runner.out.write(f"::error::{_escape_data(message)}\n")
+    runner.set_output("exit-code", 1)
+    runner.set_output("complete", False)
+    return 1
+
+
+def _reviewed_changes(runner: Runner, transport) -> tuple[Reviewed | None, str | None]:
+    """On a push: the reviewed changes of the merged PR (None: no check), or a refusal."""
+    if runner.env.get("GITHUB_EVENT_NAME") != "push":
+        return None, None
     allow = _truthy(runner.env.get("VS_ALLOW_PLAN_CHANGE"))
     api = api_from(runner, transport)
     if api is None:
         runner.summary("_No GitHub token: applying without checking the reviewed plan._")
-        return None
+        return None, None
     try:
         reviewed = reviewed_plan(api, runner.env.get("GITHUB_SHA", ""), marker_for(runner))
     except GitHubError as exc:
-        return None if allow else f"Could not read the reviewed plan ({exc}); set allow-plan-change: true to apply anyway."
+        if allow:
+            return None, None
+        return None, f"Could not read the reviewed plan ({exc}); nothing was changed. Set allow-plan-change: true to apply anyway."
     if reviewed.number is None:
         runner.summary("_No pull request found for this commit (a direct push): applying the plan as it is now._")
-        return None
-    if reviewed.fingerprint == plan.plan_fingerprint:
-        runner.summary(f"_The plan matches the one reviewed on #{reviewed.number} (`{plan.plan_fingerprint[:19]}…`)._")
-        return None
-    what = (f"the plan reviewed on #{reviewed.number} was `{reviewed.fingerprint[:19]}…`, this plan is `{plan.plan_fingerprint[:19]}…`"
-            if reviewed.fingerprint else f"#{reviewed.number} carries no reviewed plan")
+        return None, None
     if allow:
-        runner.summary(f"_The plan differs from the reviewed one ({what}); applying because allow-plan-change is true._")
-        return None
-    return (f"Refusing to apply: {what}. The remote or the definitions changed after review; nothing was changed. "
-            "Re-run the pull request's plan and review it, or set allow-plan-change: true.")
+        runner.summary(f"_allow-plan-change is true: applying the current plan without comparing it with #{reviewed.number}'s._")
+        return None, None
+    if reviewed.changes is None:
+        return None, (f"Refusing to apply: #{reviewed.number} carries no reviewed voicebot-sync plan; nothing was changed. "
+                      "Set allow-plan-change: true to apply anyway.")
+    runner.summary(f"_Applying only changes reviewed on #{reviewed.number} (plan `{(reviewed.fingerprint or '')[:19]}…`)._")
+    return reviewed, None
 
 
 def _report_apply(runner: Runner, code: int, report: dict | None, plan) -> int:
+    if code == 1 and report is None:
+        runner.set_output("exit-code", 1)
+        runner.set_output("complete", False)
+        runner.summary("### voicebot-sync apply\n\nApply failed before changing anything: see the annotations and the log.")
+        return 1
     complete = bool(report and report.get("complete")) and code == 0
     runner.set_output("exit-code", code)
     runner.set_output("complete", complete)
-    runner.set_output("changes", plan.has_changes)
+    runner.set_output("changes", bool(plan and plan.has_changes))
     for key, output in (("created", "create"), ("updated", "update"), ("deleted", "delete"), ("failed", "failed")):
         runner.set_output(output, (report or {}).get(key, 0))
     lines = ["### voicebot-sync apply", ""]

@@ -56,6 +56,15 @@ class Change:
             out["line"] = self.line
         return out
 
+    def effect(self) -> dict[str, Any]:
+        """What the change does, without where it was defined (file, line)."""
+        return {"action": self.action, "name": self.name, "id": self.id, "before": self.before, "after": self.after}
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the change's effect: what a reviewer approved, one change at a time."""
+        return _digest(self.effect())[7:19]
+
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Change":
         if data.get("action") not in ACTIONS or not isinstance(data.get("name"), str):
@@ -121,8 +130,7 @@ class Plan:
 
         Where a change was defined (file, line) is left out, so moving a definition
         or editing a comment does not make a reviewed plan look different."""
-        effects = [{k: c.to_json().get(k) for k in ("action", "name", "id", "before", "after")} for c in self.changes]
-        return _digest({"api_url": self.api_url, "changes": effects})
+        return _digest({"api_url": self.api_url, "changes": [c.effect() for c in self.changes]})
 
     def summary_line(self) -> str:
         s = self.summary
@@ -138,6 +146,18 @@ class Plan:
             raise StalePlan(
                 "the remote changed since this plan was made (fingerprint "
                 f"{self.remote_fingerprint[:19]} != {fingerprint[:19]}): nothing was changed; run plan again"
+            )
+
+    def check_reviewed(self, reviewed: set[str], what: str = "the reviewed plan") -> None:
+        """Refuse when any change is not one of the reviewed changes (by ``Change.fingerprint``).
+
+        A subset passes: after a partial apply, what remains was reviewed too."""
+        unreviewed = [c for c in self.changes if c.fingerprint not in reviewed]
+        if unreviewed:
+            listed = ", ".join(f"{c.action} \"{c.name}\"" for c in unreviewed[:5]) + (" ..." if len(unreviewed) > 5 else "")
+            raise StalePlan(
+                f"{len(unreviewed)} change{'s' if len(unreviewed) != 1 else ''} not in {what}: {listed}; "
+                "the remote or the definitions changed after review; nothing was changed"
             )
 
     def raise_if_unsafe(self, guards: Guards | None = None, *, prune: bool = False) -> None:
@@ -172,7 +192,7 @@ class Plan:
             "remote_fingerprint": self.remote_fingerprint,
             "plan_fingerprint": self.plan_fingerprint,
             "summary": self.summary,
-            "changes": [c.to_json() for c in self.changes],
+            "changes": [{**c.to_json(), "fingerprint": c.fingerprint} for c in self.changes],
             "unmanaged": self.unmanaged,
             "requests": self.requests,
             "estimated_seconds": int(round(self.estimated_seconds)),

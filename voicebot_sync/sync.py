@@ -105,3 +105,15 @@ def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:
             raise ConfigError(f"--set takes NAME=VALUE, not {pair!r}")
         values[key.strip()] = value
     return values
+
+
+def reviewed_changes(path: str) -> set[str]:
+    """Change fingerprints from a saved plan (JSON) or a text file with one per line."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise PlanError(f"cannot read reviewed plan {path}: {exc.strerror}") from exc
+    if text.lstrip().startswith("{"):
+        return {c.fingerprint for c in Plan.load(path).changes}
+    return set(text.split())
