@@ -3,17 +3,20 @@
 Precedence, highest first: command line > environment variables > the selected
 environment's section of the config file > the top of the config file >
 defaults. Each setting remembers where it came from, for `voicebot-sync config`.
-The key is only ever read from the command line or an environment variable —
-never from a file under git — and is never shown.
+
+The key is only ever read from ``--api-key`` or an environment variable, never
+from a file under git, and it is never shown: not in ``repr``, not in
+``describe()``, not in an error message.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import os
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Iterator, Mapping
 from urllib.parse import urlsplit
 
 from .durations import DEFAULT_RATE_LIMIT, parse_rate_limit
@@ -22,19 +25,28 @@ from .model import Scope
 from .plan import Guards
 
 DEFAULT_API_URL = "https://voicebot.intron.health/voicebot/v1"
-LOCAL_API_URL = "local"
+LOCAL_API_URL = "local"  # the built-in emulator, in-process; state in .voicebot-sync/local-api.json under the cwd
 DEFAULT_CONFIG = "voicebot-sync.yaml"
 DEFAULT_KEY_ENV = "VOICEBOT_API_KEY"
-ENV_VARS = {"api_url": "VOICEBOT_API_URL", "rate_limit": "VOICEBOT_RATE_LIMIT", "config": "VOICEBOT_SYNC_CONFIG", "env": "VOICEBOT_ENV"}
+DEFAULT_MAX_RETRIES = 5
+DEFAULT_TIMEOUT = 30.0
+ENV_VARS = {"api_url": "VOICEBOT_API_URL", "rate_limit": "VOICEBOT_RATE_LIMIT",
+            "config": "VOICEBOT_SYNC_CONFIG", "env": "VOICEBOT_ENV"}
+# What the top of the file and each environment section may set (the schema says the same).
 SETTINGS = ("workflows_dir", "api_url", "api_key_env", "rate_limit", "prune", "guards", "owns", "max_retries", "timeout")
+
+MAX_CONFIG_BYTES = 1024 * 1024
+_KEY_IN_FILE = "keys do not belong in files under git: set api_key_env to the name of a variable that holds it"
+_INSECURE_IN_FILE = ("insecure cannot be set in a file: pass --insecure on the command line when you mean it "
+                     "(the key would travel in clear)")
 
 
 @dataclass
 class Settings:
-    """Everything a command needs to know, resolved; ``sources`` says where each came from."""
+    """Everything a command needs to know, resolved; ``sources`` says where each setting came from."""
 
     api_url: str = DEFAULT_API_URL
-    api_key: str | None = field(default=None, repr=False)
+    api_key: str | None = None
     api_key_env: str = DEFAULT_KEY_ENV
     rate_limit: str = DEFAULT_RATE_LIMIT
     workflows: list[str] = field(default_factory=lambda: ["workflows"])
@@ -44,9 +56,17 @@ class Settings:
     env: str | None = None
     insecure: bool = False
     config_file: str | None = None
-    max_retries: int = 5
-    timeout: float = 30.0
+    max_retries: int = DEFAULT_MAX_RETRIES
+    timeout: float = DEFAULT_TIMEOUT
     sources: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:  # the dataclass would print the key; this one says set/unset
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["api_key"] = "<set>" if self.api_key else "<unset>"
+        shown["scope"] = self.scope.describe()
+        return "Settings(" + ", ".join(f"{k}={v}" if k == "api_key" else f"{k}={v!r}" for k, v in shown.items()) + ")"
+
+    __str__ = __repr__
 
     @property
     def windows(self) -> list[tuple[int, float]]:
@@ -56,109 +76,149 @@ class Settings:
     def local(self) -> bool:
         return self.api_url == LOCAL_API_URL
 
+    def source(self, setting: str) -> str:
+        return self.sources.get(setting, "default")
+
     def describe(self) -> list[tuple[str, str, str]]:
-        """(setting, value, source) rows; the key only as set/unset."""
-        src = lambda k: self.sources.get(k, "default")
-        key = f"set (from {src('api_key')})" if self.api_key else f"unset (looked in {self.api_key_env})"
+        """(setting, value shown, source) rows for `voicebot-sync config`; the key only as set/unset."""
+        if self.api_key:
+            key = f"set (from {self.source('api_key')})"
+        else:
+            key = f"unset (looked in {self.api_key_env})"
         g = self.guards
         return [
-            ("config_file", self.config_file or "(none)", src("config")),
-            ("env", self.env or "(none)", src("env")),
-            ("api_url", self.api_url, src("api_url")),
-            ("api_key", key, src("api_key_env")),
-            ("rate_limit", self.rate_limit, src("rate_limit")),
-            ("workflows", " ".join(self.workflows), src("workflows")),
-            ("prune", str(self.prune).lower(), src("prune")),
+            ("config_file", self.config_file or "(none)", self.source("config")),
+            ("env", self.env or "(none)", self.source("env")),
+            ("api_url", self.api_url, self.source("api_url")),
+            ("api_key", key, self.source("api_key_env")),
+            ("rate_limit", self.rate_limit, self.source("rate_limit")),
+            ("workflows", " ".join(self.workflows), self.source("workflows")),
+            ("prune", str(self.prune).lower(), self.source("prune")),
             ("guards", f"max_delete_share={g.max_delete_share:.0%} max_update_share={g.max_update_share:.0%} "
-                       f"min_existing={g.min_existing}", src("guards")),
-            ("owns", self.scope.describe(), src("owns")),
-            ("max_retries", str(self.max_retries), src("max_retries")),
-            ("timeout", f"{self.timeout:g}s", src("timeout")),
-            ("insecure", str(self.insecure).lower(), src("insecure")),
+                       f"min_existing={g.min_existing}", self.source("guards")),
+            ("owns", self.scope.describe(), self.source("owns")),
+            ("max_retries", str(self.max_retries), self.source("max_retries")),
+            ("timeout", f"{self.timeout:g}s", self.source("timeout")),
+            ("insecure", str(self.insecure).lower(), self.source("insecure")),
         ]
 
 
 def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = None, cwd: str | None = None,
                   *, need_key: bool = False) -> Settings:
-    """Resolve settings. ``cli`` holds only what the user gave on the command line."""
+    """Resolve every setting from its layers; ``cli`` holds only what the user gave on the command line.
+
+    ``cli`` keys: api_url, api_key, rate_limit, config, env, paths, prune, insecure
+    (absent or None means not given). ``environ`` and ``cwd`` default to the process's.
+
+    The key: ``--api-key`` if given, else the variable named by the effective
+    ``api_key_env`` (the selected environment's section > the top of the file >
+    VOICEBOT_API_KEY). When the file names another variable, VOICEBOT_API_KEY is
+    deliberately not read: a general key must never reach, say, production just
+    because the production variable is missing. ``insecure`` comes only from the
+    command line, so plain http:// to a remote host is always a conscious choice.
+
+    Raises ConfigError (bad option, variable or --env; missing key when
+    ``need_key`` and the API is not local) or ValidationError (the config file).
+    """
     environ = os.environ if environ is None else environ
     cwd = cwd or os.getcwd()
     s = Settings()
 
-    # Layer 0/1/2: the config file's top, then the selected environment's section.
+    # The config file: its top, then the selected environment's section.
     config_path, config_source = _config_path(cli, environ, cwd)
-    env_name, env_source = _pick(cli.get("env"), "--env", environ.get(ENV_VARS["env"]), ENV_VARS["env"])
-    layers: list[tuple[str, dict[str, Any]]] = []
+    env_name, env_source = _first((cli.get("env"), "--env"), (environ.get(ENV_VARS["env"]), ENV_VARS["env"]))
+    layers: list[tuple[str, Mapping[str, Any]]] = []
     if config_path:
         s.config_file = _shown(config_path, cwd)
         s.sources["config"] = config_source
-        data = load_config_file(config_path)
+        data = load_config_file(config_path, shown=s.config_file)
         layers.append(("config file", {k: v for k, v in data.items() if k != "environments"}))
         environments = data.get("environments") or {}
         if env_name:
             if env_name not in environments:
                 known = ", ".join(sorted(environments)) or "none"
-                raise ConfigError(f"no environment {env_name!r} in {s.config_file} (environments: {known})")
+                close = ([e for e in sorted(environments) if e.lower().startswith(env_name.lower())]
+                         or difflib.get_close_matches(env_name, list(environments), n=1))
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise ConfigError(f"no environment {env_name!r} in {s.config_file} (environments: {known}){hint}")
             layers.append((f"environment '{env_name}'", environments[env_name]))
     elif env_name:
-        raise ConfigError(f"--env {env_name} needs a config file with environments: none found ({DEFAULT_CONFIG})")
-    s.env = env_name
+        raise ConfigError(f"{env_source} {env_name} needs a config file with environments: "
+                          f"there is no {DEFAULT_CONFIG} here; pass --config FILE")
     if env_name:
-        s.sources["env"] = env_source
+        s.env, s.sources["env"] = env_name, env_source
     base = os.path.dirname(config_path) if config_path else cwd
     for source, layer in layers:
         _apply_layer(s, layer, source, base, cwd)
 
-    # Layer 3: environment variables; layer 4: the command line.
+    # Environment variables, then the command line.
     for key in ("api_url", "rate_limit"):
         if environ.get(ENV_VARS[key]):
-            setattr(s, key, environ[ENV_VARS[key]])
-            s.sources[key] = ENV_VARS[key]
+            _set(s, key, environ[ENV_VARS[key]], ENV_VARS[key])
         if cli.get(key) is not None:
-            setattr(s, key, cli[key])
-            s.sources[key] = "--" + key.replace("_", "-")
+            _set(s, key, cli[key], "--" + key.replace("_", "-"))
     if cli.get("paths"):
-        s.workflows = list(cli["paths"])
-        s.sources["workflows"] = "command line"
-    if cli.get("prune"):
-        s.prune = True
-        s.sources["prune"] = "--prune"
+        _set(s, "workflows", [str(p) for p in cli["paths"]], "command line")
+    if cli.get("prune") is not None:
+        _set(s, "prune", bool(cli["prune"]), "--prune" if cli["prune"] else "--no-prune")
     if cli.get("insecure"):
-        s.insecure = True
-        s.sources["insecure"] = "--insecure"
+        _set(s, "insecure", True, "--insecure")
 
-    # The key: --api-key, else the variable api_key_env names (VOICEBOT_API_KEY by default).
+    # The key.
     if cli.get("api_key"):
         s.api_key, s.sources["api_key"] = cli["api_key"], "--api-key"
     elif environ.get(s.api_key_env):
         s.api_key, s.sources["api_key"] = environ[s.api_key_env], s.api_key_env
 
-    s.api_url = check_api_url(s.api_url, insecure=s.insecure)
+    try:
+        s.api_url = check_api_url(s.api_url, insecure=s.insecure)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (api_url from {s.source('api_url')})") from None
     if s.local and "rate_limit" not in s.sources:
-        s.rate_limit, s.sources["rate_limit"] = "off", "default for local"
+        # The in-process emulator has no quota; the quick start must not wait a minute.
+        _set(s, "rate_limit", "off", "default for local")
     try:
         parse_rate_limit(s.rate_limit)
     except ConfigError as exc:
-        raise ConfigError(f"{exc} (from {s.sources.get('rate_limit', 'default')})") from None
+        raise ConfigError(f"{exc} (from {s.source('rate_limit')})") from None
     if need_key and not s.api_key and not s.local:
-        raise ConfigError(f"no API key: set {s.api_key_env} (or pass --api-key), or use --api-url local to try the emulator")
+        raise ConfigError(_missing_key(s, environ))
     return s
 
 
-def _pick(cli_value, cli_name, env_value, env_name):
-    if cli_value:
-        return cli_value, cli_name
-    if env_value:
-        return env_value, env_name
+def _missing_key(s: Settings, environ: Mapping[str, str]) -> str:
+    """The sentence for a missing key: which variable was read, and why another was not."""
+    message = f"no API key: set {s.api_key_env}"
+    if s.api_key_env == DEFAULT_KEY_ENV:
+        message += " (or the variable named by api_key_env in the config file)"
+    message += " or pass --api-key, or use --api-url local to try the built-in emulator"
+    if s.api_key_env != DEFAULT_KEY_ENV and environ.get(DEFAULT_KEY_ENV):
+        message += (f"; {DEFAULT_KEY_ENV} is set but not used, because api_key_env "
+                    f"(from {s.source('api_key_env')}) names {s.api_key_env}")
+    return message
+
+
+def _set(s: Settings, name: str, value: Any, source: str) -> None:
+    setattr(s, name, value)
+    s.sources[name] = source
+
+
+def _first(*candidates: tuple[Any, str]) -> tuple[Any, str | None]:
+    """The first given (value, source) pair; empty strings count as not given."""
+    for value, source in candidates:
+        if value:
+            return value, source
     return None, None
 
 
-def _config_path(cli, environ, cwd) -> tuple[str | None, str | None]:
-    given, source = _pick(cli.get("config"), "--config", environ.get(ENV_VARS["config"]), ENV_VARS["config"])
+def _config_path(cli: Mapping[str, Any], environ: Mapping[str, str], cwd: str) -> tuple[str | None, str | None]:
+    given, source = _first((cli.get("config"), "--config"), (environ.get(ENV_VARS["config"]), ENV_VARS["config"]))
     if given:
-        path = os.path.join(cwd, given)
-        if not os.path.isfile(path):
+        path = os.path.join(cwd, os.path.expanduser(str(given)))
+        if not os.path.exists(path):
             raise ConfigError(f"config file {given} (from {source}) does not exist")
+        if not os.path.isfile(path):
+            raise ConfigError(f"config file {given} (from {source}) is not a file")
         return path, source
     default = os.path.join(cwd, DEFAULT_CONFIG)
     return (default, "found in the current directory") if os.path.isfile(default) else (None, None)
@@ -166,53 +226,64 @@ def _config_path(cli, environ, cwd) -> tuple[str | None, str | None]:
 
 def _shown(path: str, cwd: str) -> str:
     """Relative to the working directory when under it, else absolute."""
-    relative = os.path.relpath(path, cwd)
+    try:
+        relative = os.path.relpath(path, cwd)
+    except ValueError:  # another drive on Windows
+        return os.path.abspath(path)
     return os.path.abspath(path) if relative.startswith("..") else relative
 
 
 def _apply_layer(s: Settings, layer: Mapping[str, Any], source: str, base: str, cwd: str) -> None:
+    """One validated layer of the config file over what is already resolved."""
     for key, value in layer.items():
         if key == "workflows_dir":
             dirs = [value] if isinstance(value, str) else list(value)
-            s.workflows = [_shown(os.path.join(base, d), cwd) for d in dirs]
-            s.sources["workflows"] = source
+            _set(s, "workflows", [_shown(os.path.join(base, d), cwd) for d in dirs], source)
         elif key == "guards":
+            # Field by field: an environment that only lowers max_delete_share keeps the rest.
             g = s.guards
-            s.guards = Guards(
-                max_delete_share=_share(value.get("max_delete_share", g.max_delete_share)),
-                max_update_share=_share(value.get("max_update_share", g.max_update_share)),
+            _set(s, "guards", Guards(
+                max_delete_share=parse_share(value.get("max_delete_share", g.max_delete_share)),
+                max_update_share=parse_share(value.get("max_update_share", g.max_update_share)),
                 min_existing=int(value.get("min_existing", g.min_existing)),
-            )
-            s.sources["guards"] = source
+            ), source)
         elif key == "owns":
             s.scope = Scope(value.get("prefix"), value.get("names"))
             s.sources["owns"] = source
-        else:
-            setattr(s, key, value)
-            s.sources[key] = source
+        elif key == "timeout":
+            _set(s, key, float(value), source)
+        elif key in SETTINGS:
+            _set(s, key, value, source)
 
 
-def _share(value: Any) -> float:
-    if isinstance(value, str) and value.endswith("%"):
-        return float(value[:-1]) / 100
+def parse_share(value: Any) -> float:
+    """A guard threshold as a fraction: ``0.3`` or ``"30%"`` -> 0.3."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return float(value.strip()[:-1]) / 100
     return float(value)
 
 
 def check_api_url(url: str, *, insecure: bool = False) -> str:
-    """``local``, https, or http to loopback; anything else needs --insecure (the key would travel in clear)."""
-    url = url.strip().rstrip("/")
+    """``local``, https, or http to loopback; http elsewhere needs --insecure (the key would travel in clear).
+
+    Returns the URL without a trailing slash; raises ConfigError otherwise."""
+    url = str(url).strip().rstrip("/")
     if url == LOCAL_API_URL:
         return url
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"invalid API URL {url!r}: use https://HOST/PATH, or 'local' for the built-in emulator")
-    if parts.scheme == "http" and not insecure and not _loopback(parts.hostname):
-        raise ConfigError(f"refusing plain http:// to {parts.hostname}: the key would travel in clear; use https:// or pass --insecure")
+    if scheme == "http" and not insecure and not _loopback(parts.hostname):
+        raise ConfigError(f"refusing plain http:// to {parts.hostname}: the key would travel in clear; "
+                          "use https://, or pass --insecure")
     return url
 
 
 def _loopback(host: str) -> bool:
-    if host == "localhost":
+    """127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -220,52 +291,196 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def load_config_file(path: str) -> dict[str, Any]:
-    """The config file, validated against its schema; ValidationError with FILE:LINE for every problem."""
-    import jsonschema
+# -- the config file --------------------------------------------------------------
+
+
+def load_config_file(path: str, *, shown: str | None = None) -> dict[str, Any]:
+    """The config file as a dict, validated against its schema.
+
+    Raises ValidationError carrying every problem as ``FILE:LINE: message``
+    (``shown`` is the FILE to print; by default the path as given)."""
     import yaml
-    from importlib.resources import files
 
-    from .definitions import _line_of, _walk, display_path, read_text
-
-    source = display_path(path)
+    source = shown or path
     try:
-        text = read_text(__import__("pathlib").Path(path))
-        node = yaml.compose(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except ValueError as exc:
-        raise ValidationError([Problem(source, 0, str(exc))]) from None
+        text = _read_text(path)
+    except (OSError, ValueError) as exc:
+        raise ValidationError([Problem(source, 0, getattr(exc, "strerror", None) or str(exc))]) from None
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[tuple, int] = {}
+        structural, fatal = _walk(node, (), lines) if node is not None else ([], False)
+        if fatal:  # anything built from this could be huge or unhashable: stop here
+            raise ValidationError([Problem(source, line, msg) for line, msg in structural])
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise ValidationError([Problem(source, mark.line + 1 if mark else 0, f"YAML syntax error: {getattr(exc, 'problem', exc)}")]) from None
-    if node is None:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ValidationError([Problem(source, mark.line + 1 if mark else 0, f"YAML syntax error: {problem}")]) from None
+    finally:
+        loader.dispose()
+    if data is None:
         return {}
-    lines: dict[tuple, int] = {}
-    structural = list(_walk(node, (), lines))
-    if structural:
-        raise ValidationError([Problem(source, ln, msg) for ln, msg in structural])
-    data = yaml.safe_load(text)
     if not isinstance(data, dict):
-        raise ValidationError([Problem(source, 1, "the config file must be a mapping of settings")])
-    problems = []
-    for where, section in [((), data)] + [(("environments", n), e) for n, e in (data.get("environments") or {}).items() if isinstance(e, dict)]:
-        if "api_key" in section:
-            problems.append(Problem(source, _line_of(lines, where + ("api_key",), 1),
-                                    "keys do not belong in files under git: set api_key_env to the name of a variable that holds it"))
-            section.pop("api_key")
-    schema = json.loads(files("voicebot_sync").joinpath("schemas", "config.schema.json").read_text(encoding="utf-8"))
-    from .definitions import _schema_message
+        raise ValidationError([Problem(source, 1, "the config file must be a mapping of settings, such as 'prune: false'")])
 
-    for error in jsonschema.Draft202012Validator(schema).iter_errors(data):
-        path = list(error.absolute_path)
-        if error.validator == "additionalProperties":
-            path += [k for k in error.instance if k not in error.schema.get("properties", {})][:1]
-        problems.append(Problem(source, _line_of(lines, path, 1), _schema_message(error)))
-    for where, section in [((), data)] + [(("environments", n), e) for n, e in (data.get("environments") or {}).items() if isinstance(e, dict)]:
+    problems = [Problem(source, line, msg) for line, msg in structural]
+    environments = data.get("environments") if isinstance(data.get("environments"), dict) else {}
+    sections = [((), data)] + [(("environments", name), section)
+                               for name, section in environments.items() if isinstance(section, dict)]
+    # Refused outright, with their own sentence, before the schema calls them unknown.
+    for where, section in sections:
+        for key, message in (("api_key", _KEY_IN_FILE), ("insecure", _INSECURE_IN_FILE)):
+            if key in section:
+                problems.append(Problem(source, _line_of(lines, where + (key,)), message))
+                section.pop(key)
+    for error in _schema_validator().iter_errors(data):
+        problems.extend(Problem(source, _line_of(lines, path), message) for path, message in _schema_problems(error))
+    for where, section in sections:
         if isinstance(section.get("rate_limit"), str):
             try:
                 parse_rate_limit(section["rate_limit"])
             except ConfigError as exc:
-                problems.append(Problem(source, _line_of(lines, where + ("rate_limit",), 1), str(exc)))
+                problems.append(Problem(source, _line_of(lines, where + ("rate_limit",)), ".".join(map(str, where + ("rate_limit",))) + f": {exc}"))
     if problems:
         raise ValidationError(problems)
     return data
+
+
+def config_schema() -> dict[str, Any]:
+    """The config file's JSON Schema, as shipped inside the package."""
+    from importlib.resources import files
+
+    return json.loads(files("voicebot_sync").joinpath("schemas", "config.schema.json").read_text(encoding="utf-8"))
+
+
+def _schema_validator():
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(config_schema())
+
+
+def _read_text(path: str) -> str:
+    size = os.path.getsize(path)
+    if size > MAX_CONFIG_BYTES:
+        raise ValueError(f"file is {size} bytes; a config file may have at most {MAX_CONFIG_BYTES}")
+    with open(path, "rb") as fh:
+        data = fh.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def _walk(node, path: tuple, lines: dict[tuple, int]) -> tuple[list[tuple[int, str]], bool]:
+    """Record the line of every path; find aliases, non-text keys and duplicate keys.
+
+    Non-text keys are reported and dropped from the node, so the rest can still be
+    checked. Returns (problems, fatal): an alias makes the document unsafe to build
+    (an alias bomb is small as nodes and huge as data)."""
+    import yaml
+
+    problems: list[tuple[int, str]] = []
+    seen: set[int] = set()
+    fatal = False
+    stack = [(node, path)]
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            if not fatal:  # the first is enough: a bomb has thousands
+                # An alias has no position of its own once composed: its parent's line is the closest.
+                problems.append((_line_of(lines, path),
+                                 "YAML anchors and aliases are not allowed in the config file"))
+            fatal = True
+            continue
+        seen.add(id(node))
+        lines.setdefault(path, node.start_mark.line + 1)
+        children = []
+        if isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            kept = []
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str" or not key_node.value:
+                    text = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                    problems.append((line, f"keys must be plain text, not {text} (quote it)"))
+                    continue
+                kept.append((key_node, value_node))
+                if key_node.value in keys:
+                    problems.append((line, f"duplicate key '{key_node.value}'"))
+                keys.add(key_node.value)
+                lines[path + (key_node.value,)] = line
+                children.append((value_node, path + (key_node.value,)))
+            node.value = kept
+        elif isinstance(node, yaml.SequenceNode):
+            children = [(item, path + (i,)) for i, item in enumerate(node.value)]
+        stack.extend(reversed(children))  # document order, so the second sighting is the alias
+    return problems, fatal
+
+
+def _line_of(lines: dict[tuple, int], path) -> int:
+    """The line of the deepest part of ``path`` that the file has (1 when nothing matches)."""
+    path = tuple(path)
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return 1
+
+
+_TYPES = {"boolean": "true or false", "integer": "a whole number", "number": "a number",
+          "string": "text", "object": "a mapping of settings", "array": "a list"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (YAML reads yes/no/on/off as true/false; quote it)"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _schema_problems(error) -> Iterator[tuple[list, str]]:
+    """(path, message) for one jsonschema error; unknown keys one by one, each at its own line."""
+    path = list(error.absolute_path)
+    where = ".".join(str(p) for p in path)
+    prefix = f"{where}: " if where else ""
+    if error.validator == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        for key in error.instance:
+            if key in known:
+                continue
+            if key == "environments" and path:
+                yield path + [key], f"{prefix}environments cannot be nested in an environment"
+                continue
+            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
+            yield path + [key], f"{prefix}unknown key '{key}'{hint}"
+        return
+    if "propertyNames" in error.relative_schema_path:
+        yield path + [error.instance], f"{prefix}{error.instance!r}: {error.schema.get('errorMessage', error.message)}"
+        return
+    if "errorMessage" in error.schema:
+        # Never echo the value: under api_key_env it may be a key pasted in by mistake.
+        yield path, prefix + error.schema["errorMessage"]
+        return
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        yield path, prefix + f"must be {' or '.join(_TYPES.get(t, t) for t in wanted)}, not {_kind(error.instance)}"
+        return
+    if error.validator == "minLength":
+        yield path, prefix + "must not be empty"
+        return
+    if error.validator == "minProperties" and path and path[-1] == "owns":
+        yield path, prefix + "give a prefix, a list of names, or both (or leave owns out to manage every workflow)"
+        return
+    yield path, prefix + error.message
