@@ -249,3 +249,12 @@ def test_apply_reviewed_refuses_changes_that_were_not_reviewed_and_accepts_a_sub
     result = invoke(runner, "apply", workflows, "--yes", "--reviewed", reviewed, "--out", out)
     assert result.exit_code == 0 and len(emulator.workflows) == 2
     assert json.loads(out.read_text())["summary"]["create"] == 2
+
+
+def test_unwritable_outputs_are_one_line_errors(runner, api, workflows, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = invoke(runner, "export", "--out-dir", blocker / "sub")
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: {blocker / 'sub'}:")
+    result = invoke(runner, "plan", workflows, "--out", blocker / "sub" / "plan.json")
+    assert result.exit_code == 1 and "Not a directory" in result.stderr

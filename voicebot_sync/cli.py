@@ -32,6 +32,11 @@ class VoicebotCli(click.Group):
         except VoicebotSyncError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:
+            # Files and ports the user named (--out, --log-file, --out-dir, --port): their problem, one line.
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("\ninterrupted: stopped at once; run plan to see what remains", err=True)
             ctx.exit(130)
