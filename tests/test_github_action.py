@@ -1,4 +1,10 @@
-"""The action's steps run the way the runner runs them, against the emulator and a fake GitHub."""
+"""The action's steps run the way the runner runs them, against the emulator and a fake GitHub.
+
+``run_action`` reads action.yml and runs each ``run:`` step in bash, with the step's
+``env:`` expanded from the inputs, in a temporary workspace with the runner's files
+(GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_ENV, GITHUB_EVENT_PATH). setup-python and
+the pip install are skipped: the package is installed in this venv.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,16 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
 
 from voicebot_sync.emulator import Emulator, running
-from voicebot_sync.github import FINGERPRINT_RE, Runner, annotation, comment_body
+from voicebot_sync.github import CHANGES_RE, FINGERPRINT_RE
 
 from conftest import KEY, write_workflow
 from fake_github import FakeGitHub, serving
@@ -21,6 +29,7 @@ from fake_github import FakeGitHub, serving
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKEN = "ghs_faketoken"
 SHA = "0123456789abcdef0123456789abcdef01234567"
+RUN_URL = "https://github.com/clinic/voicebot-workflows/actions/runs/4242"
 
 
 def read_outputs(path) -> dict[str, str]:
@@ -28,10 +37,17 @@ def read_outputs(path) -> dict[str, str]:
     return {m.group(1): m.group(3) for m in re.finditer(r"^(\S+?)<<(\S+)\n(.*?)\n\2$", text, re.S | re.M)}
 
 
-def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None, github_api="http://127.0.0.1:9"):
-    """Each `run:` step of action.yml in bash, with its `env:` expanded from inputs — as the runner would.
-    setup-python and the pip install are skipped: the package is installed in this venv."""
-    action = yaml.safe_load(open(os.path.join(ROOT, "action.yml")))
+def load_action() -> dict:
+    with open(os.path.join(ROOT, "action.yml"), encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None, github_api="http://127.0.0.1:9",
+               cancel_when=None):
+    """Each `run:` step of action.yml as the runner runs it (bash --noprofile --norc -eo pipefail FILE);
+    returns (exit code, log, outputs, summary). With ``cancel_when``, the last step is cancelled as
+    GitHub cancels a job: SIGINT to the step's process alone, once ``cancel_when()`` is true."""
+    action = load_action()
     values = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
     values["github-token"] = TOKEN
     values.update(inputs)
@@ -44,6 +60,7 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
         "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(files["output"]), "GITHUB_STEP_SUMMARY": str(files["summary"]),
         "GITHUB_ENV": str(files["env"]), "GITHUB_EVENT_PATH": str(files["event.json"]), "GITHUB_EVENT_NAME": event_name,
         "GITHUB_REPOSITORY": "clinic/voicebot-workflows", "GITHUB_API_URL": github_api, "GITHUB_SHA": SHA,
+        "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242",
         "RUNNER_TEMP": str(workspace), "PYTHONPATH": ROOT,
     }
 
@@ -52,12 +69,20 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
         return text.replace("${{ github.action_path }}", ROOT).replace("${{ github.token }}", TOKEN)
 
     log, code = "", 0
-    for step in action["runs"]["steps"]:
+    for number, step in enumerate(action["runs"]["steps"]):
         if "run" not in step or "pip install" in step["run"]:
             continue
+        script = workspace / f".step{number}.sh"
+        script.write_text(expand(step["run"]))
         env = {**base, **{k: expand(v) for k, v in step.get("env", {}).items()}}
-        proc = subprocess.run(["bash", "-e", "-c", expand(step["run"])], env=env, cwd=workspace, capture_output=True, text=True)
-        log += proc.stdout + proc.stderr
+        proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
+                                env=env, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if cancel_when and step.get("id") == "run":
+            deadline = time.monotonic() + 20
+            while not cancel_when() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+        log += proc.communicate(timeout=60)[0]
         code = proc.returncode
         if code:
             break
@@ -90,8 +115,16 @@ def inputs_for(url, **more):
     return {"api-url": url, "api-key": KEY, "rate-limit": "off", **more}
 
 
+HEAD = "feedface" + "0" * 32
+
+
 def pr_event(number=7):
-    return {"number": number, "pull_request": {"number": number}}
+    return {"number": number, "pull_request": {"number": number, "head": {"sha": HEAD}}}
+
+
+def unmasked(log: str) -> str:
+    """The log as the runner shows it, minus the line that registers the mask."""
+    return log.replace(f"::add-mask::{KEY}", "")
 
 
 def assert_no_key(*texts):
@@ -99,30 +132,45 @@ def assert_no_key(*texts):
         assert KEY not in (text if isinstance(text, str) else json.dumps(text))
 
 
-# -- pure parts ------------------------------------------------------------------
-
-
-def test_annotation_escapes_like_the_runner_expects():
-    assert annotation("error", "wf/a,b:c.yaml", 3, "50% bad\nline") == "::error file=wf/a%2Cb%3Ac.yaml,line=3::50%25 bad%0Aline"
-
-
-def test_outputs_are_multiline_safe(tmp_path):
-    out = tmp_path / "out"
-    out.write_text("")
-    runner = Runner({"GITHUB_OUTPUT": str(out)})
-    runner.set_output("plan", "line one\nline two")
-    runner.set_output("changes", True)
-    assert read_outputs(out) == {"plan": "line one\nline two", "changes": "true"}
+# -- the metadata ----------------------------------------------------------------
 
 
 def test_action_and_examples_match_githubs_schemas():
+    # check-jsonschema ships GitHub's schemas (vendor.*), so this needs no network.
     exe = shutil.which("check-jsonschema") or os.path.join(os.path.dirname(sys.executable), "check-jsonschema")
     if not os.path.exists(exe):
         pytest.skip("check-jsonschema is not installed (pip install -e '.[test]')")
-    for schema, files in (("vendor.github-actions", ["action.yml"]),
-                          ("vendor.github-workflows", sorted(f"examples/github/{f}" for f in os.listdir(os.path.join(ROOT, "examples/github"))))):
+    examples = sorted(f"examples/github/{f}" for f in os.listdir(os.path.join(ROOT, "examples/github")))
+    assert examples
+    for schema, files in (("vendor.github-actions", ["action.yml"]), ("vendor.github-workflows", examples)):
         proc = subprocess.run([exe, "--builtin-schema", schema, *files], cwd=ROOT, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_input_and_output_is_described_and_the_key_only_travels_in_env():
+    action = load_action()
+    assert action["branding"]["icon"] and action["branding"]["color"]
+    for name, spec in {**action["inputs"], **action["outputs"]}.items():
+        assert spec.get("description"), name
+    assert action["inputs"]["github-token"]["default"] == "${{ github.token }}"
+    assert action["inputs"]["max-duration"]["default"] == "5h30m"
+    steps = action["runs"]["steps"]
+    assert "add-mask" in steps[0]["run"]  # masked before anything else runs
+    for step in steps:
+        # The key is never expanded into a command line, only into env:.
+        assert "inputs.api-key" not in json.dumps({k: v for k, v in step.items() if k != "env"})
+    assert any(s.get("uses", "").startswith("actions/setup-python@") for s in steps)
+    assert any("github.action_path" in json.dumps(s.get("env", {})) and "pip install" in s.get("run", "") for s in steps)
+
+
+def test_the_examples_use_concurrency_and_narrow_permissions():
+    plan = yaml.safe_load(open(os.path.join(ROOT, "examples/github/plan.yml")))
+    apply = yaml.safe_load(open(os.path.join(ROOT, "examples/github/apply.yml")))
+    assert plan["concurrency"]["cancel-in-progress"] is True
+    assert apply["concurrency"]["cancel-in-progress"] is False and "pull_request" not in apply[True]
+    assert plan["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert apply["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert "schedule" in apply[True]  # the follow-up for applies that ran out of time
 
 
 # -- validate ----------------------------------------------------------------------
@@ -132,9 +180,16 @@ def test_validate_annotates_each_problem(tmp_path):
     d = tmp_path / "workflows"
     d.mkdir()
     (d / "bad.yaml").write_text("name: Bad\nmesage: typo\n")
-    code, log, outputs, _ = run_action(tmp_path, {"command": "validate"})
+    code, log, outputs, summary = run_action(tmp_path, {"command": "validate"})
     assert code == 1 and outputs["exit-code"] == "1"
     assert "::error file=workflows/bad.yaml,line=2::unknown key 'mesage' (did you mean 'message'?)" in log
+    assert "### voicebot-sync validate" in summary and "workflows/bad.yaml:2: unknown key 'mesage'" in summary
+
+
+def test_validate_passes_quietly(repo):
+    code, log, outputs, summary = run_action(repo, {"command": "validate"})
+    assert code == 0 and outputs["exit-code"] == "0" and "::error" not in log
+    assert "2 definitions in 2 files: valid." in summary
 
 
 # -- plan --------------------------------------------------------------------------
@@ -146,19 +201,50 @@ def test_plan_writes_outputs_summary_and_one_comment_kept_current(repo, api_url,
     code, log, outputs, summary = run_action(repo, inputs_for(url), event=pr_event(), github_api=gh_url)
     assert code == 0, log
     assert outputs["changes"] == "true" and outputs["create"] == "2" and outputs["update"] == "0" and outputs["delete"] == "0"
+    assert outputs["exit-code"] == "0"
     plan = json.load(open(outputs["plan-file"]))
     assert outputs["plan-fingerprint"] == plan["plan_fingerprint"]
     assert "**Plan: 2 to add, 0 to change, 0 to destroy.**" in summary and "Plan comment created on #7" in summary
+    assert "Apply needs 3 requests" in summary and "<details>" in summary
     (comment,) = fake.comments[7]
-    assert FINGERPRINT_RE.search(comment["body"]).group(1) == plan["plan_fingerprint"]
-    assert f"::add-mask::{KEY}" in log
+    body = comment["body"]
+    assert body.startswith("<!-- voicebot-sync-plan:default:workflows -->\n")
+    assert FINGERPRINT_RE.search(body).group(1) == plan["plan_fingerprint"]
+    assert CHANGES_RE.search(body).group(1).split() == [c["fingerprint"] for c in plan["changes"]]
+    assert f"[job summary]({RUN_URL})" in body and "Plan of commit `feedfac`" in body
+    assert log.index(f"::add-mask::{KEY}") == 0  # masked before anything else
 
     write_workflow(repo / "workflows", "Lab results", "Your results are in.")
     code, log, outputs, summary = run_action(repo, inputs_for(url), event=pr_event(), github_api=gh_url)
     assert code == 0 and outputs["create"] == "3"
     (comment,) = fake.comments[7]  # updated, not a second comment
     assert "Plan: 3 to add" in comment["body"] and "Plan comment updated on #7" in summary
-    assert_no_key(summary, comment["body"], outputs, open(outputs["plan-file"]).read(), log.replace(f"::add-mask::{KEY}", ""))
+    assert_no_key(summary, comment["body"], outputs, open(outputs["plan-file"]).read(), unmasked(log))
+    assert emulator.stats["requests"] == 2  # one list per plan, nothing else
+
+
+def test_plan_without_changes(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    emulator.add_workflow(name="Appointment reminder", message="Hello [name], see you on [date].")
+    emulator.add_workflow(name="Refill ready", message="Your refill is ready.")
+    code, log, outputs, summary = run_action(repo, inputs_for(url), event=pr_event(), github_api=gh_url)
+    assert code == 0 and outputs["changes"] == "false" and outputs["exit-code"] == "0"
+    assert "No changes. The remote matches the definitions." in fake.comments[7][0]["body"]
+
+
+def test_two_environments_keep_two_comments(repo, api_url, github, tmp_path):
+    url, _ = api_url
+    gh_url, fake = github
+    config = repo / "voicebot-sync.yaml"
+    config.write_text("environments:\n  staging: {}\n  production: {}\n")
+    for env in ("staging", "production", "staging"):
+        code, log, _, _ = run_action(repo, inputs_for(url, environment=env), event=pr_event(), github_api=gh_url)
+        assert code == 0, log
+    bodies = [c["body"] for c in fake.comments[7]]
+    assert len(bodies) == 2
+    assert bodies[0].startswith("<!-- voicebot-sync-plan:staging:workflows -->")
+    assert bodies[1].startswith("<!-- voicebot-sync-plan:production:workflows -->")
 
 
 def test_plan_from_a_fork_says_it_cannot_comment_and_does_not_fail(repo, api_url, github):
@@ -168,6 +254,17 @@ def test_plan_from_a_fork_says_it_cannot_comment_and_does_not_fail(repo, api_url
     code, log, outputs, summary = run_action(repo, inputs_for(url), event=pr_event(), github_api=gh_url)
     assert code == 0 and outputs["changes"] == "true"
     assert "may not comment on #7 (HTTP 403" in summary and fake.comments == {}
+    assert "**Plan: 2 to add" in summary  # the plan is still in the summary
+
+
+def test_a_fork_without_the_secret_gets_a_clear_summary(repo, github):
+    gh_url, _ = github
+    code, log, outputs, summary = run_action(repo, {"api-url": "https://voicebot.example.org/voicebot/v1"},
+                                             event=pr_event(), github_api=gh_url)
+    assert code == 1 and outputs["exit-code"] == "1"
+    assert "### voicebot-sync plan failed" in summary and "no API key" in summary
+    assert "forks get no secrets" in summary
+    assert "::error title=voicebot-sync plan::no API key" in log
 
 
 def test_a_long_plan_is_cut_to_the_comment_limit_with_a_pointer(repo, api_url, github):
@@ -178,8 +275,10 @@ def test_a_long_plan_is_cut_to_the_comment_limit_with_a_pointer(repo, api_url, g
     code, log, outputs, summary = run_action(repo, inputs_for(url), event=pr_event(), github_api=gh_url)
     assert code == 0
     body = fake.comments[7][0]["body"]
-    assert len(body) <= 65_536 and "the full plan is in the job summary" in body and body.count("```") % 2 == 0
-    assert len(summary) > 65_536  # the summary holds it all
+    assert len(body) <= 65_536 and body.count("```") % 2 == 0
+    assert f"the full plan is in the [job summary]({RUN_URL})" in body
+    assert len(CHANGES_RE.search(body).group(1).split()) == 122  # every change's hash survives the cut
+    assert len(summary) > 65_536 and "cut here" not in summary  # the summary holds it all
 
 
 def test_invalid_definitions_fail_the_plan_with_annotations(repo, api_url):
@@ -187,30 +286,62 @@ def test_invalid_definitions_fail_the_plan_with_annotations(repo, api_url):
     (repo / "workflows" / "bad.yaml").write_text("name: Bad\nworkflow_type: ROBOCOP\nmessage: m\n")
     code, log, outputs, summary = run_action(repo, inputs_for(url), event=pr_event())
     assert code == 1 and "::error file=workflows/bad.yaml,line=2::" in log
+    assert "::error title=" not in log  # the per-line annotations say it all
+    assert "### voicebot-sync plan failed" in summary
     assert emulator.stats["requests"] == 0
+
+
+def test_a_failed_plan_replaces_the_comment_and_leaves_nothing_to_apply(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    reviewed(fake, repo, url, gh_url)
+    (repo / "workflows" / "bad.yaml").write_text("name: Bad\nmesage: typo\n")
+    code, log, outputs, summary = run_action(repo, inputs_for(url), event=pr_event(), github_api=gh_url)
+    assert code == 1 and "Plan comment updated on #7" in summary
+    (comment,) = fake.comments[7]
+    body = comment["body"]
+    assert "### voicebot-sync plan failed" in body and "The latest plan for commit `feedfac` failed" in body
+    assert "- `workflows/bad.yaml:2: unknown key 'mesage' (did you mean 'message'?)`" in body
+    assert not FINGERPRINT_RE.search(body) and not CHANGES_RE.search(body)
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 1 and "#7 carries no reviewed voicebot-sync plan" in summary and emulator.workflows == []
+
+
+def test_comment_false_posts_nothing(repo, api_url, github):
+    url, _ = api_url
+    gh_url, fake = github
+    code, _, _, summary = run_action(repo, inputs_for(url, comment="false"), event=pr_event(), github_api=gh_url)
+    assert code == 0 and fake.requests == [] and "Plan comment" not in summary
 
 
 # -- apply -------------------------------------------------------------------------
 
 
-def reviewed(fake, repo, url, gh_url):
-    """Plan on PR #7, then merge it as SHA."""
-    code, log, outputs, _ = run_action(repo, inputs_for(url), event=pr_event(), github_api=gh_url)
+def reviewed(fake, repo, url, gh_url, number=7):
+    """Plan on PR #number, then merge it as SHA."""
+    code, log, outputs, _ = run_action(repo, inputs_for(url), event=pr_event(number), github_api=gh_url)
     assert code == 0, log
-    fake.pulls[SHA] = [{"number": 7, "merge_commit_sha": SHA, "merged_at": "2026-11-25T00:00:00Z"}]
+    fake.pulls[SHA] = [{"number": number, "merge_commit_sha": SHA, "merged_at": "2026-11-25T00:00:00Z"}]
     return outputs["plan-fingerprint"]
+
+
+def apply_inputs(url, **more):
+    return inputs_for(url, command="apply", **more)
 
 
 def test_apply_on_merge_applies_the_reviewed_plan(repo, api_url, github):
     url, emulator = api_url
     gh_url, fake = github
-    reviewed(fake, repo, url, gh_url)
-    code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply"), event_name="push", github_api=gh_url)
+    fingerprint = reviewed(fake, repo, url, gh_url)
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
     assert code == 0, log
     assert outputs["complete"] == "true" and outputs["create"] == "2" and outputs["exit-code"] == "0"
-    assert "Applying only changes reviewed on #7" in summary and "**Complete:** 2 created" in summary
+    assert outputs["remaining"] == "0" and outputs["failed"] == "0" and outputs["plan-fingerprint"] == fingerprint
+    assert f"Reviewed on #7: this is exactly the reviewed plan (`{fingerprint[:19]}…`)" in summary
+    assert "**Complete:** 2 created" in summary and "<summary>Done (2)</summary>" in summary
     assert len(emulator.workflows) == 2
-    assert_no_key(summary, outputs, log.replace(f"::add-mask::{KEY}", ""))
+    assert fake.writes() == [("POST", "/repos/clinic/voicebot-workflows/issues/7/comments")]  # apply writes nothing
+    assert_no_key(summary, outputs, unmasked(log), open(outputs["plan-file"]).read())
 
 
 def test_apply_refuses_a_plan_that_differs_from_the_reviewed_one(repo, api_url, github):
@@ -218,22 +349,60 @@ def test_apply_refuses_a_plan_that_differs_from_the_reviewed_one(repo, api_url, 
     gh_url, fake = github
     reviewed(fake, repo, url, gh_url)
     emulator.add_workflow(name="Refill ready", message="someone made it by hand meanwhile")
-    code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply"), event_name="push", github_api=gh_url)
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
     assert code == 1 and outputs["exit-code"] == "1" and outputs["complete"] == "false"
+    assert "### voicebot-sync apply refused" in summary
     assert "Refusing to apply: 1 change(s) are not in the plan reviewed on #7, e.g. update `Refill ready`" in summary
-    assert "::error::Refusing to apply" in log and "The plan it would have applied" in summary
+    assert "::error title=voicebot-sync apply::Refusing to apply" in log and "The plan it would have applied" in summary
     assert len(emulator.workflows) == 1  # nothing changed
-    code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply", **{"allow-plan-change": "true"}),
+    code, log, outputs, summary = run_action(repo, apply_inputs(url, **{"allow-plan-change": "true"}),
                                              event_name="push", github_api=gh_url)
-    assert code == 0 and "allow-plan-change is true" in summary
+    assert code == 0 and "`allow-plan-change` is true" in summary
     assert sorted(w["name"] for w in emulator.workflows) == ["Appointment reminder", "Refill ready"]
+
+
+def test_a_plan_comment_with_only_a_fingerprint_needs_exactly_that_plan(repo, api_url, github):
+    """Plans too big for per-change hashes carry the fingerprint alone: apply compares whole plans."""
+    url, emulator = api_url
+    gh_url, fake = github
+    reviewed(fake, repo, url, gh_url)
+    comment = fake.comments[7][0]
+    comment["body"] = CHANGES_RE.sub("", comment["body"])
+    emulator.add_workflow(name="Made by hand", message="m")  # unmanaged: not part of the plan's changes
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 0, log
+    assert "this is exactly the reviewed plan" in summary and len(emulator.workflows) == 3
+
+    write_workflow(repo / "workflows", "Lab results", "Your results are in.")
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 1 and "is not the plan reviewed on #7" in summary and len(emulator.workflows) == 3
 
 
 def test_direct_push_applies_and_says_so(repo, api_url, github):
     url, emulator = api_url
     gh_url, _ = github
-    code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply"), event_name="push", github_api=gh_url)
-    assert code == 0 and "No pull request found for this commit" in summary and len(emulator.workflows) == 2
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 0 and "No pull request found for commit `0123456` (a direct push)" in summary
+    assert len(emulator.workflows) == 2
+
+
+def test_a_pr_without_a_plan_comment_is_refused(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    fake.pulls[SHA] = [{"number": 9, "merge_commit_sha": SHA, "merged_at": "2026-11-25T00:00:00Z"}]
+    fake.add_comment(9, "LGTM")
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 1 and "#9 carries no reviewed voicebot-sync plan for `default:workflows`" in summary
+    assert emulator.workflows == []
+
+
+def test_apply_refuses_when_github_cannot_be_read(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    fake.fail[("GET", r"/repos/.*/commits/.*/pulls")] = 403
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 1 and "could not read the reviewed plan" in summary and "HTTP 403" in summary
+    assert emulator.workflows == []
 
 
 @pytest.mark.parametrize("fail_on_incomplete,expected", [("false", 0), ("true", 3)])
@@ -242,32 +411,73 @@ def test_apply_that_runs_out_of_time_reports_incomplete(repo, api_url, github, f
     gh_url, _ = github
     for i in range(3):
         write_workflow(repo / "workflows", f"Extra {i}", "m")
-    inputs = inputs_for(url, command="apply", **{"rate-limit": "3/1m", "max-duration": "2s", "fail-on-incomplete": fail_on_incomplete})
+    inputs = apply_inputs(url, **{"rate-limit": "3/1m", "max-duration": "2s", "fail-on-incomplete": fail_on_incomplete})
     code, log, outputs, summary = run_action(repo, inputs, event_name="workflow_dispatch", github_api=gh_url)
     assert code == expected, log
-    assert outputs["complete"] == "false" and outputs["exit-code"] == "3"
-    assert "Not started (time budget" in summary and "Run the apply workflow again" in summary
+    assert outputs["complete"] == "false" and outputs["exit-code"] == "3" and outputs["remaining"] == "3"
+    assert "**Not complete:** 2 created" in summary and "**Not started (3; time budget" in summary
+    assert "Run the apply workflow again" in summary
+    assert "::warning title=voicebot-sync apply::Apply stopped before finishing (3 remaining)" in log
     # The apply process paces itself: its list + 2 creates fill the 3/1m window; the rest could not start within 2s.
     assert len(emulator.workflows) == 2
 
 
-def test_a_rerun_after_a_partial_apply_applies_what_remains_of_the_reviewed_plan(repo, api_url, github):
+def test_a_cancelled_apply_stops_cleanly_and_reports_what_remains(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, _ = github
+    write_workflow(repo / "workflows", "Extra", "m")
+    # list + one create fill the 2/1m window; the next create waits a minute, and the job is cancelled meanwhile.
+    started = time.monotonic()
+    code, log, outputs, summary = run_action(repo, apply_inputs(url, **{"rate-limit": "2/1m"}), event_name="push",
+                                             github_api=gh_url, cancel_when=lambda: emulator.stats["writes"] >= 1)
+    assert time.monotonic() - started < 15
+    assert code == 0, log
+    assert outputs["complete"] == "false" and outputs["exit-code"] == "3" and outputs["remaining"] == "2"
+    assert "**Not started (2; SIGINT received" in summary and len(emulator.workflows) == 1
+
+
+def test_the_scheduled_follow_up_finishes_the_reviewed_plan_and_nothing_else(repo, api_url, github):
     url, emulator = api_url
     gh_url, fake = github
     for i in range(3):
         write_workflow(repo / "workflows", f"Extra {i}", "m")
     reviewed(fake, repo, url, gh_url)
-    first = run_action(repo, inputs_for(url, command="apply", **{"rate-limit": "3/1m", "max-duration": "2s"}),
+    first = run_action(repo, apply_inputs(url, **{"rate-limit": "3/1m", "max-duration": "2s"}),
                        event_name="push", github_api=gh_url)
     assert first[0] == 0 and first[2]["complete"] == "false" and len(emulator.workflows) == 2
-    code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply"), event_name="push", github_api=gh_url)
+    # The hourly run (GITHUB_SHA: the default branch's head, the same merge) applies what remains of the review.
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="schedule", github_api=gh_url)
     assert code == 0 and outputs["complete"] == "true" and outputs["create"] == "3", summary
+    assert "3 of its 5 changes remain (the others were applied already)" in summary
     assert len(emulator.workflows) == 5
+    # In sync: the next run changes nothing.
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="schedule", github_api=gh_url)
+    assert code == 0 and outputs["changes"] == "false" and "**No changes.**" in summary
+    # A hand edit in the dashboard was never reviewed: the scheduled run refuses to overwrite it.
+    emulator.add_workflow(name="Extra 9", message="m")
+    (repo / "workflows" / "extra-9.yaml").write_text('name: "Extra 9"\nmessage: changed\n')
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="schedule", github_api=gh_url)
+    assert code == 1 and "not in the plan reviewed on #7, e.g. update `Extra 9`" in summary
 
 
-def test_a_pr_without_a_plan_comment_is_refused(repo, api_url, github):
+def test_the_docs_show_the_examples_and_every_input_and_output():
+    docs = open(os.path.join(ROOT, "docs/github-action.md"), encoding="utf-8").read()
+    for name in ("plan.yml", "apply.yml"):
+        example = open(os.path.join(ROOT, "examples/github", name), encoding="utf-8").read()
+        assert f"```yaml\n{example}```" in docs, name
+    action = load_action()
+    for name in action["inputs"]:
+        assert f"| `{name}` |" in docs, name
+    for name in action["outputs"]:
+        assert f"| `{name}` |" in docs, name
+
+
+def test_apply_with_a_wrong_key_fails_with_one_clear_line(repo, api_url, github):
     url, emulator = api_url
-    gh_url, fake = github
-    fake.pulls[SHA] = [{"number": 9, "merge_commit_sha": SHA, "merged_at": "2026-11-25T00:00:00Z"}]
-    code, log, outputs, summary = run_action(repo, inputs_for(url, command="apply"), event_name="push", github_api=gh_url)
-    assert code == 1 and "#9 carries no reviewed voicebot-sync plan" in summary and emulator.workflows == []
+    gh_url, _ = github
+    code, log, outputs, summary = run_action(repo, {**apply_inputs(url), "api-key": "vbk-wrong-key"},
+                                             event_name="push", github_api=gh_url)
+    assert code == 1 and outputs["exit-code"] == "1" and outputs["complete"] == "false"
+    assert "### voicebot-sync apply failed" in summary and "Apply failed before it reported a result" in summary
+    assert re.search(r"^::error title=voicebot-sync apply::.+", log, re.M) and "Traceback" not in log
+    assert "vbk-wrong-key" not in summary and emulator.workflows == []

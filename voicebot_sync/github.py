@@ -1,9 +1,22 @@
 """GitHub Actions glue: annotations, outputs, job summary, the PR plan comment,
 and the check that apply does only what reviewers saw.
 
-``python -m voicebot_sync.github plan|apply|validate`` is what ``action.yml``
+``python -m voicebot_sync.github validate|plan|apply`` is what ``action.yml``
 runs. Inputs arrive as environment variables (``VS_*`` and the tool's own
-``VOICEBOT_*``); the key only ever through the environment.
+``VOICEBOT_*``); the key only ever through the environment. The tool itself runs
+as a child process, exactly as a user would run it, and this module reads its
+JSON plan and report.
+
+Pieces, from the bottom up:
+
+* ``annotation`` and ``Runner``: workflow commands, ``$GITHUB_OUTPUT`` (multiline-safe),
+  ``$GITHUB_STEP_SUMMARY`` (kept under GitHub's 1 MiB), the event file.
+* ``GitHubApi``: the four REST endpoints used (list/create/update issue comments,
+  pull requests of a commit) over httpx, with an injectable transport.
+* ``comment_body`` / ``upsert_comment`` / ``reviewed_plan``: one plan comment per
+  pull request and scope, found by a hidden marker, carrying the plan fingerprint
+  and one short hash per change.
+* ``step_validate`` / ``step_plan`` / ``step_apply``: the action's steps.
 """
 
 from __future__ import annotations
@@ -11,18 +24,23 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-COMMENT_LIMIT = 65_536
+COMMENT_LIMIT = 65_536  # characters: GitHub refuses a longer issue comment
+SUMMARY_LIMIT = 1_000_000  # bytes: GitHub drops a step summary over 1024k, whole
 MARKER = "<!-- voicebot-sync-plan:{scope} -->"
 FINGERPRINT = "<!-- voicebot-sync-plan-fingerprint: {fingerprint} -->"
 FINGERPRINT_RE = re.compile(r"<!-- voicebot-sync-plan-fingerprint: (sha256:[0-9a-f]{64}) -->")
 CHANGES = "<!-- voicebot-sync-plan-changes: {hashes} -->"
 CHANGES_RE = re.compile(r"<!-- voicebot-sync-plan-changes: ([0-9a-f ]*) -->")
+# What render_markdown appends when it cuts a plan; the comment turns it into a link.
+CUT_POINTER = "_The plan is cut here to fit; the full plan is in the job summary._"
 
 
 def _escape_data(text: str) -> str:
@@ -41,58 +59,127 @@ def annotation(level: str, file: str, line: int, message: str) -> str:
     return f"::{level} {props}::{_escape_data(message)}"
 
 
+def _code(text: Any) -> str:
+    """Inline code in Markdown (a list item or a sentence), whatever the name holds."""
+    text = str(text).replace("\n", " ").replace("`", "'")
+    return f"`{text}`"
+
+
 # -- the runner's files ------------------------------------------------------------
 
 
 class Runner:
     """The files and conventions of a GitHub Actions runner, read from ``environ``."""
 
-    def __init__(self, environ: Mapping[str, str] | None = None, out=None):
+    def __init__(self, environ: Mapping[str, str] | None = None, out=None, err=None):
         self.env = dict(os.environ if environ is None else environ)
         self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def command(self, line: str) -> None:
+        """A workflow command or log line on stdout, where the runner reads them."""
+        self.out.write(line.rstrip("\n") + "\n")
+        self.out.flush()
 
     def mask(self, value: str | None) -> None:
-        if value:
-            self.out.write(f"::add-mask::{value}\n")
+        for line in (value or "").splitlines():
+            if line.strip():
+                self.command(f"::add-mask::{line}")
+
+    def error(self, message: str, title: str | None = None, level: str = "error") -> None:
+        props = f" title={_escape_property(title)}" if title else ""
+        self.command(f"::{level}{props}::{_escape_data(message)}")
 
     def set_output(self, name: str, value: Any) -> None:
         """Multiline-safe: ``name<<DELIMITER`` ... ``DELIMITER``."""
         text = str(value).lower() if isinstance(value, bool) else str(value)
         path = self.env.get("GITHUB_OUTPUT")
         if not path:
-            self.out.write(f"{name}={text}\n")
+            self.command(f"{name}={_escape_data(text)}")
             return
         delimiter = f"ghadelimiter_{uuid.uuid4().hex}"
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
 
     def summary(self, markdown: str) -> None:
+        """Append to the job summary, never past GitHub's limit (it would drop the whole summary)."""
         path = self.env.get("GITHUB_STEP_SUMMARY")
-        if path:
-            with open(path, "a", encoding="utf-8") as fh:
-                fh.write(markdown.rstrip("\n") + "\n\n")
+        if not path:
+            return
+        text = markdown.rstrip("\n") + "\n\n"
+        used = os.path.getsize(path) if os.path.exists(path) else 0
+        if used + len(text.encode("utf-8")) > SUMMARY_LIMIT:
+            text = _cut_bytes(text, SUMMARY_LIMIT - used - 200) + \
+                "\n_The summary is cut here (GitHub's 1 MiB limit); the full text is in this step's log._\n\n"
+            if used + len(text.encode("utf-8")) > SUMMARY_LIMIT:
+                return
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(text)
 
     @property
     def event(self) -> dict[str, Any]:
         path = self.env.get("GITHUB_EVENT_PATH")
         if not path or not os.path.exists(path):
             return {}
-        with open(path, encoding="utf-8") as fh:
-            return json.load(fh)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @property
+    def event_name(self) -> str:
+        return self.env.get("GITHUB_EVENT_NAME", "")
 
     @property
     def pull_request_number(self) -> int | None:
-        if self.env.get("GITHUB_EVENT_NAME") not in ("pull_request", "pull_request_target"):
+        if self.event_name not in ("pull_request", "pull_request_target"):
             return None
         pr = self.event.get("pull_request") or {}
         return pr.get("number") or self.event.get("number")
+
+    @property
+    def sha(self) -> str:
+        """The commit this run is for: GITHUB_SHA, else the push event's ``after``."""
+        return self.env.get("GITHUB_SHA") or str(self.event.get("after") or "")
+
+    @property
+    def head_sha(self) -> str:
+        """The commit a pull request's run plans (its head), else the run's commit."""
+        head = (self.event.get("pull_request") or {}).get("head") or {}
+        return str(head.get("sha") or self.sha)
+
+    @property
+    def run_url(self) -> str | None:
+        """The run's page, whose summary holds the full plan."""
+        repo, run = self.env.get("GITHUB_REPOSITORY"), self.env.get("GITHUB_RUN_ID")
+        if not repo or not run:
+            return None
+        return f"{self.env.get('GITHUB_SERVER_URL', 'https://github.com').rstrip('/')}/{repo}/actions/runs/{run}"
+
+    @property
+    def temp(self) -> str:
+        return self.env.get("RUNNER_TEMP") or "."
+
+
+def _cut_bytes(text: str, limit: int) -> str:
+    """At most ``limit`` UTF-8 bytes, cut at a line end, with any open code fence closed."""
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    cut = data[: max(limit - 8, 0)].decode("utf-8", "ignore")
+    cut = cut[: cut.rfind("\n") + 1] if "\n" in cut else ""
+    if sum(1 for line in cut.splitlines() if line.startswith("```")) % 2:
+        cut += "```\n"
+    return cut
 
 
 # -- the GitHub REST API -------------------------------------------------------------
 
 
 class GitHubError(Exception):
-    """The GitHub API refused or failed; ``status`` says how."""
+    """The GitHub API refused or failed; ``status`` says how (None: it could not be reached)."""
 
     def __init__(self, message: str, status: int | None = None):
         self.status = status
@@ -101,6 +188,8 @@ class GitHubError(Exception):
 
 class GitHubApi:
     """The few REST endpoints the action uses, over httpx (transport injectable for tests)."""
+
+    PER_PAGE = 100
 
     def __init__(self, token: str, repository: str, base_url: str = "https://api.github.com", *, transport=None):
         import httpx
@@ -112,29 +201,60 @@ class GitHubApi:
                      "X-GitHub-Api-Version": "2022-11-28", "User-Agent": "voicebot-sync-action"},
         )
 
-    def _call(self, method: str, path: str, **kw) -> Any:
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, **kw):
         import httpx
 
         try:
             response = self._http.request(method, path, **kw)
         except httpx.HTTPError as exc:
-            raise GitHubError(f"GitHub API unreachable: {exc}") from exc
+            raise GitHubError(f"GitHub API unreachable: {type(exc).__name__}: {exc}") from exc
         if response.status_code >= 400:
             try:
                 message = response.json().get("message", "")
-            except ValueError:
+            except (ValueError, AttributeError):
                 message = response.text[:200]
-            raise GitHubError(f"GitHub API {method} {path}: HTTP {response.status_code} {message}", response.status_code)
-        return response.json() if response.content else None
+            raise GitHubError(f"GitHub API {method} {response.url.path}: HTTP {response.status_code} {message}".rstrip(),
+                              response.status_code)
+        return response
+
+    def _call(self, method: str, path: str, **kw) -> Any:
+        response = self._request(method, path, **kw)
+        try:
+            return response.json() if response.content else None
+        except ValueError as exc:
+            raise GitHubError(f"GitHub API {method} {path}: the answer is not JSON", response.status_code) from exc
+
+    def _pages(self, path: str) -> list[dict[str, Any]]:
+        """Every item of a paginated list: follows ``Link: rel="next"`` (on GitHub's own host only,
+        the token goes with it); without a Link header, asks for the next page after a full one."""
+        found: list[dict[str, Any]] = []
+        url: str = path
+        page, params = 1, {"per_page": self.PER_PAGE, "page": 1}
+        for _ in range(1000):
+            response = self._request("GET", url, params=params)
+            batch = response.json()
+            if not isinstance(batch, list):
+                raise GitHubError(f"GitHub API GET {path}: expected a list", response.status_code)
+            found.extend(batch)
+            following = response.links.get("next", {}).get("url")
+            if following:
+                import httpx
+
+                if httpx.URL(following).host != self._http.base_url.host:
+                    raise GitHubError(f"GitHub API GET {path}: refusing to follow a next page on another host")
+                url, params = following, None
+            elif "link" not in response.headers and len(batch) >= self.PER_PAGE and params is not None:
+                page += 1
+                params = {"per_page": self.PER_PAGE, "page": page}
+            else:
+                break
+        return found
 
     def comments(self, number: int) -> list[dict[str, Any]]:
-        found, page = [], 1
-        while True:
-            batch = self._call("GET", f"/repos/{self.repository}/issues/{number}/comments", params={"per_page": 100, "page": page})
-            found.extend(batch)
-            if len(batch) < 100:
-                return found
-            page += 1
+        return self._pages(f"/repos/{self.repository}/issues/{number}/comments")
 
     def create_comment(self, number: int, body: str) -> dict[str, Any]:
         return self._call("POST", f"/repos/{self.repository}/issues/{number}/comments", json={"body": body})
@@ -143,7 +263,7 @@ class GitHubApi:
         return self._call("PATCH", f"/repos/{self.repository}/issues/comments/{comment_id}", json={"body": body})
 
     def pulls_for_commit(self, sha: str) -> list[dict[str, Any]]:
-        return self._call("GET", f"/repos/{self.repository}/commits/{sha}/pulls")
+        return self._pages(f"/repos/{self.repository}/commits/{sha}/pulls")
 
 
 def api_from(runner: Runner, transport=None) -> GitHubApi | None:
@@ -151,35 +271,81 @@ def api_from(runner: Runner, transport=None) -> GitHubApi | None:
     repository = runner.env.get("GITHUB_REPOSITORY")
     if not token or not repository:
         return None
-    return GitHubApi(token, repository, runner.env.get("GITHUB_API_URL", "https://api.github.com"), transport=transport)
+    return GitHubApi(token, repository, runner.env.get("GITHUB_API_URL") or "https://api.github.com", transport=transport)
 
 
 # -- the plan comment ---------------------------------------------------------------
 
 
 def marker_for(runner: Runner) -> str:
-    """One comment per environment and path, so two configurations in a repo don't fight."""
-    scope = f"{runner.env.get('VOICEBOT_ENV') or 'default'}:{runner.env.get('VS_PATH') or 'workflows'}"
-    return MARKER.format(scope=scope.replace("--", "-"))
+    """The hidden marker of this scope's plan comment."""
+    return MARKER.format(scope=scope_for(runner))
 
 
-def comment_body(plan, marker: str, rate_limit: str | None = None) -> str:
-    """The Markdown plan with hidden markers, cut on block boundaries to GitHub's comment limit."""
+def scope_for(runner: Runner) -> str:
+    """One comment per environment and path (and config file, when given), so two
+    configurations in a repo don't fight over one comment. Plan and apply must agree on it."""
+    env = runner.env
+    scope = f"{env.get('VOICEBOT_ENV') or 'default'}:{' '.join(env.get('VS_PATH', '').split()) or 'workflows'}"
+    if env.get("VOICEBOT_SYNC_CONFIG"):
+        scope += f":{env['VOICEBOT_SYNC_CONFIG']}"
+    # Nothing that could end the HTML comment or break the line.
+    scope = re.sub(r"[^\w./:@ +=,-]", "_", scope)
+    while "--" in scope:
+        scope = scope.replace("--", "-")
+    return scope
+
+
+def comment_body(plan, marker: str, rate_limit: str | None = None, run_url: str | None = None,
+                 commit: str | None = None) -> str:
+    """The Markdown plan with hidden markers, cut on block boundaries to GitHub's comment limit.
+
+    The per-change hashes let apply on merge accept exactly the reviewed changes, or a
+    subset of them (what remains after a stopped apply). A plan too big for them to fit
+    carries its fingerprint alone, and apply then requires exactly that plan."""
     from .render import render_markdown
 
-    # The per-change hashes let apply on merge accept exactly the reviewed changes, or a subset of them.
-    hashes = " ".join(c.fingerprint for c in plan.changes)
-    head = f"{marker}\n{FINGERPRINT.format(fingerprint=plan.plan_fingerprint)}\n{CHANGES.format(hashes=hashes)}\n"
-    tail = f"\n_Reviewed plan `{plan.plan_fingerprint[:19]}…`: apply on merge refuses a different plan._\n"
-    return head + render_markdown(plan, rate_limit=rate_limit, max_chars=COMMENT_LIMIT - len(head) - len(tail)) + tail
+    fingerprint = FINGERPRINT.format(fingerprint=plan.plan_fingerprint)
+    changes = CHANGES.format(hashes=" ".join(c.fingerprint for c in plan.changes))
+    head = f"{marker}\n{fingerprint}\n{changes}\n"
+    if len(head) > COMMENT_LIMIT // 2:
+        head = f"{marker}\n{fingerprint}\n"
+    where = f"[job summary]({run_url})" if run_url else "job summary"
+    of = f"Plan of commit `{commit[:7]}`, fingerprint" if commit else "Reviewed plan"
+    tail = (f"\n_{of} `{plan.plan_fingerprint[:19]}…`: apply on merge refuses a different plan. "
+            f"Full plan: the {where}._\n")
+    # Room for the link that replaces the cut pointer.
+    room = COMMENT_LIMIT - len(head) - len(tail) - len(where)
+    body = render_markdown(plan, rate_limit=rate_limit, max_chars=room)
+    body = body.replace(CUT_POINTER, f"_The plan is cut here to fit GitHub's comment limit; the full plan is in the {where}._")
+    text = head + body + tail
+    return text if len(text) <= COMMENT_LIMIT else head + _cut_bytes(body, room) + tail
+
+
+def failure_body(marker: str, problems: str, run_url: str | None = None, commit: str | None = None) -> str:
+    """The plan comment when the latest plan failed: no fingerprint, so nothing of an older plan
+    stays on display as if it were current, and apply on merge refuses until a plan succeeds."""
+    where = f"[job summary]({run_url})" if run_url else "job summary"
+    of = f" for commit `{commit[:7]}`" if commit else ""
+    return _cut_bytes(f"{marker}\n### voicebot-sync plan failed\n\nThe latest plan{of} failed; see the annotations "
+                      f"and the {where}.\n\n{problems}\n", COMMENT_LIMIT)
+
+
+def plan_comment(comments: list[dict[str, Any]], marker: str) -> dict[str, Any] | None:
+    """The plan comment: one that begins with the marker (a reply quoting it does not), a bot's first.
+
+    The plan step updates this one and apply reads this one, so they always agree."""
+    found = [c for c in comments if (c.get("body") or "").startswith(marker)]
+    bots = [c for c in found if (c.get("user") or {}).get("type") == "Bot"]
+    return (bots or found or [None])[0]
 
 
 def upsert_comment(api: GitHubApi, number: int, body: str, marker: str) -> str:
     """Update the plan comment found by its marker, or create it: 'created' or 'updated'."""
-    for comment in api.comments(number):
-        if marker in (comment.get("body") or ""):
-            api.update_comment(comment["id"], body)
-            return "updated"
+    comment = plan_comment(api.comments(number), marker)
+    if comment is not None:
+        api.update_comment(comment["id"], body)
+        return "updated"
     api.create_comment(number, body)
     return "created"
 
@@ -192,35 +358,94 @@ class Reviewed:
     fingerprint: str | None = None
     changes: list[str] | None = None
 
+    @property
+    def has_plan(self) -> bool:
+        return self.fingerprint is not None or self.changes is not None
+
+
+def merged_pull(pulls: list[dict[str, Any]], sha: str) -> dict[str, Any] | None:
+    """The pull request that brought ``sha``: merged as exactly it, else merged, else any."""
+    for test in (lambda p: p.get("merge_commit_sha") == sha and p.get("merged_at"),
+                 lambda p: p.get("merged_at"), lambda p: True):
+        for pull in pulls:
+            if test(pull):
+                return pull
+    return None
+
 
 def reviewed_plan(api: GitHubApi, sha: str, marker: str) -> Reviewed:
-    pulls = api.pulls_for_commit(sha)
-    merged = [p for p in pulls if p.get("merge_commit_sha") == sha or p.get("merged_at")] or pulls
-    if not merged:
+    pull = merged_pull(api.pulls_for_commit(sha), sha) if sha else None
+    if pull is None:
         return Reviewed(None)
-    number = merged[0]["number"]
-    for comment in reversed(api.comments(number)):
-        body = comment.get("body") or ""
-        if marker in body:
-            fingerprint, changes = FINGERPRINT_RE.search(body), CHANGES_RE.search(body)
-            return Reviewed(number, fingerprint.group(1) if fingerprint else None,
-                            changes.group(1).split() if changes else None)
-    return Reviewed(number)
+    number = pull["number"]
+    comment = plan_comment(api.comments(number), marker)
+    if comment is None:
+        return Reviewed(number)
+    # Only the head of the comment holds markers; the rendered plan below could quote anything.
+    head = comment["body"].split("\n### ", 1)[0]
+    fingerprint, changes = FINGERPRINT_RE.search(head), CHANGES_RE.search(head)
+    return Reviewed(number, fingerprint.group(1) if fingerprint else None, changes.group(1).split() if changes else None)
 
 
-# -- the steps -----------------------------------------------------------------------
+# -- running the tool ----------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """A finished run of the tool: exit code, its stdout, and its ``error:`` lines."""
+
+    code: int
+    stdout: str
+    errors: list[str] = field(default_factory=list)
 
 
 def _truthy(value: str | None) -> bool:
     return str(value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _cli(runner: Runner, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
-    """Run voicebot-sync as a user would; its stderr (progress, errors) goes to the log."""
-    env = {k: v for k, v in runner.env.items() if not (k.startswith("VOICEBOT_") and v == "")}
+def _cli(runner: Runner, *args: str) -> Result:
+    """Run voicebot-sync as a user would. Its stderr (progress, errors) streams to the log
+    as it comes — an apply may run for hours — and its ``error:`` lines are kept.
+
+    A cancelled job (or one at its timeout) gets SIGINT, then SIGTERM, on the step's own
+    process only (action.yml ``exec``s this module for that): they are passed on to the
+    tool, which stops cleanly and reports what remains, so the summary still says so."""
+    # Empty inputs mean "not given"; the GitHub token is none of the tool's business.
+    env = {k: v for k, v in runner.env.items()
+           if not (k.startswith("VOICEBOT_") and v == "") and k not in ("VS_GITHUB_TOKEN", "GITHUB_TOKEN")}
     env["GITHUB_ACTIONS"] = "true"
-    return subprocess.run([sys.executable, "-m", "voicebot_sync.cli", *args], env=env, text=True,
-                          stdout=subprocess.PIPE if capture else None)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    # Its own session: a Ctrl-C in a terminal reaches it once, through us, not twice.
+    proc = subprocess.Popen([sys.executable, "-m", "voicebot_sync.cli", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, encoding="utf-8", errors="replace",
+                            start_new_session=os.name == "posix")
+
+    def forward(signum, frame):
+        try:
+            if proc.poll() is None:
+                proc.send_signal(signum)
+        except (OSError, ValueError):
+            pass
+
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        chunks: list[str] = []
+        reader = threading.Thread(target=lambda: chunks.append(proc.stdout.read()), daemon=True)
+        reader.start()
+        errors = []
+        for line in proc.stderr:
+            runner.err.write(line)
+            runner.err.flush()
+            if line.startswith("error: "):
+                errors.append(line[len("error: "):].strip())
+        code = proc.wait()
+        reader.join()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return Result(code, "".join(chunks), errors)
 
 
 def _paths(runner: Runner) -> list[str]:
@@ -231,46 +456,99 @@ def _prune(runner: Runner) -> list[str]:
     return ["--prune"] if _truthy(runner.env.get("VS_PRUNE")) else []
 
 
-def make_plan_file(runner: Runner) -> tuple[int, str]:
-    """plan --format json --out FILE; returns (exit code, path). Validation annotations reach the log."""
-    path = os.path.join(runner.env.get("RUNNER_TEMP") or ".", "voicebot-sync-plan.json")
-    proc = _cli(runner, "plan", *_paths(runner), *_prune(runner), "--format", "json", "--out", path,
-                "--detailed-exitcode", capture=True)
-    if proc.returncode == 1:
-        runner.out.write(proc.stdout)  # problems and their ::error annotations
-    return proc.returncode, path
+def _problems(stdout: str) -> list[str]:
+    """The ``FILE:LINE: message`` lines of the tool's stdout (not the annotations beside them)."""
+    return [line for line in stdout.splitlines() if line.strip() and not line.startswith("::")]
 
 
-def step_validate(runner: Runner) -> int:
-    code = _cli(runner, "validate", *_paths(runner)).returncode
-    runner.set_output("exit-code", code)
-    return code
+def _failed(runner: Runner, result: Result, command: str, *, limit: int = 50) -> str:
+    """Annotate and describe a run that failed (validation problems carry their own annotations)."""
+    annotated = "::error file=" in result.stdout
+    level = "warning" if result.code == 3 else "error"
+    for message in result.errors:
+        if not annotated:
+            runner.error(message, title=f"voicebot-sync {command}", level=level)
+    parts = ["\n".join(f"> {m}" for m in result.errors) or "> see the step's log"]
+    problems = _problems(result.stdout) if annotated else []
+    if problems:
+        more = [f"- … and {len(problems) - limit} more (see the log)"] if len(problems) > limit else []
+        parts.append("\n".join([*(f"- {_code(p)}" for p in problems[:limit]), *more]))
+    if (runner.event_name.startswith("pull_request") and not runner.env.get("VOICEBOT_API_KEY")
+            and any("API key" in m for m in result.errors)):
+        parts.append("_Pull requests from forks get no secrets, so there is no API key to plan with._")
+    return "\n\n".join(parts)
 
 
-def step_plan(runner: Runner, transport=None) -> int:
-    from .plan import Plan
-    from .render import render_markdown, render_text
-
-    code, path = make_plan_file(runner)
-    runner.set_output("exit-code", 1 if code == 1 else 0)
-    if code == 1:
-        runner.summary("### voicebot-sync plan\n\nThe plan failed: see the annotations and the log.")
-        return 1
-    plan = Plan.load(path)
-    rate_limit = runner.env.get("VOICEBOT_RATE_LIMIT") or None
-    runner.out.write(render_text(plan, rate_limit=rate_limit))
-    markdown = render_markdown(plan, rate_limit=rate_limit)
+def _plan_outputs(runner: Runner, plan, path: str) -> None:
     s = plan.summary
     for name, value in (("changes", plan.has_changes), ("create", s["create"]), ("update", s["update"]),
                         ("delete", s["delete"]), ("plan-file", path), ("plan-fingerprint", plan.plan_fingerprint)):
         runner.set_output(name, value)
-    runner.summary(markdown)
+
+
+def _summary_markdown(plan, rate_limit: str | None, title: str = "voicebot-sync plan") -> str:
+    """The Markdown plan, cut (on block boundaries) to what a job summary takes."""
+    from .render import render_markdown
+
+    limit = SUMMARY_LIMIT - 10_000  # room for the notes that follow it
+    text, chars = render_markdown(plan, rate_limit=rate_limit, title=title), None
+    while len(data := text.encode("utf-8")) > limit:
+        chars = min(len(text), limit) * limit // len(data) - 1_000
+        text = render_markdown(plan, rate_limit=rate_limit, title=title, max_chars=max(chars, 1_000))
+        if chars <= 1_000:
+            break
+    return text.replace(CUT_POINTER, "_The plan is cut here to fit the job summary; the full plan is in this step's log "
+                                     "and in the plan file (output `plan-file`)._")
+
+
+# -- the steps -----------------------------------------------------------------------
+
+
+def step_validate(runner: Runner, transport=None) -> int:
+    result = _cli(runner, "validate", *_paths(runner))
+    runner.out.write(result.stdout)  # the problems and their ::error annotations
+    runner.set_output("exit-code", result.code)
+    if result.code == 0:
+        lines = _problems(result.stdout)
+        runner.summary(f"### voicebot-sync validate\n\n{lines[-1] if lines else 'Valid.'}")
+    else:
+        runner.summary(f"### voicebot-sync validate failed\n\n{_failed(runner, result, 'validate', limit=200)}")
+    return result.code
+
+
+def step_plan(runner: Runner, transport=None) -> int:
+    from .plan import Plan
+    from .render import render_text
+
+    path = os.path.join(runner.temp, "voicebot-sync-plan.json")
+    result = _cli(runner, "plan", *_paths(runner), *_prune(runner), "--format", "json", "--out", path,
+                  "--detailed-exitcode")
+    failed = result.code not in (0, 2)
+    runner.set_output("exit-code", result.code if failed else 0)
+    if failed:
+        runner.out.write(result.stdout)  # validation problems and their ::error annotations
+        problems = _failed(runner, result, "plan")
+        runner.summary(f"### voicebot-sync plan failed\n\n{problems}")
+        number = runner.pull_request_number
+        if number and _truthy(runner.env.get("VS_COMMENT", "true")):
+            marker = marker_for(runner)
+            body = failure_body(marker, problems, runner.run_url, runner.head_sha)
+            note = _comment(api_from(runner, transport), number, body, marker)
+            runner.summary(note)
+            runner.command(note)
+        return result.code
+    plan = Plan.load(path)
+    rate_limit = runner.env.get("VOICEBOT_RATE_LIMIT") or None
+    runner.out.write(render_text(plan, rate_limit=rate_limit))
+    _plan_outputs(runner, plan, path)
+    runner.summary(_summary_markdown(plan, rate_limit))
     number = runner.pull_request_number
     if number and _truthy(runner.env.get("VS_COMMENT", "true")):
-        api = api_from(runner, transport)
-        note = _comment(api, number, comment_body(plan, marker_for(runner), rate_limit), marker_for(runner))
+        marker = marker_for(runner)
+        body = comment_body(plan, marker, rate_limit, runner.run_url, runner.head_sha)
+        note = _comment(api_from(runner, transport), number, body, marker)
         runner.summary(note)
-        runner.out.write(note + "\n")
+        runner.command(note)
     return 0
 
 
@@ -282,111 +560,179 @@ def _comment(api: GitHubApi | None, number: int, body: str, marker: str) -> str:
     except GitHubError as exc:
         if exc.status in (403, 404):
             # Forks get a read-only token; the plan is still in this summary.
-            return f"_This token may not comment on #{number} (HTTP {exc.status}, e.g. a pull request from a fork): the plan is only in this summary._"
+            return (f"_This token may not comment on #{number} (HTTP {exc.status}, e.g. a pull request from a fork, or "
+                    "no `pull-requests: write` permission): the plan is only in this summary._")
         return f"_Could not post the plan on #{number}: {exc}_"
+    finally:
+        api.close()
 
 
 def step_apply(runner: Runner, transport=None) -> int:
-    """Apply with one list: the CLI itself refuses any change that is not in the reviewed plan."""
+    """Apply what was reviewed: with the reviewed change hashes the CLI makes its own plan
+    (one list request) and refuses any change not among them; a subset passes."""
     from .plan import Plan
-    from .render import render_markdown
 
-    reviewed, refusal = _reviewed_changes(runner, transport)
+    notes: list[str] = []
+    reviewed, refusal = _reviewed_changes(runner, transport, notes)
     if refusal:
-        return _refuse(runner, refusal)
-    path = os.path.join(runner.env.get("RUNNER_TEMP") or ".", "voicebot-sync-plan.json")
-    args = ["apply", *_paths(runner), *_prune(runner), "--yes", "--format", "json", "--out", path]
-    if reviewed is not None:
-        reviewed_file = os.path.join(runner.env.get("RUNNER_TEMP") or ".", "voicebot-sync-reviewed.txt")
-        with open(reviewed_file, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(reviewed.changes or []) + "\n")
-        args += ["--reviewed", reviewed_file]
-    if runner.env.get("VS_MAX_DURATION"):
-        args += ["--max-duration", runner.env["VS_MAX_DURATION"]]
+        return _refuse(runner, refusal, notes)
+    path = os.path.join(runner.temp, "voicebot-sync-plan.json")
     if os.path.exists(path):
         os.remove(path)
-    proc = _cli(runner, *args, capture=True)
+    budget = ["--max-duration", runner.env["VS_MAX_DURATION"]] if runner.env.get("VS_MAX_DURATION") else []
+    if reviewed is not None and reviewed.changes is None:
+        # A plan too big for its change hashes: require exactly the reviewed plan, then apply that saved plan.
+        result = _cli(runner, "plan", *_paths(runner), *_prune(runner), "--format", "json", "--out", path)
+        if result.code != 0:
+            runner.out.write(result.stdout)
+            return _apply_failed(runner, result, notes)
+        plan = Plan.load(path)
+        if plan.plan_fingerprint != reviewed.fingerprint:
+            return _refuse(runner, f"Refusing to apply: the plan (`{plan.plan_fingerprint[:19]}…`) is not the plan reviewed "
+                                   f"on #{reviewed.number} (`{(reviewed.fingerprint or '')[:19]}…`). The remote or the "
+                                   "definitions changed after review; nothing was changed. Re-run the pull request's plan "
+                                   "and review it, or set allow-plan-change: true.", notes, plan)
+        args = ["apply", "--plan", path, "--yes", "--format", "json", "--out", path, *budget]
+    else:
+        args = ["apply", *_paths(runner), *_prune(runner), "--yes", "--format", "json", "--out", path, *budget]
+        if reviewed is not None:
+            reviewed_file = os.path.join(runner.temp, "voicebot-sync-reviewed.txt")
+            with open(reviewed_file, "w", encoding="utf-8") as fh:
+                fh.write("\n".join(reviewed.changes or []) + "\n")
+            args += ["--reviewed", reviewed_file]
+    result = _cli(runner, *args)
     try:
-        report = json.loads(proc.stdout) if proc.stdout.strip() else None
+        report = json.loads(result.stdout) if result.stdout.strip() else None
     except ValueError:
         report = None
-        runner.out.write(proc.stdout)  # validation problems and their ::error annotations
+        runner.out.write(result.stdout)  # validation problems and their ::error annotations
     plan = Plan.load(path) if os.path.exists(path) else None
-    if report is None and plan is not None and reviewed is not None:
-        unreviewed = [c for c in plan.changes if c.fingerprint not in set(reviewed.changes or [])]
-        if unreviewed:
-            return _refuse(runner, f"Refusing to apply: {len(unreviewed)} change(s) are not in the plan reviewed on "
-                                   f"#{reviewed.number}, e.g. {unreviewed[0].action} `{unreviewed[0].name}`. The remote or the "
-                                   "definitions changed after review; nothing was changed. Re-run the pull request's plan and "
-                                   "review it, or set allow-plan-change: true.", render_markdown(plan, title="The plan it would have applied"))
-    return _report_apply(runner, proc.returncode, report, plan)
+    if plan is not None:
+        runner.set_output("plan-file", path)
+        runner.set_output("plan-fingerprint", plan.plan_fingerprint)
+    if reviewed is not None and plan is not None:
+        if reviewed.changes is not None:
+            unreviewed = [c for c in plan.changes if c.fingerprint not in set(reviewed.changes)]
+            if report is None and unreviewed:
+                first = unreviewed[0]
+                return _refuse(runner, f"Refusing to apply: {len(unreviewed)} change(s) are not in the plan reviewed on "
+                                       f"#{reviewed.number}, e.g. {first.action} {_code(first.name)}. The remote or the "
+                                       "definitions changed after review; nothing was changed. Re-run the pull request's "
+                                       "plan and review it, or set allow-plan-change: true.", notes, plan)
+        notes.append(_reviewed_note(reviewed, plan))
+    if report is None:
+        return _apply_failed(runner, result, notes)
+    return _report_apply(runner, result.code, report, plan, notes)
 
 
-def _refuse(runner: Runner, message: str, plan_markdown: str = "") -> int:
-    runner.summary(f"### voicebot-sync apply refused\n\n{message}\n\n{plan_markdown}")
-    runner.out.write(f"::error::{_escape_data(message)}\n")
+def _reviewed_note(reviewed: Reviewed, plan) -> str:
+    fingerprint = f"`{(reviewed.fingerprint or '')[:19]}…`"
+    if plan.plan_fingerprint == reviewed.fingerprint:
+        return f"Reviewed on #{reviewed.number}: this is exactly the reviewed plan ({fingerprint})."
+    if not plan.changes:
+        return f"Reviewed on #{reviewed.number} ({fingerprint}): nothing of it is left to apply."
+    total = len(reviewed.changes or [])
+    return (f"Reviewed on #{reviewed.number} ({fingerprint}): {len(plan.changes)} of its {total} changes remain "
+            "(the others were applied already); every one of them was reviewed.")
+
+
+def _refuse(runner: Runner, message: str, notes: list[str], plan=None) -> int:
+    """Apply refused before changing anything: exit 1, the reason and the plan it would have applied."""
+    text = "\n\n".join(["### voicebot-sync apply refused", *notes, message])
+    if plan is not None:
+        text += "\n\n" + _summary_markdown(plan, runner.env.get("VOICEBOT_RATE_LIMIT") or None,
+                                           title="The plan it would have applied")
+    runner.summary(text)
+    runner.error(message, title="voicebot-sync apply")
     runner.set_output("exit-code", 1)
     runner.set_output("complete", False)
     return 1
 
 
-def _reviewed_changes(runner: Runner, transport) -> tuple[Reviewed | None, str | None]:
-    """On a push: the reviewed changes of the merged PR (None: no check), or a refusal."""
-    if runner.env.get("GITHUB_EVENT_NAME") != "push":
+def _reviewed_changes(runner: Runner, transport, notes: list[str]) -> tuple[Reviewed | None, str | None]:
+    """The reviewed changes of the pull request this commit came from (None: no check), or a refusal.
+
+    Every apply is checked — a push, the scheduled follow-up, a manual run — since each
+    applies the commit's definitions; ``allow-plan-change: true`` skips the check."""
+    if _truthy(runner.env.get("VS_ALLOW_PLAN_CHANGE")):
+        notes.append("`allow-plan-change` is true: applying the current plan without comparing it with a reviewed one.")
         return None, None
-    allow = _truthy(runner.env.get("VS_ALLOW_PLAN_CHANGE"))
     api = api_from(runner, transport)
     if api is None:
-        runner.summary("_No GitHub token: applying without checking the reviewed plan._")
-        return None, None
+        return None, ("Refusing to apply: there is no GitHub token to find the reviewed plan with; nothing was changed. "
+                      "Pass github-token (the default is the job's token, which needs `pull-requests: read`), "
+                      "or set allow-plan-change: true.")
+    sha = runner.sha
     try:
-        reviewed = reviewed_plan(api, runner.env.get("GITHUB_SHA", ""), marker_for(runner))
+        reviewed = reviewed_plan(api, sha, marker_for(runner))
     except GitHubError as exc:
-        if allow:
-            return None, None
-        return None, f"Could not read the reviewed plan ({exc}); nothing was changed. Set allow-plan-change: true to apply anyway."
+        return None, (f"Refusing to apply: could not read the reviewed plan ({exc}); nothing was changed. "
+                      "Give the job `pull-requests: read`, or set allow-plan-change: true to apply anyway.")
+    finally:
+        api.close()
     if reviewed.number is None:
-        runner.summary("_No pull request found for this commit (a direct push): applying the plan as it is now._")
+        notes.append(f"No pull request found for commit `{sha[:7]}` (a direct push): applied the plan as it is now.")
         return None, None
-    if allow:
-        runner.summary(f"_allow-plan-change is true: applying the current plan without comparing it with #{reviewed.number}'s._")
-        return None, None
-    if reviewed.changes is None:
-        return None, (f"Refusing to apply: #{reviewed.number} carries no reviewed voicebot-sync plan; nothing was changed. "
-                      "Set allow-plan-change: true to apply anyway.")
-    runner.summary(f"_Applying only changes reviewed on #{reviewed.number} (plan `{(reviewed.fingerprint or '')[:19]}…`)._")
+    if not reviewed.has_plan:
+        return None, (f"Refusing to apply: #{reviewed.number} carries no reviewed voicebot-sync plan for "
+                      f"{_code(scope_for(runner))}; nothing was changed. Run the plan check on pull requests "
+                      "(with the same path, config and environment), or set allow-plan-change: true.")
     return reviewed, None
 
 
-def _report_apply(runner: Runner, code: int, report: dict | None, plan) -> int:
-    if code == 1 and report is None:
-        runner.set_output("exit-code", 1)
-        runner.set_output("complete", False)
-        runner.summary("### voicebot-sync apply\n\nApply failed before changing anything: see the annotations and the log.")
-        return 1
-    complete = bool(report and report.get("complete")) and code == 0
+def _apply_failed(runner: Runner, result: Result, notes: list[str]) -> int:
+    runner.set_output("exit-code", result.code or 1)
+    runner.set_output("complete", False)
+    if result.code == 1:
+        what = "Apply failed before it reported a result (a refusal changes nothing):"
+    else:
+        what = (f"Apply was stopped (exit {result.code}) before it could report: the log shows what was done; "
+                "run it again to finish.")
+    runner.summary("\n\n".join(["### voicebot-sync apply failed", *notes, what, _failed(runner, result, "apply")]))
+    return result.code or 1
+
+
+def _report_apply(runner: Runner, code: int, report: dict, plan, notes: list[str]) -> int:
+    complete = bool(report.get("complete")) and code == 0
+    remaining, failures = report.get("remaining") or [], report.get("failures") or []
     runner.set_output("exit-code", code)
     runner.set_output("complete", complete)
     runner.set_output("changes", bool(plan and plan.has_changes))
     for key, output in (("created", "create"), ("updated", "update"), ("deleted", "delete"), ("failed", "failed")):
-        runner.set_output(output, (report or {}).get(key, 0))
-    lines = ["### voicebot-sync apply", ""]
-    if report:
-        lines.append(f"**{'Complete' if complete else 'Not complete'}:** {report['created']} created, {report['updated']} updated, "
-                     f"{report['deleted']} deleted, {report['failed']} failed, {len(report['remaining'])} remaining.")
-        lines.append("")
-        lines.append(f"Requests: {report['requests']} (minimum {report['minimum_requests']}), {report['rate_limited']} rate-limited, "
-                     f"{report['retries']} retries; {report['wall_seconds']:.0f}s (the rate limit allowed {report['least_seconds']:.0f}s).")
-        for failure in report["failures"]:
-            lines.append(f"- failed: {failure['action']} `{failure['name']}`: {failure.get('error', '')}")
-        if report["remaining"]:
-            lines += ["", f"Not started ({report['stopped']}):", *[f"- {r['action']} `{r['name']}`" for r in report["remaining"]],
-                      "", "Run the apply workflow again (or let the scheduled run do it): the next plan holds just what remains."]
-    elif code != 0:
-        lines.append("Apply failed before it started: see the log.")
+        runner.set_output(output, report.get(key, 0))
+    runner.set_output("remaining", len(remaining))
+    lines = ["### voicebot-sync apply", "", *[n + "\n" for n in notes]]
+    if plan is not None and not plan.has_changes:
+        lines.append("**No changes.** The remote matches the definitions.")
+    else:
+        lines.append(f"**{'Complete' if complete else 'Not complete'}:** {report.get('created', 0)} created, "
+                     f"{report.get('updated', 0)} updated, {report.get('deleted', 0)} deleted, "
+                     f"{report.get('failed', 0)} failed, {len(remaining)} remaining.")
+    lines += ["", f"Requests: {report.get('requests', 0)} (minimum {report.get('minimum_requests', '?')}), "
+                  f"{report.get('rate_limited', 0)} rate-limited, {report.get('retries', 0)} retries; "
+                  f"{report.get('wall_seconds', 0):.0f}s (the rate limit allowed {report.get('least_seconds', 0):.0f}s)."]
+    done = [o for o in report.get("outcomes") or [] if o.get("status") != "failed"]
+    if done:
+        lines += ["", f"<details><summary>Done ({len(done)})</summary>", "",
+                  *[f"- {o.get('status')} {_code(o.get('name'))}"
+                    + (f" (id {_code(o['id'])})" if o.get("id") else "") for o in done], "", "</details>"]
+    if failures:
+        lines += ["", f"**Failed ({len(failures)}):**", "",
+                  *[f"- {f['action']} {_code(f['name'])}: {f.get('error', '')}" for f in failures]]
+    if remaining:
+        lines += ["", f"**Not started ({len(remaining)}; {report.get('stopped') or 'stopped'}):**", "",
+                  *[f"- {r['action']} {_code(r['name'])}" for r in remaining[:500]],
+                  *([f"- … and {len(remaining) - 500} more"] if len(remaining) > 500 else []),
+                  "", "Run the apply workflow again (or let the scheduled run do it): the next plan holds just what "
+                      "remains, and it is still checked against the reviewed plan."]
     runner.summary("\n".join(lines))
-    if code == 3 and not _truthy(runner.env.get("VS_FAIL_ON_INCOMPLETE")):
-        return 0
+    if code not in (0, 3) and report.get("failed"):
+        runner.error(f"{report['failed']} operation(s) failed; see the job summary", title="voicebot-sync apply")
+    if code == 3:
+        runner.error(f"Apply stopped before finishing ({len(remaining)} remaining): run it again",
+                     title="voicebot-sync apply", level="warning")
+        if not _truthy(runner.env.get("VS_FAIL_ON_INCOMPLETE")):
+            return 0
     return code
 
 
@@ -394,13 +740,18 @@ STEPS = {"validate": step_validate, "plan": step_plan, "apply": step_apply}
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 1 or argv[0] not in STEPS:
-        sys.stderr.write(f"usage: python -m voicebot_sync.github {{{'|'.join(STEPS)}}}\n")
-        return 2
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m voicebot_sync.github",
+        description="The steps of the voicebot-sync GitHub Action. Inputs come from the environment "
+                    "(VS_PATH, VS_PRUNE, VS_COMMENT, VS_MAX_DURATION, VS_FAIL_ON_INCOMPLETE, VS_ALLOW_PLAN_CHANGE, "
+                    "VS_GITHUB_TOKEN and the tool's own VOICEBOT_* variables).")
+    parser.add_argument("step", choices=sorted(STEPS), help="what to run")
+    args = parser.parse_args(argv)
     runner = Runner()
     runner.mask(runner.env.get("VOICEBOT_API_KEY"))
-    return STEPS[argv[0]](runner)
+    return STEPS[args.step](runner)
 
 
 if __name__ == "__main__":

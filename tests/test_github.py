@@ -1,0 +1,299 @@
+"""github.py's parts on their own: runner files, the REST client against a fake GitHub
+over HTTP, the plan comment and the reviewed-plan lookup."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+import sys
+
+import httpx
+import pytest
+
+from voicebot_sync import github
+from voicebot_sync.github import (
+    CHANGES_RE, COMMENT_LIMIT, FINGERPRINT_RE, SUMMARY_LIMIT, GitHubApi, GitHubError, Runner, annotation,
+    comment_body, marker_for, merged_pull, plan_comment, reviewed_plan, upsert_comment,
+)
+from voicebot_sync.plan import Change, Plan
+
+from fake_github import FakeGitHub, serving
+
+TOKEN = "ghs_faketoken"
+REPO = "clinic/voicebot-workflows"
+MARKER = "<!-- voicebot-sync-plan:default:workflows -->"
+
+
+def read_outputs(path) -> dict[str, str]:
+    text = open(path, encoding="utf-8").read()
+    return {m.group(1): m.group(3) for m in re.finditer(r"^(\S+?)<<(\S+)\n(.*?)\n\2$", text, re.S | re.M)}
+
+
+def make_plan(n: int, message: str = "Hello [name].") -> Plan:
+    changes = [Change("create", f"Workflow {i:05}", source=f"workflows/w{i}.yaml",
+                      after={"name": f"Workflow {i:05}", "description": "", "workflow_type": "ROBOCALL", "message": message})
+               for i in range(n)]
+    return Plan(api_url="https://voicebot.example.org/voicebot/v1", remote_fingerprint="sha256:" + "0" * 64,
+                changes=changes, estimated_seconds=0)
+
+
+@pytest.fixture
+def gh():
+    fake = FakeGitHub(TOKEN)
+    with serving(fake) as url:
+        yield fake, GitHubApi(TOKEN, REPO, url)
+
+
+# -- the runner's files ------------------------------------------------------------
+
+
+def test_annotation_escapes_like_the_runner_expects():
+    assert annotation("error", "wf/a,b:c.yaml", 3, "50% bad\nline") == "::error file=wf/a%2Cb%3Ac.yaml,line=3::50%25 bad%0Aline"
+    assert annotation("warning", "a.yaml", 0, "no line") == "::warning file=a.yaml::no line"
+
+
+def test_outputs_are_multiline_safe(tmp_path):
+    out = tmp_path / "out"
+    out.write_text("")
+    runner = Runner({"GITHUB_OUTPUT": str(out)})
+    runner.set_output("plan", "line one\nline two\nEOF")
+    runner.set_output("changes", True)
+    assert read_outputs(out) == {"plan": "line one\nline two\nEOF", "changes": "true"}
+
+
+def test_every_line_of_a_secret_is_masked():
+    out = io.StringIO()
+    Runner({}, out=out).mask("first\nsecond\n")
+    assert out.getvalue() == "::add-mask::first\n::add-mask::second\n"
+    out = io.StringIO()
+    Runner({}, out=out).mask("")
+    assert out.getvalue() == ""
+
+
+def test_the_summary_never_passes_githubs_limit(tmp_path):
+    summary = tmp_path / "summary"
+    summary.write_text("")
+    runner = Runner({"GITHUB_STEP_SUMMARY": str(summary)})
+    runner.summary("a" * 600_000)
+    runner.summary("```diff\n" + "+é line\n" * 100_000 + "```")  # 800 kB more, two bytes per é
+    runner.summary("one more note")
+    text = summary.read_text(encoding="utf-8")
+    assert len(text.encode("utf-8")) <= SUMMARY_LIMIT
+    assert "cut here (GitHub's 1 MiB limit)" in text and text.count("```") % 2 == 0
+
+
+def test_a_huge_plan_is_cut_for_the_summary_with_a_pointer_to_the_plan_file():
+    text = github._summary_markdown(make_plan(1_500, "x" * 900), None)
+    assert len(text.encode("utf-8")) <= SUMMARY_LIMIT - 10_000
+    assert "the full plan is in this step's log and in the plan file (output `plan-file`)" in text
+    assert text.count("```") % 2 == 0
+
+
+def test_event_sha_and_run_url(tmp_path):
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"pull_request": {"number": 12}, "after": "abc"}))
+    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_EVENT_NAME": "pull_request", "GITHUB_REPOSITORY": REPO,
+           "GITHUB_RUN_ID": "99"}
+    runner = Runner(env)
+    assert runner.pull_request_number == 12 and runner.sha == "abc"
+    assert runner.run_url == f"https://github.com/{REPO}/actions/runs/99"
+    assert Runner({**env, "GITHUB_EVENT_NAME": "push"}).pull_request_number is None
+    assert Runner({"GITHUB_EVENT_PATH": str(tmp_path / "missing")}).event == {}
+
+
+# -- the REST client -----------------------------------------------------------------
+
+
+def test_comments_follow_every_page(gh):
+    fake, api = gh
+    for i in range(250):
+        fake.add_comment(7, f"comment {i}")
+    assert [c["body"] for c in api.comments(7)] == [f"comment {i}" for i in range(250)]
+    assert [url for _, url in fake.requests] == [
+        f"/repos/{REPO}/issues/7/comments?per_page=100&page=1",
+        f"/repos/{REPO}/issues/7/comments?per_page=100&page=2",
+        f"/repos/{REPO}/issues/7/comments?per_page=100&page=3",
+    ]
+
+
+def test_pages_without_link_headers_stop_at_a_short_page():
+    def handler(request):
+        page = int(request.url.params["page"])
+        return httpx.Response(200, json=[{"id": i} for i in range(100 if page < 3 else 5)])
+
+    api = GitHubApi(TOKEN, REPO, "https://api.github.test", transport=httpx.MockTransport(handler))
+    assert len(api.comments(1)) == 205
+
+
+def test_a_next_page_on_another_host_is_not_followed():
+    def handler(request):
+        return httpx.Response(200, json=[], headers={"Link": '<https://evil.example/steal?page=2>; rel="next"'})
+
+    api = GitHubApi(TOKEN, REPO, "https://api.github.test", transport=httpx.MockTransport(handler))
+    with pytest.raises(GitHubError, match="another host"):
+        api.comments(1)
+
+
+def test_errors_carry_the_status_and_githubs_message(gh):
+    fake, api = gh
+    fake.forbid_writes = True
+    with pytest.raises(GitHubError, match="HTTP 403 Resource not accessible by integration") as info:
+        api.create_comment(7, "x")
+    assert info.value.status == 403
+    with pytest.raises(GitHubError, match="HTTP 401 Bad credentials"):
+        GitHubApi("wrong", REPO, fake.base).comments(7)
+
+
+def test_an_unreachable_github_is_a_github_error():
+    api = GitHubApi(TOKEN, REPO, "http://127.0.0.1:9")
+    with pytest.raises(GitHubError, match="unreachable") as info:
+        api.comments(7)
+    assert info.value.status is None
+
+
+# -- the plan comment ----------------------------------------------------------------
+
+
+def test_upsert_finds_its_comment_on_a_later_page_and_updates_it(gh):
+    fake, api = gh
+    for i in range(150):
+        fake.add_comment(7, f"chatter {i}")
+    assert upsert_comment(api, 7, f"{MARKER}\nfirst", MARKER) == "created"
+    for i in range(60):
+        fake.add_comment(7, f"more chatter {i}")
+    assert upsert_comment(api, 7, f"{MARKER}\nsecond", MARKER) == "updated"
+    mine = [c for c in fake.comments[7] if c["body"].startswith(MARKER)]
+    assert [c["body"] for c in mine] == [f"{MARKER}\nsecond"] and mine[0]["user"]["type"] == "Bot"
+
+
+def test_a_reply_quoting_the_plan_comment_is_not_the_plan_comment(gh):
+    fake, api = gh
+    upsert_comment(api, 7, f"{MARKER}\nthe plan", MARKER)
+    fake.add_comment(7, f"> {MARKER}\n> the plan\n\nLooks good")
+    fake.add_comment(7, f"{MARKER}\nforged by a person")
+    assert upsert_comment(api, 7, f"{MARKER}\nnew plan", MARKER) == "updated"
+    assert [c["body"] for c in fake.comments[7]][0] == f"{MARKER}\nnew plan"
+    assert plan_comment(fake.comments[7], MARKER)["body"] == f"{MARKER}\nnew plan"
+
+
+def test_another_scope_gets_its_own_comment(gh):
+    fake, api = gh
+    staging = marker_for(Runner({"VOICEBOT_ENV": "staging"}))
+    production = marker_for(Runner({"VOICEBOT_ENV": "production", "VS_PATH": "prod/ shared/"}))
+    assert production == "<!-- voicebot-sync-plan:production:prod/ shared/ -->"
+    upsert_comment(api, 7, f"{staging}\nA", staging)
+    assert upsert_comment(api, 7, f"{production}\nB", production) == "created"
+    assert len(fake.comments[7]) == 2
+
+
+def test_the_marker_cannot_end_the_html_comment():
+    marker = marker_for(Runner({"VS_PATH": "evil-->\n### x", "VOICEBOT_SYNC_CONFIG": "a--b.yaml"}))
+    assert marker.count("-->") == 1 and marker.endswith(" -->") and "\n" not in marker
+    assert marker == "<!-- voicebot-sync-plan:default:evil-_ ___ x:a-b.yaml -->"
+
+
+def test_comment_body_carries_fingerprint_change_hashes_and_a_link():
+    plan = make_plan(3)
+    body = comment_body(plan, MARKER, run_url="https://github.com/o/r/actions/runs/1")
+    assert body.startswith(MARKER + "\n")
+    assert FINGERPRINT_RE.search(body).group(1) == plan.plan_fingerprint
+    assert CHANGES_RE.search(body).group(1).split() == [c.fingerprint for c in plan.changes]
+    assert "[job summary](https://github.com/o/r/actions/runs/1)" in body and "cut here" not in body
+
+
+def test_a_plan_too_big_for_its_hashes_carries_the_fingerprint_alone():
+    plan = make_plan(6_000)
+    body = comment_body(plan, MARKER)
+    assert len(body) <= COMMENT_LIMIT
+    assert FINGERPRINT_RE.search(body) and not CHANGES_RE.search(body)
+    assert "cut here to fit GitHub's comment limit; the full plan is in the job summary" in body
+
+
+def test_the_comment_is_cut_at_exactly_githubs_limit():
+    plan = make_plan(200, "x" * 900)
+    body = comment_body(plan, MARKER, run_url="https://github.com/o/r/actions/runs/1")
+    assert COMMENT_LIMIT - 2_500 < len(body) <= COMMENT_LIMIT and body.count("```") % 2 == 0
+    assert len(CHANGES_RE.search(body).group(1).split()) == 200
+
+
+# -- the reviewed plan ---------------------------------------------------------------
+
+
+def test_the_pull_request_merged_as_the_commit_is_preferred():
+    sha = "a" * 40
+    pulls = [{"number": 1}, {"number": 2, "merged_at": "t", "merge_commit_sha": "b" * 40},
+             {"number": 3, "merged_at": "t", "merge_commit_sha": sha}]
+    assert merged_pull(pulls, sha)["number"] == 3
+    assert merged_pull(pulls[:2], sha)["number"] == 2
+    assert merged_pull(pulls[:1], sha)["number"] == 1
+    assert merged_pull([], sha) is None
+
+
+def test_reviewed_plan_reads_the_markers_of_the_plan_comment(gh):
+    fake, api = gh
+    sha = "c" * 40
+    fake.pulls[sha] = [{"number": 7, "merged_at": "t", "merge_commit_sha": sha}]
+    plan = make_plan(2)
+    upsert_comment(api, 7, comment_body(plan, MARKER), MARKER)
+    reviewed = reviewed_plan(api, sha, MARKER)
+    assert (reviewed.number, reviewed.fingerprint) == (7, plan.plan_fingerprint)
+    assert reviewed.changes == [c.fingerprint for c in plan.changes]
+    assert reviewed_plan(api, "d" * 40, MARKER).number is None
+
+
+def test_markers_inside_the_rendered_plan_are_ignored(gh):
+    fake, api = gh
+    sha = "c" * 40
+    fake.pulls[sha] = [{"number": 7, "merged_at": "t", "merge_commit_sha": sha}]
+    fake.add_comment(7, f"{MARKER}\n### voicebot-sync plan\n<!-- voicebot-sync-plan-changes: abcdefabcdef -->", "github-actions[bot]")
+    reviewed = reviewed_plan(api, sha, MARKER)
+    assert reviewed.number == 7 and not reviewed.has_plan
+
+
+# -- posting from the plan step --------------------------------------------------------
+
+
+def test_no_token_no_comment_and_a_note():
+    assert "No GitHub token" in github._comment(None, 7, "body", MARKER)
+
+
+def test_a_pull_request_the_token_cannot_see_is_a_note_not_a_failure(gh):
+    fake, api = gh
+    fake.fail[("GET", r"/repos/.*/issues/7/comments")] = 404
+    note = github._comment(api, 7, f"{MARKER}\nplan", MARKER)
+    assert "may not comment on #7 (HTTP 404" in note
+
+
+def test_github_down_is_a_note_not_a_failure():
+    note = github._comment(GitHubApi(TOKEN, REPO, "http://127.0.0.1:9"), 7, "body", MARKER)
+    assert note.startswith("_Could not post the plan on #7: GitHub API unreachable")
+
+
+def test_the_tool_never_sees_the_github_token(monkeypatch):
+    seen = {}
+
+    class FakePopen:
+        def __init__(self, args, env, **kw):
+            seen.update(env)
+            self.stdout, self.stderr = io.StringIO("{}"), io.StringIO("error: boom\nprogress\n")
+
+        def wait(self):
+            return 1
+
+    monkeypatch.setattr(subprocess, "Popen", FakePopen)
+    err = io.StringIO()
+    runner = Runner({"VS_GITHUB_TOKEN": TOKEN, "GITHUB_TOKEN": TOKEN, "VOICEBOT_API_KEY": "k", "VOICEBOT_ENV": ""}, err=err)
+    result = github._cli(runner, "plan")
+    assert result.code == 1 and result.stdout == "{}" and result.errors == ["boom"]
+    assert err.getvalue() == "error: boom\nprogress\n"  # stderr streams to the log
+    assert TOKEN not in seen.values() and seen["VOICEBOT_API_KEY"] == "k" and "VOICEBOT_ENV" not in seen
+    assert seen["GITHUB_ACTIONS"] == "true"
+
+
+def test_the_module_runs_and_rejects_unknown_steps():
+    ok = subprocess.run([sys.executable, "-m", "voicebot_sync.github", "--help"], capture_output=True, text=True)
+    assert ok.returncode == 0 and "validate" in ok.stdout and "apply" in ok.stdout
+    bad = subprocess.run([sys.executable, "-m", "voicebot_sync.github", "destroy"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
