@@ -36,6 +36,9 @@ class FakeApi:
         for w in workflows or []:
             w = dict(w)
             w.setdefault("id", str(uuid.uuid4()))
+            # A real server always answers with these (the client refuses items without them).
+            w.setdefault("message", "")
+            w.setdefault("workflow_type", "ROBOCALL")
             self.workflows[w["id"]] = w
         self.requests: list[tuple[str, str]] = []
         self.faults: list[tuple[str, str]] = []  # (method, fault)

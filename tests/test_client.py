@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from voicebot_sync.client import VoicebotClient, parse_retry_after
-from voicebot_sync.errors import AnswerLost, AuthError, ConnectionFailed, NotFound, RequestRejected, ServerError
+from voicebot_sync.errors import AnswerLost, AuthError, ConnectionFailed, NotFound, RequestRejected, ServerError, Unreachable
 from voicebot_sync.ratelimit import RateLimiter
 from voicebot_sync.retry import RetryPolicy
 
@@ -20,21 +20,24 @@ def client_for(handler, clock=None, windows=(), **kw):
     return VoicebotClient("https://api.test/voicebot/v1", KEY, transport=transport, limiter=limiter, **kw)
 
 
+WA = {"id": "a", "name": "A", "message": "m", "workflow_type": "ROBOCALL"}
+
+
 def test_sends_bearer_key_and_unwraps_the_envelope():
     seen = {}
 
     def handler(request):
         seen["auth"] = request.headers["Authorization"]
         seen["path"] = request.url.path
-        return httpx.Response(200, json={"status": "Ok", "message": "workflows retrieved successfully", "data": [{"id": "a", "name": "A"}]})
+        return httpx.Response(200, json={"status": "Ok", "message": "workflows retrieved successfully", "data": [WA]})
 
-    assert client_for(handler).list_workflows() == [{"id": "a", "name": "A"}]
+    assert client_for(handler).list_workflows() == [WA]
     assert seen == {"auth": f"Bearer {KEY}", "path": "/voicebot/v1/workflows"}
 
 
 def test_accepts_a_plain_list_without_envelope():
-    client = client_for(lambda r: httpx.Response(200, json=[{"id": "a", "name": "A"}]))
-    assert client.list_workflows() == [{"id": "a", "name": "A"}]
+    client = client_for(lambda r: httpx.Response(200, json=[WA]))
+    assert client.list_workflows() == [WA]
 
 
 @pytest.mark.parametrize(
@@ -63,10 +66,16 @@ def test_connect_error_means_nothing_was_sent_and_read_timeout_means_answer_lost
     def timeout(request):
         raise httpx.ReadTimeout("timed out", request=request)
 
-    with pytest.raises(ConnectionFailed) as info:
+    # Refused at the very first contact: it will not go away, so it is not retried.
+    with pytest.raises(Unreachable) as info:
         client_for(refuse).create_workflow({"name": "x"})
-    assert not isinstance(info.value, AnswerLost)
     assert "cannot reach https://api.test/voicebot/v1" in str(info.value)
+    # Refused after the server has answered once: transient, nothing was sent, safe to repeat.
+    client = client_for(refuse)
+    client.answered = 1
+    with pytest.raises(ConnectionFailed) as info:
+        client.create_workflow({"name": "x"})
+    assert not isinstance(info.value, AnswerLost)
     with pytest.raises(AnswerLost):
         client_for(timeout).create_workflow({"name": "x"})
 

@@ -127,10 +127,18 @@ def test_prune_from_the_command_line_overrides_the_file_both_ways(tmp_path):
 
 def test_workflows_dir_is_relative_to_the_config_file(tmp_path):
     (tmp_path / "deploy").mkdir()
-    (tmp_path / "deploy" / "vs.yaml").write_text("workflows_dir: [defs, ../shared]\n")
+    (tmp_path / "deploy" / "vs.yaml").write_text("workflows_dir: [defs, sub/more]\n")
     s = load(tmp_path, cli={"config": "deploy/vs.yaml"})
-    assert s.workflows == ["deploy/defs", "shared"]
+    assert s.workflows == ["deploy/defs", "deploy/sub/more"]
     assert (s.config_file, s.sources["config"]) == ("deploy/vs.yaml", "--config")
+
+
+@pytest.mark.parametrize("outside", ["../shared", "/etc", "'~/x'", "defs/../../x"])
+def test_workflows_dir_in_a_config_file_stays_inside_its_directory(tmp_path, outside):
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "vs.yaml").write_text(f"workflows_dir: {outside}\n")
+    with pytest.raises(ConfigError, match="leaves the config file's directory"):
+        load(tmp_path, cli={"config": "deploy/vs.yaml"})
 
 
 def test_config_file_named_by_the_environment_variable(tmp_path):

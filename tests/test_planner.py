@@ -67,10 +67,24 @@ def test_missing_pinned_id_is_an_error_not_a_create():
     assert str(info.value.problems[0]) == "w/a.yaml:3: 'A' pins id nope, which does not exist remotely"
 
 
-def test_two_remote_workflows_with_the_name_is_an_error_naming_both_ids():
+def test_two_differing_remote_workflows_with_the_name_is_an_error_naming_both_ids_and_what_differs():
     with pytest.raises(MatchError) as info:
-        make_plan([D("A")], [remote("A", id="x1"), remote("A", id="x2")], api_url="u")
-    assert "x1, x2" in str(info.value.problems[0])
+        make_plan([D("A")], [remote("A", "one", id="x1"), remote("A", "two", id="x2")], api_url="u")
+    problem = str(info.value.problems[0])
+    assert "x1, x2" in problem and "differ in message" in problem and "id:" in problem
+
+
+def test_identical_remote_duplicates_adopt_the_oldest_and_prune_deletes_the_others():
+    dups = [remote("A", id="x2", created_at="2026-01-02"), remote("A", id="x1", created_at="2026-01-01"),
+            remote("A", id="x3", created_at="2026-01-03")]
+    plan = make_plan([D("A")], dups, api_url="u")
+    assert plan.changes == [] and plan.unchanged == 1
+    assert [(w["id"], w["duplicate_of"]) for w in plan.unmanaged] == [("x2", "x1"), ("x3", "x1")]
+    assert any("adopted id x1" in n for n in plan.notes)
+    pruned = make_plan([D("A")], dups, api_url="u", prune=True)
+    assert [(c.action, c.id) for c in pruned.changes] == [("delete", "x2"), ("delete", "x3")]
+    # The same choice every time, whatever order the server lists them in.
+    assert make_plan([D("A")], list(reversed(dups)), api_url="u", prune=True).changes == pruned.changes
 
 
 def test_scope_limits_comparison_and_pruning():

@@ -14,42 +14,132 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import ApplyFailed, ConfigError, Incomplete, Problem, Refused, ValidationError, VoicebotSyncError
+from .errors import (
+    EXIT,
+    ApplyFailed,
+    ConfigError,
+    Incomplete,
+    Problem,
+    Refused,
+    UsageError,
+    ValidationError,
+    VoicebotSyncError,
+)
 
-EXIT_CHANGES = 2
+EXIT_CHANGES = EXIT["changes"]
 
 
 class VoicebotCli(click.Group):
-    """Catches every expected failure once: one line on stderr and the documented exit code."""
+    """One error handler for the whole tool: every outcome is one line and a code from ``errors.EXIT``.
 
-    def invoke(self, ctx: click.Context) -> Any:
+    Expected failures (our tree, usage errors) print ``error: …`` and exit 1 (or
+    their own code); anything else is a bug: one line naming a log file that holds
+    the traceback, exit 70. Output leaves only through the doors (``doors.install``):
+    redacted, and escaped for the terminal or the Actions log."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from . import doors
+
+        previous = doors.install()
         try:
-            return super().invoke(ctx)
+            code = self._run(args, prog_name, complete_var, **extra)
+        finally:
+            with _quiet_pipe():
+                sys.stdout.flush()
+            sys.stdout, sys.stderr = previous
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args, prog_name, complete_var, **extra) -> int:
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            return result if isinstance(result, int) else EXIT["ok"]
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.UsageError as exc:
+            hint = " (see --help)"
+            if exc.ctx is not None:
+                hint = f" (see {exc.ctx.command_path} --help)"
+            _error(f"{exc.format_message()}{hint}")
+            return EXIT["error"]
+        except click.Abort:
+            _error("aborted: nothing was changed")
+            return EXIT["error"]
         except ValidationError as exc:
             _print_problems(exc)
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            _error(str(exc))
+            return exc.exit_code
         except VoicebotSyncError as exc:
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(exc.exit_code)
-        except OSError as exc:
-            # Files and ports the user named (--out, --log-file, --out-dir, --port): their problem, one line.
-            where = f"{exc.filename}: " if exc.filename else ""
-            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
-            ctx.exit(1)
+            _error(str(exc))
+            return exc.exit_code
+        except (BrokenPipeError, click.exceptions.ClickException) as exc:
+            if isinstance(exc, click.exceptions.ClickException):
+                _error(exc.format_message())
+                return EXIT["error"]
+            _silence_stdout()  # the reader went away (`| head`): nothing more to say
+            return EXIT["ok"]
         except KeyboardInterrupt:
-            click.echo("\ninterrupted: stopped at once; run plan to see what remains", err=True)
-            ctx.exit(130)
+            _error("interrupted: stopped at once; run plan to see what remains")
+            return EXIT["interrupted"]
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else EXIT["error"]
+        except Exception as exc:  # a bug: one line here, the traceback in a log
+            return _internal_error(exc)
+
+
+def _error(line: str) -> None:
+    with _quiet_pipe():
+        click.echo(f"error: {line}", err=True)
+
+
+def _quiet_pipe():
+    import contextlib
+
+    return contextlib.suppress(BrokenPipeError, ValueError, OSError)
+
+
+def _silence_stdout() -> None:
+    # Python would complain about the broken pipe again at exit.
+    with _quiet_pipe():
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+
+
+def _internal_error(exc: BaseException) -> int:
+    import datetime
+    import traceback
+
+    from .doors import write_text
+    from .statedir import state_dir
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    where = "no log could be written"
+    for folder in (lambda: state_dir("logs"), lambda: __import__("tempfile").gettempdir()):
+        try:
+            path = os.path.join(folder(), f"crash-{stamp}-{os.getpid()}.log")
+            write_text(path, f"voicebot-sync {__version__}\n{text}")
+            where = f"details in {path}"
+            break
+        except OSError:
+            continue
+    _error(f"unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}; "
+           f"{where} (please report it)")
+    return EXIT["internal"]
 
 
 def _print_problems(exc: ValidationError) -> None:
+    from .doors import workflow_command
+    from .escaping import actions_data, actions_property, visible
+
     github = os.environ.get("GITHUB_ACTIONS") == "true"
-    if github:
-        from .github import annotation
     for problem in exc.problems:
-        click.echo(str(problem))
+        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+        click.echo(visible(f"{where}: {problem.message}"))
         if github:
-            click.echo(annotation("error", problem.file, problem.line, problem.message))
+            line = f",line={problem.line}" if problem.line else ""
+            workflow_command(f"::error file={actions_property(problem.file)}{line}::{actions_data(problem.message)}")
 
 
 # -- shared options --------------------------------------------------------------
@@ -84,7 +174,7 @@ def _settings(need_key: bool = False, **given):
     ctx = click.get_current_context()
     cli: dict[str, Any] = {}
     names = {"api_url": "api_url", "api_key": "api_key", "rate_limit": "rate_limit", "config_file": "config",
-             "env_name": "env", "paths": "paths", "prune": "prune", "insecure": "insecure"}
+             "env_name": "env", "paths": "paths", "prune": "prune", "insecure": "insecure", "settle_time": "settle_time"}
     for param, key in names.items():
         if param not in given:
             continue
@@ -97,6 +187,8 @@ def _settings(need_key: bool = False, **given):
                 continue
             if value is not None:
                 cli[key] = value
+    if given.get("env_from_plan") and "env" not in cli:
+        cli["env"] = given["env_from_plan"]
     return load_settings(cli, os.environ, os.getcwd(), need_key=need_key)
 
 
@@ -169,7 +261,7 @@ def _render_plan(plan, fmt: str, settings) -> str:
         return render_json(plan)
     if fmt == "markdown":
         return render_markdown(plan, rate_limit=settings.rate_limit)
-    return render_text(plan, rate_limit=settings.rate_limit, color=sys.stdout.isatty())
+    return render_text(plan, rate_limit=settings.rate_limit, color=_color(sys.stdout))
 
 
 @main.command()
@@ -181,14 +273,17 @@ def _render_plan(plan, fmt: str, settings) -> str:
 @connection_options
 def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
     """Show what apply would do (lists the remote with one request)."""
-    from .sync import plan_against
+    from .sync import check_prune_scope, plan_against
 
     settings = _settings(need_key=True, paths=paths, prune=prune, api_url=api_url, api_key=api_key,
                          rate_limit=rate_limit, insecure=insecure, config_file=config_file, env_name=env_name)
+    check_prune_scope(settings)
     definitions = _definitions(settings)
-    with _client(settings, verbose=verbose) as client:
+    with _client(settings, verbose=verbose, on_wait=_wait_printer()) as client:
         the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                                 prune=settings.prune, scope=settings.scope)
+    the_plan.env = settings.env
+    _note_skipped(the_plan, definitions, settings)
     if out_file:
         the_plan.dump(out_file)
     click.echo(_render_plan(the_plan, fmt, settings), nl=False)
@@ -198,11 +293,33 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_
         sys.exit(EXIT_CHANGES)
 
 
+def _wait_printer(threshold: float = 5.0):
+    """plan, drift, export: a line for every wait a person would otherwise take for a hang."""
+    from .durations import format_seconds
+    from .escaping import visible
+
+    def on_wait(seconds: float, why: str) -> None:
+        if seconds >= threshold:
+            click.echo(f"waiting {format_seconds(seconds)}: {visible(why)}", err=True)
+
+    return on_wait
+
+
+def _note_skipped(the_plan, definitions, settings) -> None:
+    """Files discovery passed over (hidden, editor leftovers) are named in the plan's notes."""
+    skipped = getattr(definitions, "skipped", None) or []
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        the_plan.notes.append(f"{len(skipped)} file{'s' if len(skipped) != 1 else ''} skipped (hidden or editor "
+                              f"leftovers): {shown}")
+
+
 @main.command()
 @paths_argument
 @click.option("--prune", is_flag=True, help="Delete remote workflows that no definition matches.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal).")
-@click.option("--plan", "plan_file", type=click.Path(dir_okay=False), help="Apply exactly this saved plan; refused if the remote changed.")
+@click.option("--plan", "plan_file", type=click.Path(dir_okay=False),
+              help="Apply exactly this saved plan, without asking; refused if the remote changed.")
 @click.option("--force", is_flag=True, help="Apply past the delete/update share guards.")
 @click.option("--reviewed", "reviewed_file", type=click.Path(dir_okay=False),
               help="Refuse any change not in this reviewed plan (a plan JSON, or change fingerprints one per line).")
@@ -211,36 +328,71 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Append one JSON line per request (never the key).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: the result report as one JSON object on stdout (progress goes to stderr).")
+@click.option("--lock-timeout", default="10m", show_default=True,
+              help="How long to wait for another apply against the same account to finish (0: refuse at once).")
+@click.option("--settle-time", type=click.FloatRange(0, 600),
+              help="Seconds a list may lag behind writes: a lost create is looked for this long before it is sent again.  [default: 10]")
 @connection_options
-def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_duration, log_file, fmt, api_url, api_key,
-          rate_limit, insecure, verbose, config_file, env_name):
+def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_duration, log_file, fmt, lock_timeout,
+          settle_time, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
     """Make the remote match the definitions: creates, then updates, then deletes."""
     import time
 
     from .durations import parse_duration
+    from .escaping import visible
     from .executor import Executor
+    from .journal import Journal
+    from .lock import account_lock
     from .progress import RequestLog, events_for
     from .stop import StopSignal
-    from .sync import check_safety, plan_against, reload_saved_plan
+    from .sync import check_prune_scope, check_safety, plan_against, reload_saved_plan
 
+    if plan_file:
+        # A saved plan is applied exactly as it was made: nothing may reshape it.
+        ctx = click.get_current_context()
+        given = [f"--{p.replace('_', '-')}" if p != "paths" else "PATH arguments"
+                 for p in ("paths", "prune", "env_name") if _from_command_line(ctx, p) and ctx.params.get(p)]
+        if given:
+            raise UsageError(f"apply --plan applies the saved plan exactly: {', '.join(g.replace('env-name', 'env') for g in given)} "
+                             "cannot change it (the plan records its environment); make a new plan instead")
     settings = _settings(need_key=True, paths=paths, prune=prune, api_url=api_url, api_key=api_key,
-                         rate_limit=rate_limit, insecure=insecure, config_file=config_file, env_name=env_name)
+                         rate_limit=rate_limit, insecure=insecure, config_file=config_file, env_name=env_name,
+                         settle_time=settle_time, env_from_plan=_plan_env(plan_file) if plan_file else None)
+    if not plan_file:
+        check_prune_scope(settings)
     budget = parse_duration(max_duration) if max_duration else None
+    wait_for_lock = parse_duration(lock_timeout) if str(lock_timeout).strip() not in ("0", "0s") else 0.0
     started = time.monotonic()
     out = sys.stderr if fmt == "json" else sys.stdout
     events = events_for(out, terminal=out.isatty() and fmt != "json")
     stop = StopSignal()
     log = RequestLog(log_file) if log_file else None
+    report = None
+    lock_url = settings.api_url if not settings.local else "local:" + os.path.abspath(".")
     try:
-        with _client(settings, verbose=verbose, stop=stop, on_wait=lambda s, w: events.wait(s, w), log=log) as client:
+        # One writer per account: the lock is taken before the remote is read, so a
+        # second apply plans against what the first one left.
+        with account_lock(lock_url, settings.api_key, timeout=wait_for_lock,
+                          on_wait=lambda text: click.echo(text, err=True)), \
+                _client(settings, verbose=verbose, stop=stop, on_wait=lambda s, w: events.wait(s, w), log=log) as client:
+            journal = Journal.for_account(lock_url, settings.api_key)
+            if journal.problem:
+                click.echo(f"warning: {journal.problem}", err=True)
             if plan_file:
                 the_plan = reload_saved_plan(client, plan_file, api_url=settings.api_url, scope=settings.scope)
                 source = plan_file
+                yes = True  # like Terraform: a saved plan was reviewed when it was made
             else:
                 definitions = _definitions(settings)
                 the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                                         prune=settings.prune, scope=settings.scope)
+                the_plan.env = settings.env
                 source = " ".join(settings.workflows)
+            creating = {c.name for c in the_plan.of("create")}
+            for entry in journal.settle_pending(the_plan.remote_names, time.time(), settings.settle_time):
+                if entry.name in creating:
+                    click.echo(f"note: an earlier create of \"{visible(entry.name)}\" lost its answer; apply looks "
+                               "for it before creating it again", err=True)
             if out_file:
                 the_plan.dump(out_file)
             if reviewed_file:
@@ -258,21 +410,63 @@ def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_dura
             if fmt != "json":
                 from .render import render_text
 
-                click.echo(render_text(the_plan, rate_limit=settings.rate_limit, color=sys.stdout.isatty()), nl=False)
+                click.echo(render_text(the_plan, rate_limit=settings.rate_limit, color=_color(sys.stdout)), nl=False)
             _confirm(the_plan, yes)
             deadline = started + budget if budget is not None else None
+            executor = Executor(client, events=events, stop=stop, deadline=deadline, journal=journal,
+                                settle=settings.settle_time)
             # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.
-            with stop.handling_signals():
-                report = Executor(client, events=events, stop=stop, deadline=deadline).run(the_plan)
+            with stop.handling_signals(on_first=lambda: _first_stop_line(events, executor)):
+                try:
+                    report = executor.run(the_plan)
+                except KeyboardInterrupt:
+                    report = getattr(executor, "last_report", None)
+                    raise
     finally:
         if log:
             log.close()
-    if fmt == "json":
-        click.echo(json.dumps(report.to_json(), indent=2))
-    if report.failed:
-        raise ApplyFailed(f"{len(report.failed)} of {report.total} operations failed (see above); fix them and run apply again", report)
+        if report is not None and fmt == "json":
+            click.echo(json.dumps(report.to_json(), indent=2))
+    if report.failed or report.uncertain:
+        bad = len(report.failed) + len(report.uncertain)
+        raise ApplyFailed(f"{bad} of {report.total} operations failed or are uncertain (see above); "
+                          "run apply again: it checks uncertain creates before repeating them", report)
     if report.remaining:
         raise Incomplete(f"stopped with {len(report.remaining)} of {report.total} operations not started ({report.stopped}); run apply again to finish", report)
+
+
+def _color(stream) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR (no-color.org), TERM=dumb or --no-color."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().meta.get("no_color"):
+        return False
+    return stream.isatty()
+
+
+def _from_command_line(ctx, param: str) -> bool:
+    return ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE
+
+
+def _plan_env(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        env = data.get("env") if isinstance(data, dict) else None
+        return env if isinstance(env, str) and env else None
+    except (OSError, ValueError, RecursionError):
+        return None  # Plan.load says what is wrong with it, with the right error
+
+
+def _first_stop_line(events, executor) -> None:
+    """The first Ctrl-C: say at once what happens next."""
+    what = executor.in_flight
+    if what is not None:
+        events.note(f"stopping after the request in flight ({what.action} \"{what.name}\") is answered and checked; "
+                    "press Ctrl-C again to stop at once")
+    else:
+        events.note("stopping: no new operation will start; press Ctrl-C again to stop at once")
 
 
 def _empty_report(plan, client) -> dict:
@@ -295,15 +489,16 @@ def _confirm(plan, yes: bool) -> None:
 @main.command()
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Where to write one YAML file per workflow.")
 @click.option("--with-ids", is_flag=True, help="Pin each file to its remote workflow with `id:` (renames become updates).")
+@click.option("--force", is_flag=True, help="Write into a directory that already holds definitions (overwriting files).")
 @connection_options
-def export(out_dir, with_ids, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
     """Write the remote workflows as definition files (a plan of them shows no changes)."""
     from .sync import export_remote
 
     settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)
-    with _client(settings, verbose=verbose) as client:
-        written = export_remote(client, out_dir, scope=settings.scope, with_ids=with_ids)
+    with _client(settings, verbose=verbose, on_wait=_wait_printer()) as client:
+        written = export_remote(client, out_dir, scope=settings.scope, with_ids=with_ids, force=force)
     names: dict[str, list[str]] = {}
     for path, w in written:
         click.echo(f"wrote {path}")
@@ -331,8 +526,14 @@ def emulator(host, port, api_keys, data_file, rate_limit, retry_after, quirks, f
     from .durations import parse_rate_limit
     from .emulator import main_serve
 
-    main_serve(host, port, list(api_keys), data_file, parse_rate_limit(rate_limit), retry_after=retry_after,
-               quirks=quirks, fault_5xx=fault_5xx, fault_drop_after_write=fault_drop_after_write, fault_seed=fault_seed)
+    from .errors import FileError
+
+    try:
+        main_serve(host, port, list(api_keys), data_file, parse_rate_limit(rate_limit), retry_after=retry_after,
+                   quirks=quirks, fault_5xx=fault_5xx, fault_drop_after_write=fault_drop_after_write,
+                   fault_seed=fault_seed)
+    except OSError as exc:
+        raise FileError.from_os_error(exc, f"{host}:{port}") from exc
 
 
 @main.command()
@@ -348,7 +549,7 @@ def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose,
     settings = _settings(need_key=True, paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit,
                          insecure=insecure, config_file=config_file, env_name=env_name)
     definitions = _definitions(settings)
-    with _client(settings, verbose=verbose) as client:
+    with _client(settings, verbose=verbose, on_wait=_wait_printer()) as client:
         the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                                 prune=False, scope=settings.scope)
     report = drift_report(the_plan)
@@ -356,8 +557,9 @@ def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose,
             "markdown": render_drift_markdown, "text": render_drift_text}[fmt](report)
     click.echo(text, nl=False)
     if out_file:
-        with open(out_file, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        from .doors import write_text
+
+        write_text(out_file, text)
     if report["drift"]:
         sys.exit(EXIT_CHANGES)
 

@@ -11,6 +11,9 @@ whether a write whose answer was lost took effect.
 from __future__ import annotations
 
 import email.utils
+import math
+import socket
+import ssl
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +22,8 @@ from typing import Any, Callable, Iterator
 import httpx
 
 from . import __version__
+from urllib.parse import quote
+
 from .errors import (
     AnswerLost,
     ApiError,
@@ -28,7 +33,11 @@ from .errors import (
     RateLimited,
     RequestRejected,
     ServerError,
+    UnexpectedAnswer,
+    Unreachable,
 )
+from .escaping import short
+from .durations import format_seconds
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
 
@@ -54,9 +63,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        # inf or nan is no answer; the caller caps what it will wait.
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -67,30 +79,115 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 
 
 def _server_message(response: httpx.Response) -> str:
-    """The server's own words when it gave any; the reason phrase otherwise."""
+    """The server's own words when it gave any (one line, bounded); the reason phrase otherwise."""
     try:
         body = response.json()
     except ValueError:
+        if _looks_like_html(response):
+            return f"an HTML page, not the API's JSON ({response.reason_phrase or 'no reason'})"
         text = response.text.strip().splitlines()
         return text[0][:200] if text else response.reason_phrase
     if isinstance(body, dict):
         for key in ("message", "error", "detail"):
             if isinstance(body.get(key), str) and body[key]:
-                return body[key]
+                return body[key].strip().splitlines()[0][:500] if body[key].strip() else response.reason_phrase
     return response.reason_phrase or "error"
 
 
-def _unwrap(response: httpx.Response) -> Any:
-    """The ``data`` of the envelope, or the whole body when there is no envelope."""
+def _looks_like_html(response: httpx.Response) -> bool:
+    kind = response.headers.get("Content-Type", "").lower()
+    return "html" in kind or response.content.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
+
+
+# Keys in a list answer that say there is more than this answer holds.
+PAGINATION_KEYS = ("next", "next_page", "nextPage", "links", "pages", "page", "cursor", "next_cursor", "has_more")
+
+
+def _unwrap(response: httpx.Response, method: str, path: str) -> tuple[Any, dict[str, Any] | None]:
+    """The ``data`` of the envelope (or a bare list), and the envelope itself.
+
+    Read strictly: an answer that is not JSON, an envelope whose ``status`` is not
+    ``Ok``, or an object without ``data`` is an error, never an empty default."""
     if not response.content:
-        return None
+        if method in ("PUT", "DELETE"):
+            return None, None  # nothing to read: the status said it all
+        raise UnexpectedAnswer("the answer is empty", status=response.status_code, method=method, path=path)
     try:
         body = response.json()
     except ValueError as exc:
-        raise ServerError(f"answer is not JSON: {response.text[:80]!r}", status=response.status_code) from exc
-    if isinstance(body, dict) and "data" in body:
-        return body["data"]
-    return body
+        what = "an HTML page (a login page or a proxy?)" if _looks_like_html(response) else "not JSON"
+        raise UnexpectedAnswer(f"the answer is {what}; check --api-url", status=response.status_code,
+                               method=method, path=path) from exc
+    if isinstance(body, list):
+        return body, None  # api-notes.md: a plain list is accepted for the list
+    if not isinstance(body, dict):
+        raise UnexpectedAnswer(f"the answer is a JSON {type(body).__name__}, not the API's envelope",
+                               status=response.status_code, method=method, path=path)
+    status = body.get("status")
+    if status is not None and str(status).lower() != "ok":
+        # The server says it failed although HTTP says it worked: whether a write
+        # took effect is unknown, so this is checked like a 5xx, never believed done.
+        raise ServerError(f"the answer says {short(status)}: {_envelope_message(body)}",
+                          status=response.status_code, method=method, path=path)
+    if "data" not in body:
+        raise UnexpectedAnswer("the answer has no 'data'", status=response.status_code, method=method, path=path)
+    return body["data"], body
+
+
+def _envelope_message(body: dict[str, Any]) -> str:
+    message = body.get("message")
+    return message.strip().splitlines()[0][:500] if isinstance(message, str) and message.strip() else "no message"
+
+
+def _check_list(data: Any, envelope: dict[str, Any] | None, method: str, path: str) -> list[dict[str, Any]]:
+    """The whole remote, or an error: never a partial or misread list."""
+    if not isinstance(data, list):
+        raise UnexpectedAnswer(f"the workflow list's 'data' is a JSON {type(data).__name__}, not a list",
+                               method=method, path=path)
+    if envelope is not None:
+        signals = [k for k in PAGINATION_KEYS if envelope.get(k) not in (None, False, "", [], {})]
+        total = envelope.get("total", envelope.get("count"))
+        if isinstance(total, int) and not isinstance(total, bool) and total > len(data):
+            signals.append(f"total {total} > {len(data)} received")
+        if signals:
+            raise UnexpectedAnswer(
+                f"the workflow list is paginated ({', '.join(map(short, signals))}); voicebot-sync reads only "
+                "complete lists, so it stops rather than plan against part of the remote", method=method, path=path)
+    for index, item in enumerate(data):
+        check_workflow(item, f"workflow #{index + 1} of the list", method, path)
+    return data
+
+
+def check_workflow(item: Any, what: str, method: str, path: str) -> dict[str, Any]:
+    """A workflow as the reference describes it: id, name, message and type present and text."""
+    if not isinstance(item, dict):
+        raise UnexpectedAnswer(f"{what} is a JSON {type(item).__name__}, not a workflow", method=method, path=path)
+    wid = item.get("id")
+    if isinstance(wid, bool) or not isinstance(wid, (str, int)) or str(wid) == "":
+        raise UnexpectedAnswer(f"{what} has no id", method=method, path=path)
+    label = f"{what} (id {short(wid)})"
+    for key in ("name", "message", "workflow_type"):
+        if not isinstance(item.get(key), str):
+            state = "is missing" if key not in item else f"is {short(item.get(key))}, not text"
+            raise UnexpectedAnswer(f"{label}: '{key}' {state}; refusing to plan against it", method=method, path=path)
+    return item
+
+
+def workflow_path(workflow_id: Any) -> str:
+    """The path of one workflow: its id is exactly one URL path segment.
+
+    Everything but unreserved characters is percent-encoded, and ids that a URL
+    would resolve away (``.``, ``..``, empty) are refused, so no id can change
+    the path, the query or the fragment."""
+    if workflow_id is None or isinstance(workflow_id, bool) or not isinstance(workflow_id, (str, int)):
+        raise UnexpectedAnswer(f"invalid workflow id {short(workflow_id)}")
+    text = str(workflow_id)
+    if text in ("", ".", "..") or text.lower() == "none":
+        raise UnexpectedAnswer(f"invalid workflow id {short(text)}: not one path segment")
+    return f"{WORKFLOWS}/{quote(text, safe='')}"
+
+
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a list of 10,000 workflows is about 5 MB
 
 
 class VoicebotClient:
@@ -107,19 +204,25 @@ class VoicebotClient:
         timeout: float = 30.0,
         on_request: Callable[[RequestRecord], None] | None = None,
         on_retry: Callable[[str, float], None] | None = None,
+        trust_env: bool = True,
     ):
         self.base_url = base_url.rstrip("/")
         headers = {"User-Agent": f"voicebot-sync/{__version__}", "Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        # Every request has a total deadline (connect plus every read): a server
+        # that trickles its answer a byte at a time cannot hold a run for ever.
+        self.timeout = timeout
         self._http = httpx.Client(
-            base_url=self.base_url, headers=headers, transport=transport, timeout=timeout, follow_redirects=False
+            base_url=self.base_url, headers=headers, transport=transport, timeout=timeout,
+            follow_redirects=False, trust_env=trust_env,
         )
         self.limiter = limiter or RateLimiter([])
         self.retry = retry or RetryPolicy()
         self.on_request = on_request
         self.on_retry = on_retry
         self.sent = 0
+        self.answered = 0
         self.rate_limited = 0
         self.retries = 0
 
@@ -135,38 +238,34 @@ class VoicebotClient:
     # -- the endpoints -----------------------------------------------------------
 
     def list_workflows(self) -> list[dict[str, Any]]:
-        data = self._read("GET", WORKFLOWS)
-        if isinstance(data, dict):
-            # Tolerate a paginated or keyed shape: the first list inside it.
-            data = next((v for v in data.values() if isinstance(v, list)), None)
-        if not isinstance(data, list) or not all(isinstance(w, dict) and w.get("id") for w in data):
-            raise ServerError("the workflow list is not a list of workflows with ids", method="GET", path=WORKFLOWS)
-        return data
+        data, envelope = self._read("GET", WORKFLOWS)
+        return _check_list(data, envelope, "GET", WORKFLOWS)
 
     def get_workflow(self, workflow_id: str) -> dict[str, Any]:
-        return self._expect_workflow(self._read("GET", f"{WORKFLOWS}/{workflow_id}"), "GET")
+        path = workflow_path(workflow_id)
+        data, _ = self._read("GET", path)
+        return check_workflow(data, "the workflow", "GET", path)
 
     def create_workflow(self, fields: dict[str, Any]) -> dict[str, Any]:
         """One attempt (plus 429 waits); on a lost answer the caller must look before retrying."""
-        return self._expect_workflow(self.send("POST", WORKFLOWS, json=fields), "POST")
+        data, _ = self.send("POST", WORKFLOWS, json=fields)
+        if not isinstance(data, dict) or isinstance(data.get("id"), bool) or data.get("id") in (None, ""):
+            # The server acted (2xx) but did not say which id: the caller finds it in the list.
+            raise ServerError("the answer to the create holds no workflow id", method="POST", path=WORKFLOWS)
+        workflow_path(data["id"])  # an id we could never address is no id
+        return data
 
     def update_workflow(self, workflow_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-        data = self.send("PUT", f"{WORKFLOWS}/{workflow_id}", json=fields)
+        data, _ = self.send("PUT", workflow_path(workflow_id), json=fields)
         # Some servers answer an update without the record; the caller knows what it sent.
         return data if isinstance(data, dict) and data else {"id": workflow_id, **fields}
 
     def delete_workflow(self, workflow_id: str) -> None:
-        self.send("DELETE", f"{WORKFLOWS}/{workflow_id}")
+        self.send("DELETE", workflow_path(workflow_id))
 
     # -- machinery ---------------------------------------------------------------
 
-    @staticmethod
-    def _expect_workflow(data: Any, method: str) -> dict[str, Any]:
-        if not isinstance(data, dict) or not data.get("id"):
-            raise ServerError("the answer holds no workflow with an id", method=method, path=WORKFLOWS)
-        return data
-
-    def _read(self, method: str, path: str) -> Any:
+    def _read(self, method: str, path: str) -> tuple[Any, dict[str, Any] | None]:
         """A read is safe to repeat: retry transient faults with backoff."""
         attempt = 0
         while True:
@@ -186,7 +285,7 @@ class VoicebotClient:
             self.on_retry(f"{exc}; retry {attempt} of {self.retry.max_retries}", wait)
         self.limiter.block_for(wait, f"backoff after {type(exc).__name__}")
 
-    def send(self, method: str, path: str, *, json: Any = None, attempt: int = 1) -> Any:
+    def send(self, method: str, path: str, *, json: Any = None, attempt: int = 1) -> tuple[Any, dict[str, Any] | None]:
         """One logical request: waits for the rate limit, waits out 429s, translates errors."""
         limited = 0
         while True:
@@ -197,7 +296,7 @@ class VoicebotClient:
             error = None
             try:
                 with self._translated(method, path):
-                    response = self._http.request(method, path, json=json)
+                    response = self._exchange(method, path, json)
             except ApiError as exc:
                 error = str(exc)
                 raise
@@ -210,22 +309,44 @@ class VoicebotClient:
                             attempt + limited, self.limiter.clock() - started, error, time.time(),
                         )
                     )
+            self.answered += 1
             if response.status_code == 429:
                 self.rate_limited += 1
                 limited += 1
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if limited > self.retry.max_rate_limited:
                     raise RateLimited(
                         f"still rate limited after {limited} tries; another client may be using this key",
-                        retry_after=parse_retry_after(response.headers.get("Retry-After")),
-                        method=method, path=path,
+                        retry_after=retry_after, method=method, path=path,
                     )
-                self._wait_out_429(response, limited)
+                self._wait_out_429(retry_after, limited, method, path)
                 continue
             return self._check(response, method, path)
 
-    def _wait_out_429(self, response: httpx.Response, limited: int) -> None:
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+    def _exchange(self, method: str, path: str, json: Any) -> httpx.Response:
+        """Send, and read the whole answer within the total deadline and the size bound."""
+        deadline = time.monotonic() + self.timeout
+        with self._http.stream(method, path, json=json) as streamed:
+            chunks = []
+            size = 0
+            for chunk in streamed.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise UnexpectedAnswer(f"the answer is over {MAX_ANSWER_BYTES} bytes", status=streamed.status_code,
+                                           method=method, path=path)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"the answer took longer than {self.timeout:g}s in total")
+            return httpx.Response(streamed.status_code, headers=streamed.headers, content=b"".join(chunks),
+                                  request=streamed.request)
+
+    def _wait_out_429(self, retry_after: float | None, limited: int, method: str, path: str) -> None:
         if retry_after is not None:
+            if retry_after > self.retry.max_retry_after:
+                raise RateLimited(
+                    f"the server asks to wait {format_seconds(retry_after)} (Retry-After), over the "
+                    f"{format_seconds(self.retry.max_retry_after)} this tool waits; try again later",
+                    retry_after=retry_after, method=method, path=path)
             self.limiter.block_for(retry_after, "server said 429 Retry-After")
             return
         # No hint: the window our own log shows full, else a backoff sized to the shortest window.
@@ -237,24 +358,30 @@ class VoicebotClient:
 
     @contextmanager
     def _translated(self, method: str, path: str) -> Iterator[None]:
-        """httpx's errors become ours: nothing was sent, or the answer was lost."""
+        """httpx's errors become ours: never reached (not retried), nothing sent, or the answer lost."""
         where = f"{self.base_url}"
         try:
             yield
+        except (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            # The request could not even be written: repeating it cannot help.
+            raise Unreachable(f"cannot send to {where}: the request was refused before it left ({type(exc).__name__})",
+                              method=method, path=path) from exc
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            permanent = _permanent_connect_failure(exc, first_contact=self.answered == 0)
+            if permanent:
+                raise Unreachable(f"cannot reach {where}: {permanent}; check --api-url and the network",
+                                  method=method, path=path) from exc
             raise ConnectionFailed(
                 f"cannot reach {where}: {_reason(exc)}; check --api-url and the network", method=method, path=path
             ) from exc
-        except httpx.UnsupportedProtocol as exc:
-            raise ConnectionFailed(f"cannot use {where}: {exc}", method=method, path=path) from exc
         except (httpx.HTTPError, ConnectionError, OSError) as exc:
             # The request may have reached the server: its effect is unknown.
             raise AnswerLost(f"no answer from {where}: {_reason(exc)}", method=method, path=path) from exc
 
-    def _check(self, response: httpx.Response, method: str, path: str) -> Any:
+    def _check(self, response: httpx.Response, method: str, path: str) -> tuple[Any, dict[str, Any] | None]:
         status = response.status_code
-        if status < 300:
-            return _unwrap(response)
+        if 200 <= status < 300:
+            return _unwrap(response, method, path)
         message = _server_message(response)
         kw = dict(status=status, method=method, path=path)
         if status in (401, 403):
@@ -265,10 +392,32 @@ class VoicebotClient:
         if status >= 500:
             raise ServerError(message, **kw)
         if 300 <= status < 400:
-            raise RequestRejected(f"unexpected redirect to {response.headers.get('Location', '?')}", **kw)
+            raise UnexpectedAnswer(f"unexpected redirect to {short(response.headers.get('Location', '?'), 80)}", **kw)
+        if status < 200:
+            raise UnexpectedAnswer(f"unexpected status {status}", **kw)
         raise RequestRejected(message, **kw)
+
+
+def _permanent_connect_failure(exc: BaseException, *, first_contact: bool) -> str | None:
+    """Why a connection failure will not go away by itself, or None when it may."""
+    chain = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "certificate" in text or "ssl" in text:
+        return "TLS failed (certificate or protocol)"
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(
+        marker in text for marker in ("name or service not known", "nodename nor servname", "getaddrinfo failed",
+                                      "no address associated", "temporary failure in name resolution",
+                                      "name does not resolve")):
+        return "the host name does not resolve"
+    if first_contact and ("refused" in text or any(isinstance(e, ConnectionRefusedError) for e in chain)):
+        return "the connection was refused (is the server running, is the port right?)"
+    return None
 
 
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return text.splitlines()[0][:200] if text else type(exc).__name__

@@ -14,6 +14,7 @@ from __future__ import annotations
 import difflib
 import ipaddress
 import json
+import math
 import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Iterator, Mapping
@@ -21,7 +22,9 @@ from urllib.parse import urlsplit
 
 from .durations import DEFAULT_RATE_LIMIT, parse_rate_limit
 from .errors import ConfigError, Problem, ValidationError
+from .escaping import short
 from .model import Scope
+from .redaction import QUERY_SECRET, redact, register_secret
 from .plan import Guards
 
 DEFAULT_API_URL = "https://voicebot.intron.health/voicebot/v1"
@@ -33,7 +36,9 @@ DEFAULT_TIMEOUT = 30.0
 ENV_VARS = {"api_url": "VOICEBOT_API_URL", "rate_limit": "VOICEBOT_RATE_LIMIT",
             "config": "VOICEBOT_SYNC_CONFIG", "env": "VOICEBOT_ENV"}
 # What the top of the file and each environment section may set (the schema says the same).
-SETTINGS = ("workflows_dir", "api_url", "api_key_env", "rate_limit", "prune", "guards", "owns", "max_retries", "timeout")
+SETTINGS = ("workflows_dir", "api_url", "api_key_env", "rate_limit", "prune", "guards", "owns", "max_retries", "timeout",
+            "settle_time")
+DEFAULT_SETTLE_TIME = 10.0
 
 MAX_CONFIG_BYTES = 1024 * 1024
 _KEY_IN_FILE = "keys do not belong in files under git: set api_key_env to the name of a variable that holds it"
@@ -58,6 +63,9 @@ class Settings:
     config_file: str | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = DEFAULT_TIMEOUT
+    settle_time: float = DEFAULT_SETTLE_TIME
+    # The workflow directories before command-line paths narrowed them (for --prune's scope check).
+    workflows_configured: list[str] = field(default_factory=lambda: ["workflows"])
     sources: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # the dataclass would print the key; this one says set/unset
@@ -99,6 +107,7 @@ class Settings:
             ("owns", self.scope.describe(), self.source("owns")),
             ("max_retries", str(self.max_retries), self.source("max_retries")),
             ("timeout", f"{self.timeout:g}s", self.source("timeout")),
+            ("settle_time", f"{self.settle_time:g}s", self.source("settle_time")),
             ("insecure", str(self.insecure).lower(), self.source("insecure")),
         ]
 
@@ -157,23 +166,32 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
             _set(s, key, environ[ENV_VARS[key]], ENV_VARS[key])
         if cli.get(key) is not None:
             _set(s, key, cli[key], "--" + key.replace("_", "-"))
+    s.workflows_configured = list(s.workflows)
     if cli.get("paths"):
         _set(s, "workflows", [str(p) for p in cli["paths"]], "command line")
+    if cli.get("settle_time") is not None:
+        _set(s, "settle_time", float(cli["settle_time"]), "--settle-time")
     if cli.get("prune") is not None:
         _set(s, "prune", bool(cli["prune"]), "--prune" if cli["prune"] else "--no-prune")
     if cli.get("insecure"):
         _set(s, "insecure", True, "--insecure")
 
-    # The key.
+    # The key: masked in every output from the moment it is read, then checked.
     if cli.get("api_key"):
         s.api_key, s.sources["api_key"] = cli["api_key"], "--api-key"
     elif environ.get(s.api_key_env):
         s.api_key, s.sources["api_key"] = environ[s.api_key_env], s.api_key_env
+    if s.api_key is not None:
+        register_secret(s.api_key)
 
     try:
         s.api_url = check_api_url(s.api_url, insecure=s.insecure)
     except ConfigError as exc:
         raise ConfigError(f"{exc} (api_url from {s.source('api_url')})") from None
+    if s.local:
+        s.api_key = None  # the in-process emulator takes no key: never send (or check) one
+    elif s.api_key is not None:
+        s.api_key = check_api_key(s.api_key, s.source("api_key"))
     if s.local and "rate_limit" not in s.sources:
         # The in-process emulator has no quota; the quick start must not wait a minute.
         _set(s, "rate_limit", "off", "default for local")
@@ -184,6 +202,23 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     if need_key and not s.api_key and not s.local:
         raise ConfigError(_missing_key(s, environ))
     return s
+
+
+def check_api_key(key: str, source: str) -> str:
+    """The key without surrounding whitespace; refused (never repeated) when it could not be a header.
+
+    A pasted secret often ends in a newline or CR; anything else outside
+    printable ASCII (inner spaces, controls, curly quotes) means a wrong paste."""
+    stripped = key.strip()
+    if not stripped:
+        raise ConfigError(f"the API key from {source} is empty (only whitespace)")
+    for position, ch in enumerate(stripped, 1):
+        if not "\x21" <= ch <= "\x7e":
+            kind = ("whitespace" if ch.isspace() else "a control character" if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0
+                    else "a non-ASCII character")
+            raise ConfigError(f"the API key from {source} contains {kind} (U+{ord(ch):04X}) at position {position} "
+                              f"of {len(stripped)}: it was not used; copy the key again (nothing was sent)")
+    return stripped
 
 
 def _missing_key(s: Settings, environ: Mapping[str, str]) -> str:
@@ -238,7 +273,7 @@ def _apply_layer(s: Settings, layer: Mapping[str, Any], source: str, base: str, 
     for key, value in layer.items():
         if key == "workflows_dir":
             dirs = [value] if isinstance(value, str) else list(value)
-            _set(s, "workflows", [_shown(os.path.join(base, d), cwd) for d in dirs], source)
+            _set(s, "workflows", [_shown(_inside(base, d, source), cwd) for d in dirs], source)
         elif key == "guards":
             # Field by field: an environment that only lowers max_delete_share keeps the rest.
             g = s.guards
@@ -250,17 +285,40 @@ def _apply_layer(s: Settings, layer: Mapping[str, Any], source: str, base: str, 
         elif key == "owns":
             s.scope = Scope(value.get("prefix"), value.get("names"))
             s.sources["owns"] = source
-        elif key == "timeout":
+        elif key == "settle_time":
             _set(s, key, float(value), source)
+        elif key == "timeout":
+            timeout = float(value)
+            if not math.isfinite(timeout) or not 0 < timeout <= 3600:
+                raise ConfigError(f"timeout (from {source}) must be a number of seconds from 0 to 3600")
+            _set(s, key, timeout, source)
         elif key in SETTINGS:
             _set(s, key, value, source)
+
+
+def _inside(base: str, given: str, source: str) -> str:
+    """A path from a config file, kept inside the config file's directory tree.
+
+    A file under git must not point the tool at /etc or a runner's home (a path on
+    the command line is the user's explicit choice and may go anywhere)."""
+    root = os.path.realpath(base)
+    path = os.path.realpath(os.path.join(base, os.path.expanduser(str(given))) if not os.path.isabs(str(given))
+                            else str(given))
+    if path != root and not path.startswith(root.rstrip(os.sep) + os.sep):
+        raise ConfigError(f"workflows_dir {short(given)} (from {source}) leaves the config file's directory "
+                          f"{_shown(root, os.getcwd())}: give a path inside it, or pass the directory on the command line")
+    return os.path.join(base, str(given))
 
 
 def parse_share(value: Any) -> float:
     """A guard threshold as a fraction: ``0.3`` or ``"30%"`` -> 0.3."""
     if isinstance(value, str) and value.strip().endswith("%"):
-        return float(value.strip()[:-1]) / 100
-    return float(value)
+        share = float(value.strip()[:-1]) / 100
+    else:
+        share = float(value)
+    if not math.isfinite(share) or not 0 <= share <= 1:
+        raise ConfigError(f"a guard share must be from 0 to 1 (or 0% to 100%), not {short(value)}")
+    return share
 
 
 def check_api_url(url: str, *, insecure: bool = False) -> str:
@@ -274,16 +332,26 @@ def check_api_url(url: str, *, insecure: bool = False) -> str:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"invalid API URL {url!r}: use https://HOST/PATH, or 'local' for the built-in emulator")
-    if scheme == "http" and not insecure and not _loopback(parts.hostname):
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"the API URL {redact(url)} carries credentials: remove them and set the key in "
+                          f"{DEFAULT_KEY_ENV} (or api_key_env)")
+    if QUERY_SECRET.search("?" + parts.query) or parts.fragment:
+        raise ConfigError(f"the API URL {redact(url)} carries a query or fragment: give only https://HOST/PATH, "
+                          f"and the key in {DEFAULT_KEY_ENV}")
+    if scheme == "http" and not insecure and not is_loopback(parts.hostname):
         raise ConfigError(f"refusing plain http:// to {parts.hostname}: the key would travel in clear; "
                           "use https://, or pass --insecure")
     return url
 
 
-def _loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 and localhost: traffic that never leaves the machine."""
-    host = host.lower().rstrip(".")
-    if host == "localhost" or host.endswith(".localhost"):
+def is_loopback(host: str | None) -> bool:
+    """An IP-literal loopback address (127.0.0.0/8, ::1) or the exact name ``localhost``.
+
+    Other names that merely look local (``evil.localhost``) can resolve anywhere."""
+    if not host:
+        return False
+    host = host.lower().strip("[]")
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -22,6 +22,7 @@ import sys
 import tempfile
 from typing import IO, Iterator
 
+from .errors import FileError
 from .escaping import actions_line, visible
 from .redaction import redact
 
@@ -130,7 +131,13 @@ def write_text(path: str, text: str, *, mode: str = "w") -> None:
     """Write a file the tool produces (plan, report, export, summary): redacted.
 
     ``mode="w"`` replaces the file atomically, so a reader never sees half of it."""
-    text = redact(text)
+    try:
+        _write(path, redact(text), mode)
+    except OSError as exc:
+        raise FileError.from_os_error(exc, path) from exc
+
+
+def _write(path: str, text: str, mode: str) -> None:
     if mode == "a":
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(text)
@@ -151,7 +158,10 @@ class RedactingFile(io.TextIOBase):
     """An append-only text file whose every write is redacted (``--log-file``)."""
 
     def __init__(self, path: str):
-        self._fh = open(path, "a", encoding="utf-8")
+        try:
+            self._fh = open(path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise FileError.from_os_error(exc, path) from exc
 
     def write(self, text: str) -> int:
         self._fh.write(redact(text))

@@ -5,11 +5,15 @@ from __future__ import annotations
 import re
 
 from .errors import ConfigError
+from .escaping import short
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
-_PART = re.compile(r"(\d+(?:\.\d+)?)([smh])")
+_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)([smh])")
 
 DEFAULT_RATE_LIMIT = "6/1m,60/1h"
+
+MAX_DURATION = 366 * 86400.0  # a year: longer is a typo, and huge floats break the maths
+MAX_COUNT = 1_000_000  # requests in one window
 
 Window = tuple[int, float]  # (requests allowed, window length in seconds)
 
@@ -18,8 +22,11 @@ def parse_duration(text: str) -> float:
     """``5h30m`` -> 19800.0; a sum of numbers each with the unit s, m or h."""
     spec = str(text).strip().replace(" ", "")
     if not spec or _PART.sub("", spec):
-        raise ConfigError(f"invalid duration {text!r}: use a number with s, m or h, such as 90s or 5h30m")
-    return sum(float(n) * _UNITS[u] for n, u in _PART.findall(spec))
+        raise ConfigError(f"invalid duration {short(text)}: use a number with s, m or h, such as 90s or 5h30m")
+    seconds = sum(float(n) * _UNITS[u] for n, u in _PART.findall(spec))
+    if not seconds < MAX_DURATION:  # also catches inf from a thousand-digit number
+        raise ConfigError(f"invalid duration {short(text)}: at most {MAX_DURATION / 86400:g} days")
+    return seconds
 
 
 def parse_rate_limit(text: str | None) -> list[Window]:
@@ -30,13 +37,16 @@ def parse_rate_limit(text: str | None) -> list[Window]:
     windows: list[Window] = []
     for part in spec.split(","):
         count, sep, duration = part.strip().partition("/")
-        if not sep or not count.strip().isdigit() or int(count) < 1:
+        count = count.strip()
+        if not sep or not count.isascii() or not count.isdigit() or int(count[:9] or 0) < 1:
             raise ConfigError(
-                f"invalid rate limit {part.strip()!r} in {text!r}: use COUNT/DURATION, such as 6/1m,60/1h, or off"
+                f"invalid rate limit {short(part.strip())} in {short(text)}: use COUNT/DURATION, such as 6/1m,60/1h, or off"
             )
+        if len(count) > 7 or int(count) > MAX_COUNT:
+            raise ConfigError(f"invalid rate limit {short(part.strip())}: at most {MAX_COUNT} requests in a window")
         seconds = parse_duration(duration)
         if seconds <= 0:
-            raise ConfigError(f"invalid rate limit {part.strip()!r}: the window must be longer than 0s")
+            raise ConfigError(f"invalid rate limit {short(part.strip())}: the window must be longer than 0s")
         windows.append((int(count), seconds))
     return sorted(windows, key=lambda w: w[1])
 

@@ -9,23 +9,43 @@
     │   ├── NotFound               404
     │   ├── RequestRejected        any other 4xx: the server refused this request
     │   ├── RateLimited            429 (carries retry_after seconds, or None)
-    │   ├── ServerError            5xx: the server may or may not have acted
-    │   └── ConnectionFailed       no answer at all
+    │   ├── ServerError            5xx (or a 2xx whose envelope says Error): the server may or may not have acted
+    │   ├── UnexpectedAnswer       an answer the reference does not allow (HTML, wrong shape, pages): not retried
+    │   ├── Unreachable            the API cannot be reached at all (name, TLS, refused at first contact): not retried
+    │   └── ConnectionFailed       no answer at all (transient: retried)
     │       └── AnswerLost         the request left, its answer did not come back
+    ├── Uncertain                  a write's outcome could not be checked: it stays in the journal
+    ├── Locked                     another apply holds this account's lock
     ├── PlanError                  a saved plan cannot be used
     │   └── StalePlan              the remote changed since the plan was made
     ├── UnsafePlan                 a safety guard refused the plan
     │   └── TooMuchChange          over a delete/update threshold (force to override)
     ├── Refused                    apply needs confirmation that was not given
+    ├── FileError                  a file, directory or port the user named cannot be used
+    ├── UsageError                 the command line itself is wrong (unknown option, conflicting options)
     ├── ApplyFailed                some operations failed; the others went through
     └── Incomplete                 exit 3: stopped before finishing, nothing failed
 
 Library code raises these; ``cli.py`` catches them once and prints one line.
+Anything else is a bug: one line, the traceback in a log file, exit 70.
+
+Exit codes, in one table (``EXIT``): 0 success, 1 any expected failure,
+2 changes present / drift found, 3 incomplete, 70 internal error, 130 second interrupt.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+EXIT = {
+    "ok": 0,
+    "error": 1,
+    "changes": 2,  # plan --detailed-exitcode with changes, drift found
+    "incomplete": 3,
+    "internal": 70,  # EX_SOFTWARE: a bug
+    "interrupted": 130,
+}
 
 
 class VoicebotSyncError(Exception):
@@ -97,6 +117,14 @@ class ServerError(ApiError):
     """5xx: the server failed; it may or may not have carried the request out."""
 
 
+class UnexpectedAnswer(ApiError):
+    """The answer is not what the API reference allows (HTML, wrong shape, pagination): repeating will not help."""
+
+
+class Unreachable(ApiError):
+    """The API cannot be reached at all (unknown name, TLS failure, refused at first contact): not retried."""
+
+
 class ConnectionFailed(ApiError):
     """The API could not be reached: nothing was sent, or nothing came back."""
 
@@ -107,6 +135,27 @@ class AnswerLost(ConnectionFailed):
 
 class MatchError(ValidationError):
     """Definitions cannot be matched to the remote unambiguously (duplicate names, missing ids)."""
+
+
+class Uncertain(VoicebotSyncError):
+    """A write's outcome could not be checked; it is kept in the journal and checked on the next run."""
+
+
+class Locked(VoicebotSyncError):
+    """Another apply holds this account's lock (and --lock-timeout ran out)."""
+
+
+class FileError(VoicebotSyncError):
+    """A file, directory or port the user named cannot be used (translated from OSError at the door)."""
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, path: str | None = None) -> "FileError":
+        where = path or exc.filename
+        return cls(f"{where}: {exc.strerror or exc}" if where else str(exc.strerror or exc))
+
+
+class UsageError(VoicebotSyncError):
+    """The command line is wrong: an unknown option, or options that cannot go together."""
 
 
 class PlanError(VoicebotSyncError):
@@ -140,7 +189,7 @@ class ApplyFailed(VoicebotSyncError):
 class Incomplete(VoicebotSyncError):
     """Apply stopped before finishing (deadline or interrupt) with nothing failed: run it again."""
 
-    exit_code = 3
+    exit_code = EXIT["incomplete"]
 
     def __init__(self, message: str, report=None):
         self.report = report

@@ -51,7 +51,8 @@ def visible_lines(text: object) -> str:
 def short(value: object, limit: int = 40) -> str:
     """A value quoted in a message: a visible prefix of at most ``limit`` characters."""
     text = visible(value if isinstance(value, str) else repr(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"'{text}'" if isinstance(value, str) else text
 
 
 def actions_line(line: str) -> str:

@@ -1,10 +1,14 @@
 """Apply a Plan: in order, through the rate limiter, surviving faults, stoppable.
 
-Creates, then updates, then deletes, exactly as planned. A write whose answer
-was lost (timeout, dropped connection, 5xx) is checked before it is repeated:
-a lost POST is looked for in a fresh list and adopted when it was created, a
-lost PUT or DELETE is checked with a GET. So a fault never creates a duplicate
-and never reports as done what did not happen.
+Creates, then updates, then deletes, exactly as planned. Every write is recorded
+in the journal before it is sent. A write whose answer was lost (timeout,
+dropped connection, 5xx) is checked before it is repeated: a lost POST is looked
+for in lists spread over the settle time (a list may lag behind writes) and
+adopted when it appears; only a list taken a full settle time after the POST
+that still lacks it lets the POST be sent again. A lost PUT or DELETE is checked
+with a GET. What cannot be checked is reported as *uncertain* and stays in the
+journal for the next run. So a fault never creates a duplicate and never reports
+as done what did not happen.
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ from .errors import (
     NotFound,
     RateLimited,
     ServerError,
+    UnexpectedAnswer,
+    Unreachable,
 )
+from .journal import Entry, Journal
 from .model import remote_fields
 from .plan import Change, Plan
 from .ratelimit import least_time
 from .stop import StopRequested, StopSignal
+from .escaping import visible
 
 DONE = {"create": "created", "update": "updated", "delete": "deleted"}
 
@@ -36,7 +44,7 @@ class Outcome:
     """What became of one change."""
 
     change: Change
-    status: str  # created | updated | deleted | failed
+    status: str  # created | updated | deleted | failed | uncertain
     id: str | None = None
     error: str | None = None
     note: str | None = None
@@ -75,8 +83,12 @@ class Report:
         return [o for o in self.outcomes if o.status == "failed"]
 
     @property
+    def uncertain(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "uncertain"]
+
+    @property
     def complete(self) -> bool:
-        return not self.remaining and not self.failed
+        return not self.remaining and not self.failed and not self.uncertain
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +98,7 @@ class Report:
             "deleted": self.count("deleted"),
             "failed": len(self.failed),
             "failures": [o.to_json() for o in self.failed],
+            "uncertain": [o.to_json() for o in self.uncertain],
             "remaining": [{"action": c.action, "name": c.name, "id": c.id} for c in self.remaining],
             "outcomes": [o.to_json() for o in self.outcomes],
             "requests": self.requests,
@@ -110,6 +123,9 @@ class Events:
     def finish(self, report: Report) -> None: ...
 
 
+DEFAULT_SETTLE = 10.0  # seconds a list may lag behind writes; configurable (settle_time)
+
+
 class Executor:
     """Carries out a plan's changes with one client; ``stop`` and ``deadline`` end it early."""
 
@@ -121,6 +137,9 @@ class Executor:
         stop: StopSignal | None = None,
         deadline: float | None = None,
         clock: Callable[[], float] | None = None,
+        journal: Journal | None = None,
+        settle: float = DEFAULT_SETTLE,
+        wall: Callable[[], float] = time.time,
     ):
         self.client = client
         self.events = events or Events()
@@ -128,6 +147,15 @@ class Executor:
         self.deadline = deadline
         self.clock = clock or client.limiter.clock
         self.max_retries = client.retry.max_retries
+        self.journal = journal
+        self.settle = settle
+        self.wall = wall
+        self.in_flight: Change | None = None
+        # Creates of earlier runs whose outcome is still unknown, by name: (sent, on our clock).
+        self._unsettled: dict[str, float] = {}
+        if journal is not None:
+            for entry in journal.pending_creates():
+                self._unsettled[entry.name] = self.clock() - max(0.0, wall() - entry.sent_at)
 
     def remaining_seconds(self, operations: int) -> float:
         """When the last of the next ``operations`` requests may start, from now (the ETA)."""
@@ -137,12 +165,13 @@ class Executor:
 
     def run(self, plan: Plan) -> Report:
         """Apply ``plan.changes``; the report counts every request the client sent, the list included."""
-        started = time.monotonic()
+        started = self.clock()
         report = Report(
             total=len(plan.changes),
             least_seconds=least_time(len(plan.changes) + 1, self.client.limiter.windows),
             plan_fingerprint=plan.plan_fingerprint,
         )
+        self.last_report = report  # for a caller that is interrupted at once (second signal)
         self.events.start(plan, self)
         pending = list(plan.changes)
         try:
@@ -151,11 +180,23 @@ class Executor:
                 if self._should_stop(report):
                     break
                 self.events.begin(report.total - len(pending) + 1, change)
+                self.in_flight = change
                 try:
                     outcome = self._apply(change)
                 except StopRequested:
                     report.stopped = self.stop.reason or "stopped"
                     break
+                except KeyboardInterrupt:
+                    # A second signal: stop at once. What was in flight is unknown, never "not started".
+                    pending.pop(0)
+                    outcome = Outcome(change, "uncertain", change.id,
+                                      "stopped at once while this request was in flight: its outcome is unknown",
+                                      note=_check_hint(change))
+                    report.outcomes.append(outcome)
+                    report.stopped = "stopped at once (second signal)"
+                    raise
+                finally:
+                    self.in_flight = None
                 pending.pop(0)
                 report.outcomes.append(outcome)
                 self.events.end(report.total - len(pending), outcome)
@@ -167,7 +208,7 @@ class Executor:
             report.requests = self.client.sent
             report.rate_limited = self.client.rate_limited
             report.retries = self.client.retries
-            report.wall_seconds = time.monotonic() - started
+            report.wall_seconds = self.clock() - started
             self.events.finish(report)
         return report
 
@@ -193,49 +234,102 @@ class Executor:
             return self._delete(change)
         except AuthError as exc:
             return Outcome(change, "failed", change.id, str(exc), fatal=True)
-        except (RateLimited, ServerError, ConnectionFailed) as exc:
-            # Still failing after every retry: the API is down for us; stop starting more.
+        except _Uncertain as exc:
+            return Outcome(change, "uncertain", change.id, str(exc.__cause__ or exc), note=_check_hint(change),
+                           fatal=True)
+        except (RateLimited, ServerError, ConnectionFailed, Unreachable, UnexpectedAnswer) as exc:
+            # Still failing after every retry, or an API we cannot talk to: stop starting more.
             return Outcome(change, "failed", change.id, str(exc), fatal=True)
         except ApiError as exc:
             return Outcome(change, "failed", change.id, exc.server_message if exc.status else str(exc))
 
-    def _retrying(self, change: Change, attempt_write: Callable[[], Outcome], took_effect: Callable[[], Outcome | None]) -> Outcome:
-        """Write; when its answer is lost, check whether it took effect before writing again."""
+    def _journalled(self, change: Change, fields: dict[str, Any], send: Callable[[], Outcome],
+                    took_effect: Callable[[float], Outcome | None]) -> Outcome:
+        """Write (recorded in the journal first); when its answer is lost, check before writing again."""
         attempt = 0
         while True:
             attempt += 1
+            entry = self._begin(change, fields)
+            sent = self.clock()
             try:
-                return attempt_write()
+                outcome = send()
             except (AnswerLost, ServerError) as exc:
-                self.events.note(f"answer lost for {change.action} \"{change.name}\" ({exc}); checking before retrying")
-                with self.stop.guard():
-                    found = took_effect()
+                self.events.note(f"answer lost for {change.action} \"{visible(change.name)}\" ({exc}); "
+                                 "checking before retrying")
+                try:
+                    with self.stop.guard():
+                        found = took_effect(sent)
+                except ApiError as check_failed:
+                    self._uncertain(entry)
+                    raise _Uncertain(str(check_failed)) from exc
                 if found is not None:
+                    self._done(entry)
                     found.note = "confirmed after a lost answer"
                     return found
+                self._done(entry)  # looked long enough: it did not take effect
                 if attempt > self.max_retries:
                     raise
                 self.client.backoff(attempt, exc)
             except ConnectionFailed as exc:
                 # Nothing reached the server: repeating is safe.
+                self._done(entry)
                 if attempt > self.max_retries:
                     raise
                 self.client.backoff(attempt, exc)
+            except BaseException:
+                # Stopped at once (second signal) or a bug: the entry stays, the next run checks it.
+                self._uncertain(entry)
+                raise
+            else:
+                self._done(entry)
+                return outcome
+
+    def _begin(self, change: Change, fields: dict[str, Any]) -> Entry | None:
+        return self.journal.begin(change.action, change.name, change.id, fields) if self.journal else None
+
+    def _done(self, entry: Entry | None) -> None:
+        if self.journal and entry:
+            self.journal.done(entry)
+
+    def _uncertain(self, entry: Entry | None) -> None:
+        if self.journal and entry:
+            self.journal.uncertain(entry)
 
     def _create(self, change: Change) -> Outcome:
         fields = dict(change.after or {})
+        name = fields["name"]
+
+        def find(sent: float) -> Outcome | None:
+            # The plan had no workflow of this name, so one that has it now is ours. A list may
+            # lag behind writes: keep looking until a list taken a settle time after the send.
+            while True:
+                listed = self.clock()
+                for w in self.client.list_workflows():
+                    if w["name"] == name:
+                        return Outcome(change, "created", str(w["id"]))
+                if listed - sent >= self.settle:
+                    return None
+                left = sent + self.settle - self.clock()
+                self.events.note(f"not in the list yet; looking again in {left:.0f}s (lists may lag behind writes)")
+                self.events.wait(left, "waiting for the list to settle after a lost answer")
+                self.client.limiter.sleep(left)
+
+        if name in self._unsettled:
+            # An earlier run's create of this name may still appear: look first.
+            earlier = self._unsettled.pop(name)
+            with self.stop.guard():
+                found = find(earlier)
+            if found is not None:
+                found.note = "created by an earlier run whose answer was lost"
+                if self.journal:
+                    for entry in [e for e in self.journal.pending_creates() if e.name == name]:
+                        self.journal.done(entry)
+                return found
 
         def write() -> Outcome:
             return Outcome(change, "created", str(self.client.create_workflow(fields)["id"]))
 
-        def created() -> Outcome | None:
-            # The plan had no workflow of this name, so one that has it now is ours.
-            for w in self.client.list_workflows():
-                if w.get("name") == fields["name"] or remote_fields(w, ("name",))["name"] == fields["name"]:
-                    return Outcome(change, "created", str(w["id"]))
-            return None
-
-        return self._retrying(change, write, created)
+        return self._journalled(change, fields, write, find)
 
     def _update(self, change: Change) -> Outcome:
         fields = dict(change.after or {})
@@ -247,7 +341,7 @@ class Executor:
                 return Outcome(change, "failed", change.id, "the workflow no longer exists remotely; run plan again")
             return Outcome(change, "updated", change.id)
 
-        def updated() -> Outcome | None:
+        def updated(sent: float) -> Outcome | None:
             try:
                 current = self.client.get_workflow(change.id)
             except NotFound:
@@ -256,7 +350,7 @@ class Executor:
                 return Outcome(change, "updated", change.id)
             return None
 
-        return self._retrying(change, write, updated)
+        return self._journalled(change, fields, write, updated)
 
     def _delete(self, change: Change) -> Outcome:
         def write() -> Outcome:
@@ -266,11 +360,21 @@ class Executor:
                 return Outcome(change, "deleted", change.id, note="already gone")
             return Outcome(change, "deleted", change.id)
 
-        def deleted() -> Outcome | None:
+        def deleted(sent: float) -> Outcome | None:
             try:
                 self.client.get_workflow(change.id)
             except NotFound:
                 return Outcome(change, "deleted", change.id)
             return None
 
-        return self._retrying(change, write, deleted)
+        return self._journalled(change, {}, write, deleted)
+
+
+class _Uncertain(Exception):
+    """A lost write whose check failed too: its outcome is unknown."""
+
+
+def _check_hint(change: Change) -> str:
+    if change.action == "create":
+        return f"it stays in the journal: the next apply looks for \"{visible(change.name)}\" before creating it"
+    return f"run plan to see whether the {change.action} of \"{visible(change.name)}\" took effect"

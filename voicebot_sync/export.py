@@ -14,6 +14,7 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
+from .doors import write_text
 from .model import all_remote_fields
 
 HEADER = "# yaml-language-server: $schema=https://raw.githubusercontent.com/voicebot-sync/voicebot-sync/main/voicebot_sync/schemas/workflow.schema.json\n"
@@ -43,7 +44,9 @@ _BlockDumper.add_representer(str, _str_representer)
 def to_yaml(workflow: Mapping[str, Any], *, with_id: bool = False) -> str:
     fields = all_remote_fields(workflow)
     doc: dict[str, Any] = {}
-    if with_id:
+    # A name with surrounding whitespace is kept exactly, and pinned by id: a server
+    # may trim it one day, and then only the id would still find it.
+    if with_id or fields["name"] != fields["name"].strip() or not fields["name"]:
         doc["id"] = str(workflow["id"])
     doc.update(fields)
     if not doc.get("description"):
@@ -52,9 +55,30 @@ def to_yaml(workflow: Mapping[str, Any], *, with_id: bool = False) -> str:
     return HEADER + body
 
 
-def write_export(remote: Iterable[Mapping[str, Any]], out_dir: str, *, with_ids: bool = False) -> list[tuple[str, Mapping[str, Any]]]:
-    """Write one file per workflow; returns (path, workflow) pairs. Existing files are replaced."""
-    os.makedirs(out_dir, exist_ok=True)
+def existing_definitions(out_dir: str) -> list[str]:
+    """YAML files already in ``out_dir`` (any depth): export would overwrite or sit beside them."""
+    found = []
+    for dirpath, _dirs, files in os.walk(out_dir):
+        found += [os.path.join(dirpath, f) for f in files if f.lower().endswith((".yaml", ".yml"))]
+    return sorted(found)
+
+
+def write_export(remote: Iterable[Mapping[str, Any]], out_dir: str, *, with_ids: bool = False,
+                 force: bool = False) -> list[tuple[str, Mapping[str, Any]]]:
+    """Write one file per workflow; returns (path, workflow) pairs.
+
+    A directory that already holds definitions is refused unless ``force``: the
+    files there may carry parameters, comments and overrides that export cannot know."""
+    from .errors import ConfigError, FileError
+
+    existing = existing_definitions(out_dir) if os.path.isdir(out_dir) else []
+    if existing and not force:
+        raise ConfigError(f"{out_dir} already holds {len(existing)} definition file{'s' if len(existing) != 1 else ''} "
+                          f"(such as {existing[0]}): export into an empty directory, or pass --force to overwrite")
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+    except OSError as exc:
+        raise FileError.from_os_error(exc, out_dir) from exc
     taken: set[str] = set()
     written = []
     for w in sorted(remote, key=lambda w: (str(w.get("name", "")), str(w["id"]))):
@@ -64,7 +88,6 @@ def write_export(remote: Iterable[Mapping[str, Any]], out_dir: str, *, with_ids:
             stem, n = f"{base}-{n}", n + 1
         taken.add(stem)
         path = os.path.join(out_dir, stem + ".yaml")
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(to_yaml(w, with_id=with_ids))
+        write_text(path, to_yaml(w, with_id=with_ids))
         written.append((path, w))
     return written

@@ -39,7 +39,11 @@ def normalise_response_options(value: Any) -> Any:
 
 
 def normalise_field(field: str, value: Any) -> Any:
-    if field in ("description", "message", "name", "call_back_url"):
+    if field == "name":
+        # One notion of a name: matched exactly as it is sent and as the server has it.
+        # (validate refuses surrounding whitespace in a name-matched definition.)
+        return "" if value is None else str(value)
+    if field in ("description", "message", "call_back_url"):
         return normalise_text(value)
     if field == "workflow_type":
         return str(value).strip().upper() if value is not None else DEFAULT_WORKFLOW_TYPE

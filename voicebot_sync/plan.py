@@ -34,6 +34,19 @@ def remote_fingerprint(remote: Iterable[Mapping[str, Any]]) -> str:
     return _digest(rows)
 
 
+def _check_schema(data: Mapping[str, Any]) -> None:
+    """plan.schema.json: the first problem, located, as one PlanError (nothing is changed)."""
+    import jsonschema
+    from importlib.resources import files
+
+    schema = json.loads(files("voicebot_sync").joinpath("schemas", "plan.schema.json").read_text(encoding="utf-8"))
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the top"
+        kind = error.validator if error.validator != "required" else "a required key is missing"
+        raise PlanError(f"not a valid plan file: at {where}: {kind} ({error.validator}); nothing was changed")
+
+
 @dataclass
 class Change:
     """One operation: create (after), update (before/after of the changed fields), delete (before)."""
@@ -67,8 +80,7 @@ class Change:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Change":
-        if data.get("action") not in ACTIONS or not isinstance(data.get("name"), str):
-            raise PlanError(f"invalid change in plan file: {json.dumps(data)[:120]}")
+        """A change from a plan file already checked against plan.schema.json."""
         return cls(
             action=data["action"],
             name=data["name"],
@@ -104,6 +116,10 @@ class Plan:
     definitions: int = 0
     # Set when a definition is pruned by ownership scope etc.; free-form notes for renderers.
     notes: list[str] = field(default_factory=list)
+    # The config environment the plan was made for (apply --plan uses the same one).
+    env: str | None = None
+    # Names the remote had when the plan was made (not saved): apply settles its journal with them.
+    remote_names: set = field(default_factory=set, repr=False, compare=False)
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]
@@ -198,12 +214,15 @@ class Plan:
             "estimated_seconds": int(round(self.estimated_seconds)),
             "remote_count": self.remote_count,
             "definitions": self.definitions,
+            "notes": list(self.notes),
+            "env": self.env,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Plan":
         if not isinstance(data, Mapping) or data.get("format_version") != FORMAT_VERSION:
             raise PlanError(f"not a voicebot-sync plan (format_version {FORMAT_VERSION} expected)")
+        _check_schema(data)
         try:
             plan = cls(
                 api_url=data["api_url"],
@@ -214,18 +233,39 @@ class Plan:
                 remote_count=int(data.get("remote_count", 0)),
                 estimated_seconds=float(data.get("estimated_seconds", 0)),
                 definitions=int(data.get("definitions", 0)),
+                notes=[str(n) for n in data.get("notes", [])],
+                env=data.get("env"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"plan file is incomplete: {exc}") from exc
-        stated = data.get("plan_fingerprint")
-        if stated and stated != plan.plan_fingerprint:
+        if data["plan_fingerprint"] != plan.plan_fingerprint:
             raise PlanError("plan file was edited after it was made (its plan_fingerprint does not match its changes)")
         return plan
 
+    def check_targets(self, remote: Iterable[Mapping[str, Any]]) -> None:
+        """Every update and delete must point at a remote workflow in scope that has the name it shows.
+
+        A hand-edited plan could otherwise delete a workflow outside ``owns:`` under
+        another workflow's name; refused whole, changing nothing."""
+        by_id = {str(w.get("id")): w for w in remote}
+        wrong = []
+        for c in self.changes:
+            if c.action == "create":
+                continue
+            expected = (c.before or {}).get("name", c.name) if c.action == "update" else c.name
+            w = by_id.get(str(c.id))
+            if w is None:
+                wrong.append(f"{c.action} \"{c.name}\" points at id {c.id}, which is not a remote workflow in scope")
+            elif w.get("name") != expected:
+                wrong.append(f"{c.action} \"{c.name}\" points at id {c.id}, whose remote name is \"{w.get('name')}\"")
+        if wrong:
+            raise PlanError("the plan does not match the remote: " + "; ".join(wrong[:3])
+                            + (" ..." if len(wrong) > 3 else "") + "; nothing was changed")
+
     def dump(self, path: str) -> None:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(self.to_json(), fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+        from .doors import write_text
+
+        write_text(path, json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
 
     @classmethod
     def load(cls, path: str) -> "Plan":
@@ -234,6 +274,10 @@ class Plan:
                 data = json.load(fh)
         except OSError as exc:
             raise PlanError(f"cannot read plan file {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise PlanError(f"plan file {path} is not UTF-8 text") from exc
+        except RecursionError as exc:
+            raise PlanError(f"plan file {path} is nested too deeply") from exc
         except json.JSONDecodeError as exc:
             raise PlanError(f"plan file {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
         return cls.from_json(data)

@@ -34,6 +34,26 @@ def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
     return [f for f in after if f in fields]
 
 
+def _resolve_duplicates(d: DefinitionLike, matches: list[Mapping[str, Any]]) -> tuple[Mapping[str, Any] | None, Problem | None]:
+    """Several remote workflows share a definition's name: adopt one when they are identical.
+
+    Identical in every managed field, they are one workflow created twice (two
+    applies at once, a lost answer): keep the oldest (then the smallest id), so every
+    run picks the same one. When they differ, a person must choose: name every id
+    and what differs."""
+    fields = [all_remote_fields(w) for w in matches]
+    if all(f == fields[0] for f in fields[1:]):
+        kept = sorted(matches, key=lambda w: (str(w.get("created_at") or ""), str(w["id"])))[0]
+        return kept, None
+    differ = sorted({k for f in fields for k in set(f) | set(fields[0]) if f.get(k) != fields[0].get(k)})
+    ids = ", ".join(str(w["id"]) for w in matches)
+    return None, Problem(
+        d.source, d.line,
+        f"'{d.name}' matches {len(matches)} remote workflows ({ids}) that differ in {', '.join(differ)}: "
+        f"pin the one to keep with id: in {d.source} (plan --prune then deletes the others), or delete the extras remotely",
+    )
+
+
 def make_plan(
     definitions: Sequence[DefinitionLike],
     remote: Iterable[Mapping[str, Any]],
@@ -71,16 +91,26 @@ def make_plan(
     for w in owned:
         if str(w["id"]) not in claimed:
             by_name.setdefault(str(w.get("name", "")), []).append(w)
+    duplicates: dict[str, str] = {}  # id of a duplicate -> id of the workflow adopted in its place
+    dup_notes: list[str] = []
     for d in definitions:
         if d.id is not None:
             continue
         matches = by_name.get(d.name, [])
         if len(matches) > 1:
-            ids = ", ".join(str(w["id"]) for w in matches)
-            problems.append(
-                Problem(d.source, d.line, f"'{d.name}' matches {len(matches)} remote workflows ({ids}): pin one with id:")
+            kept, problem = _resolve_duplicates(d, matches)
+            if problem:
+                problems.append(problem)
+                continue
+            for w in matches:
+                if w is not kept:
+                    duplicates[str(w["id"])] = str(kept["id"])
+            dup_notes.append(
+                f"{len(matches)} remote workflows are named '{d.name}' and identical: adopted id {kept['id']} "
+                f"(the oldest); the other{'s are' if len(matches) > 2 else ' is'} listed as duplicate"
+                f"{'s' if len(matches) > 2 else ''}, and --prune deletes {'them' if len(matches) > 2 else 'it'}"
             )
-            continue
+            matches = [kept]
         if matches:
             claimed[str(matches[0]["id"])] = d
         pairs.append((d, matches[0] if matches else None))
@@ -114,9 +144,12 @@ def make_plan(
         if prune:
             deletes.append(Change("delete", str(w.get("name", "")), str(w["id"]), None, all_remote_fields(w), None))
         else:
-            unmanaged.append({"name": w.get("name"), "id": str(w["id"])})
+            entry = {"name": w.get("name"), "id": str(w["id"])}
+            if str(w["id"]) in duplicates:
+                entry["duplicate_of"] = duplicates[str(w["id"])]
+            unmanaged.append(entry)
 
-    notes = []
+    notes = list(dup_notes)
     outside = len(remote) - len(owned)
     if outside:
         notes.append(f"{outside} remote workflow{'s' if outside != 1 else ''} outside this repo's scope ({scope.describe()}) ignored")
@@ -133,4 +166,5 @@ def make_plan(
         estimated_seconds=least_time(len(changes) + 1, windows),
         definitions=len(definitions),
         notes=notes,
+        remote_names={str(w.get("name")) for w in owned},
     )

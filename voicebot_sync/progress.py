@@ -138,7 +138,9 @@ class RequestLog:
     """``--log-file``: one JSON line per request, for audit (never the key)."""
 
     def __init__(self, path: str):
-        self.fh = open(path, "a", encoding="utf-8")
+        from .doors import RedactingFile
+
+        self.fh = RedactingFile(path)
 
     def __call__(self, record) -> None:
         import json

@@ -26,7 +26,7 @@ _pattern: re.Pattern[str] | None = None
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization|proxy-authorization)(['\"]?\s*[:=]\s*['\"]?)([^\r\n'\",}]*)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=\-:%]{4,})")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s@'\"<>]*@)")
-_QUERY_SECRET = re.compile(
+QUERY_SECRET = re.compile(
     r"(?i)([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|password|passwd|pwd|sig|signature)=)([^&#\s'\"<>]*)"
 )
 
@@ -65,7 +65,7 @@ def redact(text: str) -> str:
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     text = _URL_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)
-    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+    return QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
 
 
 def fingerprint(value: str) -> str:

@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 
 
 class StopRequested(Exception):
@@ -64,14 +64,19 @@ class StopSignal:
             self._guarded -= 1
 
     @contextmanager
-    def handling_signals(self) -> Iterator["StopSignal"]:
-        """First SIGINT/SIGTERM: stop cleanly. Second: KeyboardInterrupt, at once."""
+    def handling_signals(self, on_first: Callable[[], None] | None = None) -> Iterator["StopSignal"]:
+        """First SIGINT/SIGTERM: stop cleanly (``on_first`` says so at once). Second: KeyboardInterrupt, at once."""
 
         def handler(signum, frame):
             self.signals += 1
             if self.signals > 1:
                 raise KeyboardInterrupt
             self.request(f"{signal.Signals(signum).name} received")
+            if on_first is not None:
+                try:
+                    on_first()
+                except Exception:  # saying so must never break the stop itself
+                    pass
 
         if threading.current_thread() is not threading.main_thread():
             yield self

@@ -54,10 +54,18 @@ def make_client(
 
         transport = transport or local_transport(os.path.abspath(LOCAL_STATE))
         base_url = "http://local.invalid/voicebot/v1"
+    from urllib.parse import urlsplit
+
+    from .config import is_loopback
+
     limiter = RateLimiter(conn.windows, clock=clock, sleep=sleep or (stop or StopSignal()).sleep, on_wait=on_wait)
+    longest = max((length for _, length in conn.windows), default=3600.0)
+    retry = RetryPolicy(max_retries=conn.max_retries, base=conn.backoff_base, max_retry_after=longest + 60.0)
     return VoicebotClient(
         base_url, conn.api_key, transport=transport, limiter=limiter, timeout=conn.timeout,
-        retry=RetryPolicy(max_retries=conn.max_retries, base=conn.backoff_base), on_request=on_request, on_retry=on_retry,
+        retry=retry, on_request=on_request, on_retry=on_retry,
+        # A loopback URL never goes through an environment proxy (the key would reach the proxy).
+        trust_env=not is_loopback(urlsplit(base_url).hostname),
     )
 
 
@@ -74,12 +82,38 @@ def plan_against(client, definitions, *, api_url: str, windows, prune: bool, sco
 
 
 def reload_saved_plan(client, path: str, *, api_url: str, scope: Scope) -> Plan:
-    """A saved plan, refused unless it was made for this API against the remote as it is now."""
+    """A saved plan, refused unless it was made for this API against the remote as it is now,
+    and every update and delete in it points at the remote workflow it names."""
     plan = Plan.load(path)
     if plan.api_url != api_url:
         raise PlanError(f"the plan in {path} was made for {plan.api_url}, not {api_url}: nothing was changed")
-    plan.check_fresh(remote_fingerprint(owned(client.list_workflows(), scope)))
+    remote = owned(client.list_workflows(), scope)
+    plan.check_fresh(remote_fingerprint(remote))
+    plan.check_targets(remote)
     return plan
+
+
+def check_prune_scope(settings) -> None:
+    """A command never deletes what it did not read: --prune needs the whole workflows directory.
+
+    Paths narrower than the configured directory (``apply workflows/one.yaml``)
+    would make every workflow defined elsewhere look unmanaged, so with --prune
+    (from the command line or the config) they are refused."""
+    if not settings.prune or settings.source("workflows") != "command line":
+        return
+    configured = [os.path.realpath(p) for p in settings.workflows_configured]
+    given = [os.path.realpath(p) for p in settings.workflows]
+    if not any(os.path.exists(p) for p in configured):
+        return  # nothing else is defined anywhere: the given paths are the whole repo
+    covered = all(any(c == g or c.startswith(g.rstrip(os.sep) + os.sep) for g in given) for c in configured)
+    if not covered:
+        from .errors import UsageError
+
+        source = settings.source("prune")
+        raise UsageError(
+            f"--prune (from {source}) with paths narrower than the workflows directory "
+            f"({' '.join(settings.workflows_configured)}) would delete every workflow defined elsewhere: "
+            "give no paths (or the whole directory), or leave out --prune")
 
 
 def check_safety(plan: Plan, *, guards: Guards, force: bool, prune: bool, source: str) -> None:
@@ -90,10 +124,12 @@ def check_safety(plan: Plan, *, guards: Guards, force: bool, prune: bool, source
         plan.raise_if_unsafe(guards)
 
 
-def export_remote(client, out_dir: str, *, scope: Scope, with_ids: bool = False):
-    from .export import write_export
+def export_remote(client, out_dir: str, *, scope: Scope, with_ids: bool = False, force: bool = False):
+    from .export import existing_definitions, write_export
 
-    return write_export(owned(client.list_workflows(), scope), out_dir, with_ids=with_ids)
+    if not force and os.path.isdir(out_dir) and existing_definitions(out_dir):
+        write_export([], out_dir)  # refuses, before a request is spent
+    return write_export(owned(client.list_workflows(), scope), out_dir, with_ids=with_ids, force=force)
 
 
 def parse_assignments(pairs: Sequence[str]) -> dict[str, str]:

@@ -1,0 +1,61 @@
+"""One writer per account at a time: an exclusive lock around apply.
+
+The lock is a file under ``.voicebot-sync/locks/`` named by the account's
+fingerprint (API URL and key). ``filelock`` uses the operating system's lock, which
+the OS releases when its process dies, so a lock left by a crashed or killed run
+is simply taken over. Runs on different machines are not covered: CI must
+serialise them (a ``concurrency`` group).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from typing import Callable, Iterator
+
+from .errors import Locked
+from .statedir import account_id, state_dir
+
+
+@contextlib.contextmanager
+def account_lock(api_url: str, api_key: str | None, *, timeout: float,
+                 on_wait: Callable[[str], None] | None = None) -> Iterator[str]:
+    """Hold the account's lock; wait up to ``timeout`` seconds (0: refuse at once). Yields the lock path."""
+    from filelock import FileLock, Timeout
+
+    path = os.path.join(state_dir("locks"), account_id(api_url, api_key) + ".lock")
+    owner_file = path + ".owner"
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        holder = _holder(owner_file)
+        if timeout <= 0:
+            raise Locked(f"another apply against this account is running{holder}: not applying; "
+                         "wait for it, or pass --lock-timeout to wait") from None
+        if on_wait:
+            on_wait(f"waiting up to {timeout:g}s for another apply against this account{holder}")
+        try:
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise Locked(f"another apply against this account still runs after {timeout:g}s{holder}: "
+                         "nothing was changed") from None
+    try:
+        with contextlib.suppress(OSError):
+            with open(owner_file, "w", encoding="utf-8") as fh:
+                fh.write(f"{os.getpid()} {time.time():.0f}\n")
+        yield path
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(owner_file)
+        lock.release()
+
+
+def _holder(owner_file: str) -> str:
+    try:
+        with open(owner_file, encoding="utf-8") as fh:
+            pid = fh.read().split()[0]
+    except (OSError, IndexError):
+        return ""
+    return f" (process {pid})" if pid.isdigit() else ""
