@@ -11,10 +11,14 @@ CONNECTION_VARS = ("VOICEBOT_API_URL", "VOICEBOT_API_KEY", "VOICEBOT_RATE_LIMIT"
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    """No test sees the developer's own connection settings."""
+def clean_environment(monkeypatch, tmp_path_factory):
+    """No test sees the developer's own connection settings, or another test's ledger, journal and locks."""
     for name in CONNECTION_VARS:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VOICEBOT_SYNC_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+    from voicebot_sync.redaction import forget_secrets
+
+    forget_secrets()
 
 
 @pytest.fixture

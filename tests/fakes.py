@@ -31,7 +31,9 @@ class FakeApi:
     "500-after" (act, then answer 500), "connect" (ConnectError, nothing sent), "429".
     """
 
-    def __init__(self, workflows=None, clock: FakeClock | None = None):
+    def __init__(self, workflows=None, clock: FakeClock | None = None, list_lag: float = 0.0):
+        self.list_lag = list_lag  # seconds a created workflow stays out of the list (needs a clock)
+        self.created_at: dict[str, float] = {}
         self.workflows: dict[str, dict] = {}
         for w in workflows or []:
             w = dict(w)
@@ -78,11 +80,15 @@ class FakeApi:
         parts = path.rstrip("/").split("/")
         wid = parts[-1] if parts[-1] != "workflows" else None
         if method == "GET" and wid is None:
-            return httpx.Response(200, json={"status": "Ok", "message": "ok", "data": list(self.workflows.values())})
+            now = self.clock() if self.clock else 0.0
+            visible = [w for w in self.workflows.values()
+                       if now - self.created_at.get(w["id"], -1e18) >= self.list_lag]
+            return httpx.Response(200, json={"status": "Ok", "message": "ok", "data": visible})
         if method == "POST":
             body = json.loads(request.content)
-            w = {"id": str(uuid.uuid4()), **body}
+            w = {"id": str(uuid.uuid4()), "description": "", "workflow_type": "ROBOCALL", **body}
             self.workflows[w["id"]] = w
+            self.created_at[w["id"]] = self.clock() if self.clock else 0.0
             return httpx.Response(200, json={"status": "Ok", "message": "created", "data": w})
         if wid not in self.workflows:
             return httpx.Response(404, json={"status": "Error", "message": "workflow not found", "data": None})

@@ -297,3 +297,118 @@ def test_the_module_runs_and_rejects_unknown_steps():
     assert ok.returncode == 0 and "validate" in ok.stdout and "apply" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "voicebot_sync.github", "destroy"], capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+# -- every sink is redacted (issue 9) -----------------------------------------------------------
+
+
+@pytest.fixture
+def secret():
+    from voicebot_sync.redaction import forget_secrets, register_secret
+
+    register_secret("sk-test-abc123\n")
+    yield "sk-test-abc123"
+    forget_secrets()
+
+
+def test_summary_outputs_annotations_and_commands_are_redacted(tmp_path, secret):
+    out, summary = tmp_path / "out", tmp_path / "summary"
+    out.write_text("")
+    summary.write_text("")
+    log = io.StringIO()
+    runner = Runner({"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)}, out=log)
+    runner.summary(f"server said: Authorization: Bearer {secret}")
+    runner.set_output("plan", f"key {secret}")
+    runner.error(f"failed with {secret}", title=f"t {secret}")
+    runner.command(f"::notice::{secret}")
+    line = annotation("error", f"{secret}.yaml", 1, f"bad {secret}")
+    for text in (summary.read_text(), out.read_text(), log.getvalue(), line):
+        assert secret not in text and "***" in text
+
+
+def test_comment_bodies_are_redacted_on_the_way_out(gh, secret):
+    fake, api = gh
+    upsert_comment(api, 7, f"{MARKER}\nthe key is {secret}; Authorization: Bearer {secret}", MARKER)
+    body = fake.comments[7][0]["body"]
+    assert secret not in body and body.startswith(MARKER)
+
+
+def test_annotation_uses_the_actions_escaping():
+    assert annotation("error", "a,b:c.yaml", 2, "x\r\ny%") == "::error file=a%2Cb%3Ac.yaml,line=2::x%0D%0Ay%25"
+
+
+def test_own_commands_pass_the_stdout_door_and_outside_text_does_not():
+    from voicebot_sync.doors import SafeStream
+
+    raw = io.StringIO()
+    stream = SafeStream(raw, actions=True)
+    runner = Runner({}, out=stream)
+    runner.command("::error title=x::ours")
+    runner.relay("workflows/a.yaml:1: bad\n::error file=workflows/a.yaml,line=1::bad\n::set-env name=X::forged?\n")
+    runner.log("::add-mask::from outside\n")
+    lines = raw.getvalue().splitlines()
+    assert lines[0] == "::error title=x::ours" and lines[2] == "::error file=workflows/a.yaml,line=1::bad"
+    assert not any(l.startswith("::set-env") or l.startswith("::add-mask") for l in lines)
+
+
+# -- who wrote the plan comment -------------------------------------------------------------
+
+
+def test_only_the_trusted_login_writes_the_plan_comment():
+    comments = [
+        {"id": 1, "body": f"{MARKER}\nforged", "user": {"login": "mallory", "type": "User"}},
+        {"id": 2, "body": f"{MARKER}\nother app", "user": {"login": "other[bot]", "type": "Bot"}},
+        {"id": 3, "body": f"{MARKER}\nreal", "user": {"login": "github-actions[bot]", "type": "Bot"}},
+    ]
+    assert plan_comment(comments, MARKER)["id"] == 3
+    assert plan_comment(comments[:2], MARKER) is None  # a Bot type is not enough
+    assert plan_comment(comments, MARKER, "Other[bot]")["id"] == 2
+    found, ignored = github.plan_comments(comments, MARKER)
+    assert [c["id"] for c in ignored] == [1, 2]
+    note = github.ignored_note(ignored, "github-actions[bot]")
+    assert "mallory" in note and "other&#91;bot&#93;" in note
+
+
+def test_upsert_never_updates_someone_elses_comment(gh):
+    fake, api = gh
+    forged = fake.add_comment(7, f"{MARKER}\n{FINGERPRINT_RE.pattern}", "mallory")
+    notes = []
+    assert upsert_comment(api, 7, f"{MARKER}\nours", MARKER, notes=notes) == "created"
+    assert forged["body"] == f"{MARKER}\n{FINGERPRINT_RE.pattern}" and "mallory" in notes[0]
+    assert upsert_comment(api, 7, f"{MARKER}\nours again", MARKER) == "updated"
+    assert [c["body"] for c in fake.comments[7]] == [forged["body"], f"{MARKER}\nours again"]
+
+
+def test_reviewed_plan_ignores_a_forged_comment(gh):
+    fake, api = gh
+    sha = "e" * 40
+    fake.pulls[sha] = [{"number": 7, "merged_at": "t", "merge_commit_sha": sha}]
+    fake.add_comment(7, comment_body(make_plan(2), MARKER), "mallory")
+    reviewed = reviewed_plan(api, sha, MARKER)
+    assert reviewed.number == 7 and not reviewed.has_plan and reviewed.ignored[0]["user"]["login"] == "mallory"
+    assert reviewed_plan(api, sha, MARKER, "mallory").has_plan
+
+
+# -- inputs into the tool's environment --------------------------------------------------------
+
+
+def test_empty_inputs_set_nothing_and_the_key_goes_where_the_environment_reads_it(tmp_path):
+    from voicebot_sync.redaction import forget_secrets
+
+    out = io.StringIO()
+    env = github.action_environment({"VS_API_URL": "", "VS_RATE_LIMIT": "", "VS_API_KEY": "", "VOICEBOT_API_URL": "job"},
+                                    out=out)
+    assert env["VOICEBOT_API_URL"] == "job" and "VOICEBOT_RATE_LIMIT" not in env and "VOICEBOT_API_KEY" not in env
+    assert not any(k.startswith("VS_API") for k in env)
+    config = tmp_path / "voicebot-sync.yaml"
+    config.write_text("environments:\n  production:\n    api_key_env: VOICEBOT_PROD_KEY\n")
+    try:
+        env = github.action_environment({"VS_API_KEY": " sk-prod-key-1 \n", "VS_ENVIRONMENT": "production",
+                                         "VS_CONFIG": str(config)}, out=out)
+        assert env["VOICEBOT_PROD_KEY"] == "sk-prod-key-1" and "VOICEBOT_API_KEY" not in env
+        assert env["VOICEBOT_ENV"] == "production" and env["VOICEBOT_SYNC_CONFIG"] == str(config)
+        assert "::add-mask::sk-prod-key-1" in out.getvalue()
+        env = github.action_environment({"VS_API_KEY": "sk-general-1"}, out=out)
+        assert env["VOICEBOT_API_KEY"] == "sk-general-1"
+    finally:
+        forget_secrets()

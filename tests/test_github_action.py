@@ -3,7 +3,8 @@
 ``run_action`` reads action.yml and runs each ``run:`` step in bash, with the step's
 ``env:`` expanded from the inputs, in a temporary workspace with the runner's files
 (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_ENV, GITHUB_EVENT_PATH). setup-python and
-the pip install are skipped: the package is installed in this venv.
+the pip install are skipped: the package is installed in this venv, whose interpreter stands in
+for the outputs of both (``python-path``, the install step's ``python``).
 """
 
 from __future__ import annotations
@@ -43,10 +44,11 @@ def load_action() -> dict:
 
 
 def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None, github_api="http://127.0.0.1:9",
-               cancel_when=None):
+               cancel_when=None, job_env=None):
     """Each `run:` step of action.yml as the runner runs it (bash --noprofile --norc -eo pipefail FILE);
     returns (exit code, log, outputs, summary). With ``cancel_when``, the last step is cancelled as
-    GitHub cancels a job: SIGINT to the step's process alone, once ``cancel_when()`` is true."""
+    GitHub cancels a job: SIGINT to the step's process alone, once ``cancel_when()`` is true. ``job_env``:
+    variables set at job level (a step's own ``env:`` entries override them, empty ones too)."""
     action = load_action()
     values = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
     values["github-token"] = TOKEN
@@ -61,11 +63,15 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
         "GITHUB_ENV": str(files["env"]), "GITHUB_EVENT_PATH": str(files["event.json"]), "GITHUB_EVENT_NAME": event_name,
         "GITHUB_REPOSITORY": "clinic/voicebot-workflows", "GITHUB_API_URL": github_api, "GITHUB_SHA": SHA,
         "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242",
-        "RUNNER_TEMP": str(workspace), "PYTHONPATH": ROOT,
+        "RUNNER_TEMP": str(workspace), "PYTHONPATH": ROOT, "GITHUB_ACTION": "__voicebot-sync",
+        **(job_env or {}),
     }
+    step_outputs = {"python.python-path": sys.executable, "install.python": sys.executable}
 
     def expand(text: str) -> str:
         text = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values[m.group(1)], str(text))
+        text = re.sub(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}",
+                      lambda m: step_outputs[f"{m.group(1)}.{m.group(2)}"], text)
         return text.replace("${{ github.action_path }}", ROOT).replace("${{ github.token }}", TOKEN)
 
     log, code = "", 0
@@ -168,8 +174,9 @@ def test_the_examples_use_concurrency_and_narrow_permissions():
     apply = yaml.safe_load(open(os.path.join(ROOT, "examples/github/apply.yml")))
     assert plan["concurrency"]["cancel-in-progress"] is True
     assert apply["concurrency"]["cancel-in-progress"] is False and "pull_request" not in apply[True]
-    assert plan["permissions"] == {"contents": "read", "pull-requests": "write"}
-    assert apply["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert plan["permissions"] == {} and apply["permissions"] == {}  # each job asks for its own
+    assert plan["jobs"]["plan"]["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert apply["jobs"]["apply"]["permissions"] == {"contents": "read", "pull-requests": "read"}
     assert "schedule" in apply[True]  # the follow-up for applies that ran out of time
 
 
@@ -462,7 +469,7 @@ def test_the_scheduled_follow_up_finishes_the_reviewed_plan_and_nothing_else(rep
 
 def test_the_docs_show_the_examples_and_every_input_and_output():
     docs = open(os.path.join(ROOT, "docs/github-action.md"), encoding="utf-8").read()
-    for name in ("plan.yml", "apply.yml"):
+    for name in ("plan.yml", "apply.yml", "drift.yml"):
         example = open(os.path.join(ROOT, "examples/github", name), encoding="utf-8").read()
         assert f"```yaml\n{example}```" in docs, name
     action = load_action()
@@ -481,3 +488,190 @@ def test_apply_with_a_wrong_key_fails_with_one_clear_line(repo, api_url, github)
     assert "### voicebot-sync apply failed" in summary and "Apply failed before it reported a result" in summary
     assert re.search(r"^::error title=voicebot-sync apply::.+", log, re.M) and "Traceback" not in log
     assert "vbk-wrong-key" not in summary and emulator.workflows == []
+
+
+# -- secrets never leave (issue 9) ---------------------------------------------------
+
+
+class EchoingVoicebot:
+    """A Voicebot API that answers every request with an error quoting the request's Authorization
+    header back, as a careless proxy or server might."""
+
+    def __enter__(self):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        import threading
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                echo = self.headers.get("Authorization", "")
+                data = json.dumps({"message": f"bad request; you sent Authorization: {echo}",
+                                   "detail": f"header was {echo}"}).encode()
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_POST = do_PATCH = do_DELETE = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}/voicebot/v1"
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SECRET = "sk-test-abc123"
+
+
+def test_a_key_with_a_trailing_newline_and_a_server_echoing_it_never_leaks(repo, github):
+    gh_url, fake = github
+    with EchoingVoicebot() as url:
+        code, log, outputs, summary = run_action(repo, {"api-url": url, "api-key": SECRET + "\n", "rate-limit": "off"},
+                                                 event=pr_event(), github_api=gh_url)
+    assert code == 1 and outputs["exit-code"] == "1", log
+    assert "### voicebot-sync plan failed" in summary
+    (comment,) = fake.comments[7]  # the failure replaces the plan comment
+    # The runner learns the key's mask first; nothing else carries it, in any form.
+    assert log.startswith(f"::add-mask::{SECRET}\n")
+    shown = log.replace(f"::add-mask::{SECRET}", "")
+    for text in (shown, summary, comment["body"], json.dumps(outputs), (repo / "env").read_text()):
+        assert SECRET not in text
+        assert "Bearer sk-" not in text
+
+
+def test_the_github_token_never_reaches_the_comment_or_the_summary(repo, api_url, github):
+    url, _ = api_url
+    gh_url, fake = github
+    # A definition whose message quotes the job's token (say, pasted by mistake into a file).
+    write_workflow(repo / "workflows", "Pasted", f"code {TOKEN} here")
+    code, log, outputs, summary = run_action(repo, inputs_for(url), event=pr_event(), github_api=gh_url)
+    assert code == 0, log
+    body = fake.comments[7][0]["body"]
+    for text in (body, summary, unmasked(log), json.dumps(outputs)):
+        assert TOKEN not in text and KEY not in text
+    assert "code *** here" in body
+
+
+# -- inputs and the environment ----------------------------------------------------------
+
+
+def test_empty_inputs_leave_job_level_variables_in_force(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, _ = github
+    action = load_action()
+    for step in action["runs"]["steps"]:
+        assert not [k for k in step.get("env", {}) if k.startswith("VOICEBOT_")], step.get("name")
+    job_env = {"VOICEBOT_API_URL": url, "VOICEBOT_API_KEY": KEY, "VOICEBOT_RATE_LIMIT": "off"}
+    code, log, outputs, summary = run_action(repo, {"comment": "false"}, event=pr_event(), github_api=gh_url,
+                                             job_env=job_env)
+    assert code == 0, log
+    assert outputs["create"] == "2" and emulator.stats["requests"] == 1
+
+
+def test_the_api_key_input_reaches_the_variable_the_environment_names(repo, api_url, github):
+    """README's layout: production reads its key from VOICEBOT_PROD_KEY; the api-key input must still work."""
+    url, emulator = api_url
+    gh_url, fake = github
+    (repo / "voicebot-sync.yaml").write_text("environments:\n  staging: {}\n  production:\n    api_key_env: VOICEBOT_PROD_KEY\n")
+    code, log, outputs, summary = run_action(repo, inputs_for(url, environment="production"), event=pr_event(),
+                                             github_api=gh_url)
+    assert code == 0, log + summary
+    assert outputs["create"] == "2" and fake.comments[7][0]["body"].startswith("<!-- voicebot-sync-plan:production:")
+    assert_no_key(summary, outputs, unmasked(log))
+    # The general variable is still not read for production (the tool's own rule), only the input.
+    code, log, outputs, summary = run_action(repo, {"api-url": url, "rate-limit": "off", "environment": "production"},
+                                             event=pr_event(), github_api=gh_url, job_env={"VOICEBOT_API_KEY": KEY})
+    assert code == 1 and "VOICEBOT&#95;PROD&#95;KEY" in summary
+
+
+def test_each_use_of_the_action_gets_its_own_plan_file(repo, api_url):
+    url, _ = api_url
+    first = run_action(repo, inputs_for(url, comment="false"), event=pr_event())
+    second = run_action(repo, inputs_for(url, comment="false"), event=pr_event())
+    assert first[0] == second[0] == 0
+    a, b = first[2]["plan-file"], second[2]["plan-file"]
+    assert a != b and os.path.exists(a) and os.path.exists(b)
+    assert os.path.commonpath([a, str(repo)]) == str(repo)  # under RUNNER_TEMP
+    assert "__voicebot-sync" in a  # named after the step (GITHUB_ACTION), then a random part
+
+
+# -- forged reviews (issue 9) ---------------------------------------------------------
+
+
+def forged(fake, repo, url, gh_url, author, number=7):
+    """A plan made without posting, then its exact comment posted by ``author``; the PR merged as SHA."""
+    from voicebot_sync.github import comment_body
+    from voicebot_sync.plan import Plan
+
+    code, log, outputs, _ = run_action(repo, inputs_for(url, comment="false"), event=pr_event(number), github_api=gh_url)
+    assert code == 0, log
+    body = comment_body(Plan.load(outputs["plan-file"]), "<!-- voicebot-sync-plan:default:workflows -->")
+    comment = fake.add_comment(number, body, author)
+    fake.pulls[SHA] = [{"number": number, "merge_commit_sha": SHA, "merged_at": "2026-11-25T00:00:00Z"}]
+    return comment
+
+
+def test_a_plan_comment_by_anyone_but_the_bot_is_not_a_review(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    comment = forged(fake, repo, url, gh_url, "mallory")
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 1 and outputs["complete"] == "false"
+    assert "#7 carries no reviewed voicebot-sync plan" in summary
+    assert "Ignored 1 comment(s) that begin with the plan marker but were written by mallory" in summary
+    assert emulator.workflows == [] and emulator.stats["writes"] == 0  # nothing written
+    # The plan step never updates someone else's comment: it posts its own beside it.
+    body = comment["body"]
+    code, log, outputs, summary = run_action(repo, inputs_for(url), event=pr_event(), github_api=gh_url)
+    assert code == 0 and comment["body"] == body and len(fake.comments[7]) == 2
+    assert fake.comments[7][1]["user"]["login"] == "github-actions[bot]"
+    assert "written by mallory" in summary and "Plan comment created on #7" in summary
+
+
+def test_the_ignored_author_is_escaped_in_the_summary(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    forged(fake, repo, url, gh_url, "@org/team <b>x</b>")
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 1 and "@org" not in summary and "<b>" not in summary and "&#64;org/team &lt;b&gt;x" in summary
+
+
+def test_trusted_commenter_names_the_apps_login(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    forged(fake, repo, url, gh_url, "voicebot-plans[bot]")
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 1 and emulator.workflows == []  # by default only github-actions[bot] counts
+    code, log, outputs, summary = run_action(repo, apply_inputs(url, **{"trusted-commenter": "voicebot-plans[bot]"}),
+                                             event_name="push", github_api=gh_url)
+    assert code == 0, summary
+    assert "this is exactly the reviewed plan" in summary and len(emulator.workflows) == 2
+
+
+# -- drift -----------------------------------------------------------------------------
+
+
+def test_drift_reports_into_the_summary_and_an_output(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, _ = github
+    emulator.add_workflow(name="Appointment reminder", message="Hello [name], see you on [date].")
+    emulator.add_workflow(name="Refill ready", message="Your refill is ready.")
+    code, log, outputs, summary = run_action(repo, inputs_for(url, command="drift"), event_name="schedule",
+                                             github_api=gh_url)
+    assert code == 0, log
+    assert outputs["drift"] == "false" and outputs["exit-code"] == "0" and "### voicebot-sync drift" in summary
+    write_workflow(repo / "workflows", "Refill ready", "Your refill is ready for pickup.")  # the remote now differs
+    code, log, outputs, summary = run_action(repo, inputs_for(url, command="drift"), event_name="schedule",
+                                             github_api=gh_url)
+    assert code == 0 and outputs["drift"] == "true" and outputs["exit-code"] == "2"
+    assert "Refill ready" in summary and "::warning title=voicebot-sync drift::Drift" in log
+    code, log, outputs, summary = run_action(repo, inputs_for(url, command="drift", **{"fail-on-drift": "true"}),
+                                             event_name="schedule", github_api=gh_url)
+    assert code == 2 and outputs["drift"] == "true"
+    assert emulator.stats["writes"] == 0  # drift only reads

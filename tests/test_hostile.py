@@ -69,7 +69,7 @@ def test_symlink_leaving_the_workflows_directory_is_not_followed(tmp_path):
 def test_control_character_in_name(tmp_path):
     (tmp_path / "a.yaml").write_text('name: "Bad\\u0007name"\nmessage: hi\n')
     (found,) = problems(tmp_path)
-    assert found.endswith("a.yaml:1: name: must not contain control characters")
+    assert found.endswith("a.yaml:1: name: contains control characters or invisible/bidi characters: U+0007 at offset 3")
 
 
 def test_control_characters_in_message_except_newline_and_tab(tmp_path):

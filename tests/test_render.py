@@ -46,7 +46,7 @@ def test_markdown_has_table_and_collapsible_diffs():
     assert "| + | create | Reminder |" in md
     assert "<details><summary>~ update <b>Follow-up</b></summary>" in md
     assert "```diff" in md and "+line 2" in md
-    assert "`Made by hand`" in md
+    assert "Made by hand" in md
 
 
 def test_markdown_is_cut_to_a_limit_with_a_pointer():

@@ -646,6 +646,29 @@ def skeleton(name: str, workflow_type: str) -> str:
     )
 
 
+@main.command()
+@connection_options
+def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+    """Show what is left of the rate limit for the key in use, from the ledger every command keeps."""
+    import time
+
+    from .ledger import ledger_for
+    from .ratelimit import budget_status
+
+    settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
+                         config_file=config_file, env_name=env_name)
+    if settings.local or not settings.windows:
+        click.echo(f"No rate limit for {settings.api_url if not settings.local else 'the local emulator'}: "
+                   "requests may start at once.")
+        return
+    ledger = ledger_for(settings.api_key)
+    status = budget_status(settings.windows, ledger.load(), time.time())
+    env = f" (environment {settings.env})" if settings.env else ""
+    click.echo(f"Key {ledger.path.rsplit('/', 1)[-1][:-5]}{env} at {settings.api_url}: {status.describe()}")
+    if not status.trusted:
+        click.echo(f"warning: {status.problem}; a busy window is assumed", err=True)
+
+
 @main.command("config")
 @paths_argument
 @connection_options

@@ -4,13 +4,23 @@ Each file is read once, bounded in size, decoded strictly, parsed into nodes
 (for line numbers) and constructed; anchors and aliases are refused before
 anything is built, so an alias bomb costs nothing. Every problem of every file
 is collected, then reported together.
+
+Discovery reads regular ``*.yaml``/``*.yml`` files (any letter case) below each
+directory; hidden entries and editor leftovers are skipped and reported as
+notes (``load_definitions_with_notes``); symlinks are followed while they stay
+inside the given directory or the current directory's tree; loops, FIFOs,
+devices and unreadable entries are problems, never exceptions, never opened.
+A message quotes at most a short, visible prefix of any value (``escaping.short``).
 """
 
 from __future__ import annotations
 
 import difflib
+import errno
 import json
 import os
+import stat
+import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -19,12 +29,16 @@ from typing import Any, Iterator, Sequence
 import yaml
 
 from .errors import Problem, ValidationError
-from .model import MANAGED_FIELDS, Scope, desired_fields
+from .escaping import short, unsafe_characters, visible
+from .model import MANAGED_FIELDS, Scope, desired_fields, normalise_text
 from .template import check as check_template
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 20_000  # per document: far above any real workflow, far below trouble
-SUFFIXES = (".yaml", ".yml")
+SUFFIXES = (".yaml", ".yml")  # matched in any letter case
+# Editor leftovers (Emacs lock and auto-save, backups, Vim swap files): never definitions.
+_SWAP_SUFFIXES = (".swp", ".swo", ".swx")
+_O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 KNOWN_KEYS = MANAGED_FIELDS + ("id", "parameters", "environments")
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -65,92 +79,342 @@ def _validator():
     return jsonschema.Draft202012Validator(schema)
 
 
-def display_path(path: Path) -> str:
-    """Relative to the current directory when under it: what a person would type."""
+def _printable(name: str) -> str:
+    """A file name as shown in a message: undecodable bytes as \\xNN, controls and bidi as \\uXXXX."""
+    if name.isprintable():  # the fast, usual case
+        return name
+    try:
+        name = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeError:
+        name = name.encode("ascii", "backslashreplace").decode("ascii")
+    return visible(name)
+
+
+def display_path(path: Path | str) -> str:
+    """Relative to the current directory when under it: what a person would type (shown printable)."""
     try:
         relative = os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
-    return str(os.path.abspath(path)) if relative.startswith("..") else relative
+    except (ValueError, OSError):  # another drive on Windows; the current directory is gone
+        return _printable(str(path))
+    outside = relative == os.pardir or relative.startswith(os.pardir + os.sep)
+    return _printable(str(os.path.abspath(path)) if outside else relative)
+
+
+def _clip(value: object, limit: int = 40) -> str:
+    """A short visible prefix, unquoted (``short`` quotes text): for key paths, file paths and parser messages."""
+    text = visible(value if isinstance(value, str) else repr(value))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _inside(real: str, base: str | None) -> bool:
+    """Whether the real path ``real`` is ``base`` or below it."""
+    if base is None:
+        return False
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def _reason(exc: BaseException) -> str:
+    """One short sentence for an OS error (no traceback, no repr)."""
+    if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return "symlink loop: not followed"
+    return visible(getattr(exc, "strerror", None) or exc)
+
+
+def _not_regular(mode: int) -> str:
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a directory" if stat.S_ISDIR(mode) else "not a file")
+    return f"not a regular file ({kind}): not read"
+
+
+def _is_definition_name(name: str) -> bool:
+    return name.lower().endswith(SUFFIXES)
+
+
+def _skip_reason(entry: os.DirEntry) -> str | None:
+    """Why a directory entry is skipped by name alone (None: not skipped; "": skipped silently)."""
+    name = entry.name
+    lower = name.lower()
+    looks = ".yaml" in lower or ".yml" in lower
+    if (name.startswith(".#") or name.endswith("~") or lower.endswith(_SWAP_SUFFIXES)
+            or (len(name) > 1 and name.startswith("#") and name.endswith("#"))):
+        return "editor leftover" if looks else ""
+    if name.startswith("."):
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                return "hidden directory"
+        except OSError:
+            pass
+        return "hidden file" if looks else ""
+    return None
+
+
+class _Discovery:
+    """The state of one ``discover`` run: every definition file found, problems, notes."""
+
+    def __init__(self) -> None:
+        self.candidates: list[tuple[bool, str, str, tuple[int, int]]] = []  # (via symlink, display, path, identity)
+        self.problems: list[Problem] = []
+        self.notes: list[str] = []
+        self.seen_dirs: dict[tuple[int, int], str] = {}
+        try:
+            self.repo: str | None = os.path.realpath(os.getcwd())
+        except OSError:
+            self.repo = None
+
+    def given(self, given: str) -> None:
+        try:
+            st = os.stat(given)
+        except FileNotFoundError:
+            self.problems.append(Problem(_printable(str(given)), 0, "no such file or directory"))
+            return
+        except (OSError, ValueError) as exc:
+            self.problems.append(Problem(_printable(str(given)), 0, _reason(exc)))
+            return
+        display = display_path(given)
+        if stat.S_ISDIR(st.st_mode):
+            self.tree(given, display, st)
+        elif stat.S_ISREG(st.st_mode):
+            self.candidates.append((False, display, given, (st.st_dev, st.st_ino)))
+        else:
+            self.problems.append(Problem(display, 0, _not_regular(st.st_mode)))
+
+    def tree(self, root: str, root_display: str, root_stat: os.stat_result) -> None:
+        identity = (root_stat.st_dev, root_stat.st_ino)
+        if identity in self.seen_dirs:
+            if self.seen_dirs[identity] != root_display:
+                self.notes.append(f"{root_display}: skipped (same directory as {self.seen_dirs[identity]})")
+            return
+        self.seen_dirs[identity] = root_display
+        real_root = os.path.realpath(root)
+        # (path, display, real path, device, identities of the directories above and itself)
+        stack = [(root, root_display, real_root, root_stat.st_dev, frozenset([identity]))]
+        # Directories reached through a symlink are walked last, so that a directory reached both
+        # ways is read under its own path and the link is the one noted as skipped.
+        linked: list[tuple] = []
+        while stack or linked:
+            if not stack:
+                child = self.subdirectory(*linked.pop(0))
+                if child is not None:
+                    stack.append(child)
+                continue
+            dirpath, dir_display, real_dir, dev, ancestors = stack.pop()
+            try:
+                with os.scandir(dirpath) as listing:
+                    entries = sorted(listing, key=lambda e: e.name)
+            except OSError as exc:
+                self.problems.append(Problem(dir_display, 0, f"cannot list directory: {_reason(exc)}"))
+                continue
+            for entry in entries:
+                name = _printable(entry.name)
+                display = name if dir_display == os.curdir else os.path.join(dir_display, name)
+                try:
+                    child = self.entry(entry, display, root_display, real_root, real_dir, dev, ancestors)
+                except (OSError, ValueError) as exc:  # vanished, unreadable, ...: a problem, never an exception
+                    self.problems.append(Problem(display, 0, _reason(exc)))
+                    continue
+                if child is None:
+                    continue
+                if child[0] == "link":
+                    linked.append(child[1:])
+                else:
+                    child = self.subdirectory(*child)
+                    if child is not None:
+                        stack.append(child)
+
+    def entry(self, entry: os.DirEntry, display: str, root_display: str, real_root: str, real_dir: str,
+              dev: int, ancestors: frozenset):
+        """Record one directory entry; a subdirectory to walk is returned (("link", ...) when reached by a symlink)."""
+        skip = _skip_reason(entry)
+        if skip is not None:
+            if skip:
+                self.notes.append(f"{display}: skipped ({skip})")
+            return None
+        is_yaml = _is_definition_name(entry.name)
+        if entry.is_symlink():
+            try:
+                st = os.stat(entry.path)
+            except FileNotFoundError:
+                if is_yaml:
+                    self.problems.append(Problem(display, 0, f"broken symlink (to {_clip(os.readlink(entry.path), 80)})"))
+                return None
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise
+                if is_yaml:
+                    self.problems.append(Problem(display, 0, "symlink loop: not followed"))
+                else:
+                    self.notes.append(f"{display}: skipped (symlink loop)")
+                return None
+            if not stat.S_ISDIR(st.st_mode) and not is_yaml:
+                return None
+            real = os.path.realpath(entry.path)
+            if not _inside(real, real_root) and not _inside(real, self.repo):
+                self.problems.append(Problem(
+                    display, 0, f"symlink leaves {root_display} and the repository (to {_clip(real, 80)}): not followed"))
+                return None
+            identity = (st.st_dev, st.st_ino)
+            if stat.S_ISDIR(st.st_mode):
+                if identity in ancestors or _inside(real_dir, real):
+                    self.problems.append(Problem(
+                        display, 0, f"symlink loop (to {_clip(real, 80)}, which contains it): not followed"))
+                    return None
+                return "link", entry.path, display, real, st, ancestors
+            if not stat.S_ISREG(st.st_mode):
+                self.problems.append(Problem(display, 0, _not_regular(st.st_mode)))
+                return None
+            self.candidates.append((True, display, entry.path, identity))
+            return None
+        if entry.is_dir(follow_symlinks=False):
+            st = entry.stat(follow_symlinks=False)
+            if (st.st_dev, st.st_ino) in ancestors:  # a bind mount of a directory above
+                self.problems.append(Problem(display, 0, "directory loop: not followed"))
+                return None
+            return entry.path, display, os.path.join(real_dir, entry.name), st, ancestors
+        if not is_yaml:
+            return None
+        if entry.is_file(follow_symlinks=False):  # d_type: no system call for a regular file
+            self.candidates.append((False, display, entry.path, (dev, entry.inode())))
+            return None
+        st = entry.stat(follow_symlinks=False)
+        if stat.S_ISREG(st.st_mode):
+            self.candidates.append((False, display, entry.path, (st.st_dev, st.st_ino)))
+        else:
+            self.problems.append(Problem(display, 0, _not_regular(st.st_mode)))
+        return None
+
+    def subdirectory(self, path: str, display: str, real: str, st: os.stat_result, ancestors: frozenset):
+        identity = (st.st_dev, st.st_ino)
+        if identity in self.seen_dirs:
+            self.notes.append(f"{display}: skipped (same directory as {self.seen_dirs[identity]})")
+            return None
+        self.seen_dirs[identity] = display
+        return path, display, real, st.st_dev, ancestors | {identity}
+
+    def files(self) -> list[tuple[str, str]]:
+        """(display, path) of each file once, sorted; a file reached twice is noted, preferring a non-link path."""
+        chosen: dict[tuple[int, int], str] = {}
+        files = []
+        for _, display, path, identity in sorted(self.candidates, key=lambda c: (c[0], c[1])):
+            first = chosen.setdefault(identity, display)
+            if first != display:
+                self.notes.append(f"{display}: skipped (same file as {first})")
+            else:
+                files.append((display, path))
+        # The same display can be found twice (a path given twice): keep one.
+        return sorted(dict(files).items())
+
+
+def _discover(paths: Sequence[str]) -> tuple[list[tuple[str, str]], list[Problem], list[str]]:
+    """(display path, path) of every definition file below ``paths``, the problems, and notes on skipped entries."""
+    run = _Discovery()
+    for given in paths:
+        run.given(os.fspath(given))
+    files = run.files()
+    return files, run.problems, sorted(set(run.notes))
 
 
 def discover(paths: Sequence[str]) -> tuple[list[Path], list[Problem]]:
-    """Definition files below ``paths``, sorted; symlinks that leave their directory are refused."""
-    found: list[Path] = []
-    problems: list[Problem] = []
-    for given in paths:
-        root = Path(given)
-        if root.is_file():
-            found.append(root)
-            continue
-        if not root.is_dir():
-            problems.append(Problem(str(given), 0, "no such file or directory"))
-            continue
-        real_root = root.resolve()
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if not name.endswith(SUFFIXES):
-                    continue
-                path = Path(dirpath) / name
-                if path.is_symlink():
-                    target = path.resolve()
-                    if not target.is_relative_to(real_root):
-                        problems.append(Problem(display_path(path), 0, f"symlink leaves {given} (to {target}): not followed"))
-                        continue
-                found.append(path)
-    return sorted(set(found), key=str), problems
+    """Definition files below ``paths``, sorted, and the problems found (notes: ``discover_with_notes``)."""
+    files, problems, _ = _discover(paths)
+    return [Path(path) for _, path in files], problems
 
 
-def load_definitions(paths: Sequence[str], *, env: str | None = None, scope: Scope | None = None) -> list[Definition]:
-    """Every definition below ``paths``; raises ValidationError with every problem found."""
-    files, problems = discover(paths)
+def discover_with_notes(paths: Sequence[str]) -> tuple[list[Path], list[Problem], list[str]]:
+    """Like ``discover``, with one note per skipped entry ("PATH: skipped (hidden file)")."""
+    files, problems, notes = _discover(paths)
+    return [Path(path) for _, path in files], problems, notes
+
+
+def load_definitions_with_notes(
+    paths: Sequence[str], *, env: str | None = None, scope: Scope | None = None
+) -> tuple[list[Definition], list[str]]:
+    """Every definition below ``paths`` and notes on what discovery skipped (hidden files, editor leftovers,
+    the same file reached twice). Raises ValidationError with every problem found; its ``notes``
+    attribute then holds the notes."""
+    files, problems, notes = _discover(paths)
     definitions: list[Definition] = []
-    for path in files:
-        defs, file_problems = load_file(path, env=env)
+    for display, path in files:
+        defs, file_problems = load_file(path, env=env, source=display)
         definitions.extend(defs)
         problems.extend(file_problems)
     problems.extend(_cross_checks(definitions, scope))
     if problems:
-        raise ValidationError(problems)
-    return sorted(definitions, key=lambda d: (d.source, d.line))
+        error = ValidationError(problems)
+        error.notes = notes
+        raise error
+    return sorted(definitions, key=lambda d: (d.source, d.line)), notes
+
+
+def load_definitions(paths: Sequence[str], *, env: str | None = None, scope: Scope | None = None) -> list[Definition]:
+    """Every definition below ``paths``; raises ValidationError with every problem found."""
+    return load_definitions_with_notes(paths, env=env, scope=scope)[0]
 
 
 def _cross_checks(definitions: list[Definition], scope: Scope | None) -> Iterator[Problem]:
     seen_names: dict[str, Definition] = {}
+    seen_forms: dict[str, Definition] = {}
     seen_ids: dict[str, Definition] = {}
     for d in sorted(definitions, key=lambda d: (d.source, d.line)):
         first = seen_names.setdefault(d.name, d)
         if first is not d:
-            yield Problem(d.source, d.line, f"duplicate name '{d.name}': also defined at {first.source}:{first.line}")
+            yield Problem(d.source, d.line, f"duplicate name {short(d.name)}: also defined at {first.source}:{first.line}")
+        else:
+            # What the API would see: trailing whitespace trimmed, and names equal in NFC are the same name.
+            form = unicodedata.normalize("NFC", normalise_text(d.name))
+            first = seen_forms.setdefault(form, d)
+            if first is not d:
+                yield Problem(d.source, d.line, f"name {short(d.name)} is the same as {short(first.name)} after "
+                              f"normalisation (Unicode NFC, trailing whitespace trimmed): also defined at "
+                              f"{first.source}:{first.line}")
         if d.id is not None:
             first = seen_ids.setdefault(d.id, d)
             if first is not d:
-                yield Problem(d.source, d.key_lines.get("id", d.line), f"duplicate id {d.id}: also pinned at {first.source}:{first.line}")
+                yield Problem(d.source, d.key_lines.get("id", d.line),
+                              f"duplicate id {_clip(d.id)}: also pinned at {first.source}:{first.line}")
         if scope is not None and not scope.contains(d.name):
-            yield Problem(d.source, d.line, f"'{d.name}' is outside this repo's ownership scope ({scope.describe()})")
+            yield Problem(d.source, d.line, f"{short(d.name)} is outside this repo's ownership scope ({scope.describe()})")
 
 
-def read_text(path: Path) -> str:
-    """The file's text, or ValueError with a sentence a person can act on."""
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise ValueError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")
-    data = path.read_bytes()
+def read_text(path: Path | str) -> str:
+    """The file's text, or ValueError/OSError with a sentence a person can act on.
+
+    Only a regular file is opened (a FIFO would block, a device may act on open); it is
+    checked before opening, opened non-blocking and checked again, and read bounded."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(_not_regular(st.st_mode))
+    if st.st_size > MAX_FILE_BYTES:
+        raise ValueError(f"file is {st.st_size} bytes; the limit is {MAX_FILE_BYTES}")
+    fd = os.open(path, _O_READ)
+    with open(fd, "rb", closefd=True) as fh:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):  # replaced between the check and the open
+            raise ValueError(_not_regular(opened.st_mode))
+        # Read what fstat promises (+1 to see growth), never more than the limit (+1 to see it passed).
+        data = fh.read(min(opened.st_size, MAX_FILE_BYTES) + 1)
+        if len(data) > opened.st_size:
+            data += fh.read(MAX_FILE_BYTES + 1 - len(data))
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"file is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
 
 
-def load_file(path: Path | str, *, env: str | None = None) -> tuple[list[Definition], list[Problem]]:
-    """The definitions of one file and the problems found in it."""
-    path = Path(path)
-    source = display_path(path)
+def _brief(text: object, limit: int = 160) -> str:
+    """A parser's message, visible and bounded (it can quote the file's text)."""
+    return _clip(str(text), limit)
+
+
+def load_file(path: Path | str, *, env: str | None = None, source: str | None = None) -> tuple[list[Definition], list[Problem]]:
+    """The definitions of one file and the problems found in it (``source``: its display path, when known)."""
+    source = display_path(path) if source is None else source
     try:
         text = read_text(path)
     except (OSError, ValueError) as exc:
-        return [], [Problem(source, 0, getattr(exc, "strerror", None) or str(exc))]
+        return [], [Problem(source, 0, _reason(exc))]
     loader = _Loader(text)
     definitions: list[Definition] = []
     problems: list[Problem] = []
@@ -165,7 +429,13 @@ def load_file(path: Path | str, *, env: str | None = None) -> tuple[list[Definit
             if structural:
                 problems.extend(Problem(source, ln, msg) for ln, msg in structural)
                 continue
-            document = loader.construct_document(node)
+            try:
+                document = loader.construct_document(node)
+            except yaml.YAMLError:
+                raise
+            except Exception as exc:  # a constructor refusing a value (2020-13-45, !!int 0x): a problem
+                problems.append(Problem(source, line, f"a value cannot be read: {_brief(exc)}"))
+                continue
             d, doc_problems = _definition(document, source, line, lines, env)
             problems.extend(doc_problems)
             if d is not None:
@@ -173,7 +443,9 @@ def load_file(path: Path | str, *, env: str | None = None) -> tuple[list[Definit
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
-        problems.append(Problem(source, mark.line + 1 if mark else 0, f"YAML syntax error: {reason}"))
+        problems.append(Problem(source, mark.line + 1 if mark else 0, f"YAML syntax error: {_brief(reason)}"))
+    except RecursionError:
+        problems.append(Problem(source, 0, "YAML nested too deeply: not a workflow definition"))
     finally:
         loader.dispose()
     return definitions, problems
@@ -196,7 +468,7 @@ def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int], seen: set | Non
             # Text keys everywhere; digits too below the top (response_options: {1: Yes}).
             allowed = ("tag:yaml.org,2002:str",) if not path else ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int")
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in allowed or not key_node.value:
-                yield key_node.start_mark.line + 1, f"keys must be plain text, not {key_node.value!r}" if isinstance(
+                yield key_node.start_mark.line + 1, f"keys must be plain text, not {short(key_node.value)}" if isinstance(
                     key_node, yaml.ScalarNode) else "keys must be plain text"
                 continue
             key = key_node.value
@@ -222,47 +494,174 @@ def _line_of(lines: dict[tuple, int], path: Sequence, default: int) -> int:
     return default
 
 
+_TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
+               "object": "a mapping of keys", "array": "a list", "null": "null"}
+# Why a key is refused, by the propertyNames pattern it fails.
+_KEY_RULES = {
+    "^[0-9]+$": "keys are the digit to press",
+    "^[A-Za-z_][A-Za-z0-9_]*$": "parameter names are letters, digits and _, not starting with a digit",
+}
+# Text checked character by character in Python (_text_problem), so the schema's pattern for it is not repeated.
+_TEXT_FIELDS = {"name": False, "description": True, "message": True}  # field -> newline and tab allowed
+
+
+def _kind(value: Any) -> str:
+    """What a YAML value is, in words, without quoting it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, bytes):
+        return "binary data"
+    return f"a {type(value).__name__}"  # a date or timestamp
+
+
+def _shown(value: Any) -> str:
+    """A value quoted in a message: a short visible prefix of text or a scalar, else what it is."""
+    if isinstance(value, str):
+        return f'"{_clip(value)}"'
+    if value is None or isinstance(value, (bool, int, float)):
+        return _clip(json.dumps(value))
+    return _kind(value)
+
+
+def _where(path: Sequence) -> str:
+    """A key path for a message (parameters.name.max_length); each key a short visible prefix."""
+    return ".".join(_clip(str(p)) for p in path)
+
+
 def _schema_message(error) -> str:
-    where = ".".join(str(p) for p in error.absolute_path)
+    """One sentence per schema error. Never jsonschema's own message: it embeds the whole value."""
+    where = _where(error.absolute_path)
     prefix = f"{where}: " if where else ""
+    value = error.instance
+    rule = error.validator_value
     if error.validator == "additionalProperties":
-        extra = [k for k in error.instance if k not in error.schema.get("properties", {}) and not str(k).startswith("x-")]
+        extra = [k for k in value if k not in error.schema.get("properties", {}) and not str(k).startswith("x-")]
         known = list(error.schema.get("properties", {}))
         parts = []
         for key in extra:
             close = difflib.get_close_matches(str(key), known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
-            parts.append(f"unknown key '{key}'{hint}")
+            parts.append(f"unknown key {short(str(key))}{hint}")
         return prefix + "; ".join(parts)
     if error.validator == "required":
-        return prefix + f"missing required key {error.message.split(' ')[0]}"
-    if error.validator == "enum":
-        return prefix + f"{json.dumps(error.instance)} is not one of {', '.join(map(str, error.validator_value))}"
-    if error.validator == "type" and isinstance(error.instance, bool) and "string" in str(error.validator_value):
-        return prefix + f"is the boolean {str(error.instance).lower()}, not text: YAML reads yes/no/on/off as booleans; quote it"
+        missing = [k for k in rule if isinstance(value, dict) and k not in value]
+        return prefix + f"missing required key {', '.join(repr(k) for k in missing[:1] or rule[:1])}"
     if "propertyNames" in error.schema_path:
-        return prefix + f"key {error.instance!r} is not allowed here: {error.message}"
-    if error.validator == "pattern" and error.absolute_path and error.absolute_path[-1] == "name":
-        return prefix + "must not contain control characters"
+        why = _KEY_RULES.get(rule) if error.validator == "pattern" else None
+        return prefix + f"key {short(str(value))} is not allowed here: {why or f'keys must match {rule}'}"
+    if error.validator == "enum":
+        return prefix + f"{_shown(value)} is not one of {', '.join(map(str, rule))}"
+    if error.validator == "type":
+        if isinstance(value, bool) and "string" in str(rule):
+            return prefix + f"is the boolean {str(value).lower()}, not text: YAML reads yes/no/on/off as booleans; quote it"
+        wanted = [rule] if isinstance(rule, str) else list(rule)
+        hint = "; quote it" if "string" in wanted and isinstance(value, (int, float)) else ""
+        return prefix + f"must be {' or '.join(_TYPE_WORDS.get(w, w) for w in wanted)}, not {_kind(value)}{hint}"
+    if error.validator == "minLength":
+        return prefix + ("must not be empty" if rule == 1 else f"must be at least {rule} characters")
+    if error.validator == "maxLength":
+        return prefix + f"is {len(value)} characters; the limit is {rule}"
+    if error.validator == "minimum":
+        return prefix + f"must be at least {rule}, not {_shown(value)}"
     if error.validator == "pattern":
-        return prefix + "contains control characters" if "u0000" in str(error.validator_value) else prefix + error.message
-    return prefix + error.message
+        if error.absolute_path and error.absolute_path[-1] == "call_back_url":
+            return prefix + "must be an http:// or https:// URL without spaces"
+        found = unsafe_characters(value) if isinstance(value, str) else []
+        if found:
+            return prefix + _unsafe_sentence(found)
+        return prefix + f"does not match the pattern {rule}"
+    return prefix + f"is not allowed here (schema rule '{error.validator}')"
+
+
+def _unsafe_sentence(found: list[tuple[int, str]], multiline: bool = False) -> str:
+    listed = ", ".join(f"{code} at offset {offset}" for offset, code in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    allowed = "; only newline and tab are allowed" if multiline else ""
+    return f"contains control characters or invisible/bidi characters: {listed}{more}{allowed}"
+
+
+def _text_problem(where: str, value: str, multiline: bool) -> str | None:
+    """Control (C0, C1, DEL) and bidi/invisible characters in a name, description or message: named, with offsets."""
+    found = unsafe_characters(value)
+    if multiline:
+        found = [(offset, code) for offset, code in found if code not in ("U+000A", "U+0009")]
+    return f"{where}: {_unsafe_sentence(found, multiline)}" if found else None
+
+
+def _text_fields(document: dict) -> Iterator[tuple[tuple, Any, bool]]:
+    """(path, value, newline and tab allowed) of every name, description and message, overrides included."""
+    for key, multiline in _TEXT_FIELDS.items():
+        if key in document:
+            yield (key,), document[key], multiline
+    environments = document.get("environments")
+    if isinstance(environments, dict):
+        for env_name, override in environments.items():
+            if isinstance(override, dict):
+                for key in ("description", "message"):
+                    if key in override:
+                        yield ("environments", env_name, key), override[key], True
+
+
+def _is_text_field(path: list) -> bool:
+    return (len(path) == 1 and path[0] in _TEXT_FIELDS) or (
+        len(path) == 3 and path[0] == "environments" and path[2] in ("description", "message"))
+
+
+def _name_problem(name: str, pinned: bool) -> str | None:
+    """A name with leading or trailing whitespace of any kind is refused unless an id pins it; a blank one always."""
+    stripped = name.strip()
+    if name and not stripped:
+        return f"name: is only whitespace ({', '.join(f'U+{ord(c):04X}' for c in dict.fromkeys(name))})"
+    if stripped == name or pinned:
+        return None
+    parts = []
+    if name[0].isspace():
+        parts.append(f"leading whitespace (U+{ord(name[0]):04X} at offset 0)")
+    if name[-1].isspace():
+        parts.append(f"trailing whitespace (U+{ord(name[-1]):04X} at offset {len(name) - 1})")
+    return (f"name: {short(name)} has {' and '.join(parts)}; remove it, or pin the remote workflow "
+            "with id: to keep such a name")
 
 
 def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], env: str | None):
     if document is None:
         return None, []
     if not isinstance(document, dict):
-        return None, [Problem(source, line, f"a definition must be a mapping of keys, not a {type(document).__name__}")]
+        return None, [Problem(source, line, f"a definition must be a mapping of keys, not {_kind(document)}")]
     problems = []
+    flagged: set[tuple] = set()
     for error in sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
         path = list(error.absolute_path)
+        if error.validator == "pattern" and _is_text_field(path):
+            continue  # _text_problem says which character, and where
         if error.validator == "additionalProperties":
             extra = [k for k in error.instance if k not in error.schema.get("properties", {}) and not str(k).startswith("x-")]
             path = path + extra[:1]
         elif "propertyNames" in error.schema_path:
             path = path + [error.instance]
+        flagged.add(tuple(map(str, error.absolute_path)))
         problems.append(Problem(source, _line_of(lines, path, line), _schema_message(error)))
+    for path, value, multiline in _text_fields(document):
+        if isinstance(value, str):
+            text = _text_problem(_where(path), value, multiline)
+            if text is not None:
+                flagged.add(tuple(map(str, path)))
+                problems.append(Problem(source, _line_of(lines, path, line), text))
+    name = document.get("name")
+    if isinstance(name, str) and ("name",) not in flagged:
+        text = _name_problem(name, document.get("id") is not None)
+        if text is not None:
+            problems.append(Problem(source, _line_of(lines, ("name",), line), text))
     if problems:
         return None, problems
     fields = {k: v for k, v in document.items() if k != "environments"}
@@ -270,8 +669,8 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
     if override:
         fields.update(override)
     parameters = fields.get("parameters")
-    message = str(fields["message"])
+    message = normalise_text(fields["message"])  # what is sent: the API counts this, placeholders and all
     message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
-    problems.extend(Problem(source, message_line, text) for text in check_template(message.rstrip(), parameters))
+    problems.extend(Problem(source, message_line, text) for text in check_template(message, parameters))
     key_lines = {str(k[0]): v for k, v in lines.items() if len(k) == 1}
     return Definition(fields, source, line, key_lines), problems

@@ -127,12 +127,14 @@ def workflow_command(line: str, *, err: bool = False) -> None:
         stream.flush()
 
 
-def write_text(path: str, text: str, *, mode: str = "w") -> None:
+def write_text(path: str, text: str, *, mode: str = "w", data: bool = False) -> None:
     """Write a file the tool produces (plan, report, export, summary): redacted.
 
-    ``mode="w"`` replaces the file atomically, so a reader never sees half of it."""
+    ``mode="w"`` replaces the file atomically, so a reader never sees half of it.
+    ``data=True`` (plans, exports, state) removes only registered secrets, so the
+    user's own text round-trips exactly."""
     try:
-        _write(path, redact(text), mode)
+        _write(path, redact(text, generic=not data), mode)
     except OSError as exc:
         raise FileError.from_os_error(exc, path) from exc
 

@@ -11,7 +11,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from .escaping import md_code, md_text, visible
 from .plan import Plan
+from .redaction import redact
+
+
+def _json(value: Any) -> str:
+    return visible(json.dumps(value, ensure_ascii=False))
 
 
 def drift_report(plan: Plan) -> dict[str, Any]:
@@ -39,13 +45,13 @@ def render_drift_text(report: dict[str, Any]) -> str:
     s = report["summary"]
     out = []
     for d in report["differs"]:
-        out.append(f"~ \"{d['name']}\" (id {d['id']}) differs from {d['source']}:{d['line']}")
+        out.append(f"~ \"{visible(d['name'])}\" (id {visible(d['id'])}) differs from {visible(d['source'])}:{d['line']}")
         for field, v in d["fields"].items():
-            out.append(f"    {field}: repo {json.dumps(v['repo'], ensure_ascii=False)}, remote {json.dumps(v['remote'], ensure_ascii=False)}")
+            out.append(f"    {field}: repo {_json(v['repo'])}, remote {_json(v['remote'])}")
     for m in report["missing"]:
-        out.append(f"+ \"{m['name']}\" is missing remotely ({m['source']}:{m['line']})")
+        out.append(f"+ \"{visible(m['name'])}\" is missing remotely ({visible(m['source'])}:{m['line']})")
     for u in report["unmanaged"]:
-        out.append(f"? \"{u['name']}\" (id {u['id']}) exists remotely but in no definition")
+        out.append(f"? \"{visible(u['name'])}\" (id {visible(u['id'])}) exists remotely but in no definition")
     if report["drift"]:
         out.append(f"Drift: {s['differs']} differ, {s['missing']} missing remotely, {s['unmanaged']} not in git; {s['in_sync']} in sync.")
     else:
@@ -62,7 +68,7 @@ def render_drift_markdown(report: dict[str, Any]) -> str:
         "",
         f"**{s['differs']} differ, {s['missing']} missing remotely, {s['unmanaged']} not in git; {s['in_sync']} in sync.**",
         "",
-        f"Remote: `{report['api_url']}`. Run `voicebot-sync apply` to put the repo's version back, "
+        f"Remote: {md_code(redact(report['api_url']))}. Run `voicebot-sync apply` to put the repo's version back, "
         "or change the definitions to keep the remote's.",
         "",
     ]
@@ -70,13 +76,14 @@ def render_drift_markdown(report: dict[str, Any]) -> str:
         out += ["| workflow | id | field | repo | remote |", "|---|---|---|---|---|"]
         for d in report["differs"]:
             for field, v in d["fields"].items():
-                cell = lambda x: json.dumps(x, ensure_ascii=False).replace("|", "\\|")[:200]
-                out.append(f"| {d['name']} ([{d['source']}:{d['line']}]) | `{d['id']}` | {field} | {cell(v['repo'])} | {cell(v['remote'])} |")
+                cell = lambda x: md_text(json.dumps(x, ensure_ascii=False)[:200])
+                out.append(f"| {md_text(d['name'])} ({md_text(d['source'])}:{d['line']}) | {md_text(d['id'])} | {field} "
+                           f"| {cell(v['repo'])} | {cell(v['remote'])} |")
         out.append("")
     if report["missing"]:
-        out.append("**Missing remotely:** " + ", ".join(f"`{m['name']}`" for m in report["missing"]))
+        out.append("**Missing remotely:** " + ", ".join(md_text(m['name']) for m in report["missing"]))
         out.append("")
     if report["unmanaged"]:
-        out.append("**Not in git:** " + ", ".join(f"`{u['name']}` (`{u['id']}`)" for u in report["unmanaged"]))
+        out.append("**Not in git:** " + ", ".join(f"{md_text(u['name'])} ({md_text(u['id'])})" for u in report["unmanaged"]))
         out.append("")
     return "\n".join(out)

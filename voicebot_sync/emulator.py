@@ -3,8 +3,11 @@
 It serves the five documented workflow endpoints with the same envelope,
 messages, Bearer authentication and sliding-window quota as the real service,
 and can misbehave on purpose (trailing-whitespace quirks, 5xx, answers lost
-after a write) so that the client's recovery paths are exercised. It shares
-nothing with ``client.py`` but the wire format, so each checks the other.
+after a write, "Error" envelopes on 200, pagination, eventual consistency,
+endless 429s, trickled bodies, echoed keys, captive-portal HTML, other list
+shapes, missing fields: see ``Emulator`` and ``FAULT_OPTIONS``) so that the
+client's strictness and recovery paths are exercised. It shares nothing with
+``client.py`` but the wire format, so each checks the other.
 
 Use it in-process (``make_wsgi_app`` with ``httpx.WSGITransport``), on a port
 (``serve``/``running``), or as the ``--api-url local`` backend (``local_transport``).
@@ -13,6 +16,7 @@ Use it in-process (``make_wsgi_app`` with ``httpx.WSGITransport``), on a port
 from __future__ import annotations
 
 import contextlib
+import copy
 import datetime as _dt
 import email.utils
 import hmac
@@ -25,11 +29,14 @@ import socket
 import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from filelock import FileLock
 
 PREFIX = "/voicebot/v1"
 COLLECTION = PREFIX + "/workflows"
@@ -39,6 +46,54 @@ MAX_MESSAGE_LENGTH = 1000
 TEXT_FIELDS = ("name", "description", "workflow_type", "message", "call_back_url")
 STORED_FIELDS = ("name", "description", "workflow_type", "message", "include_reply", "response_options", "call_back_url")
 ANONYMOUS = "(no auth)"  # the rate-limit log's key when auth is off
+RETRY_AFTER_FORMATS = ("seconds", "http-date", "none")
+LIST_SHAPES = ("envelope", "bare", "nested")
+
+# The Emulator keyword arguments that make it misbehave, for front ends (the CLI's
+# ``emulator`` command) to offer generically as ``--name-with-dashes`` options.
+# Each row is (keyword, type, default, help). The type is ``bool`` (a flag), ``int``,
+# ``float``, ``str``, ``tuple`` (a list of strings: the Emulator also takes one
+# comma-separated string), or a tuple of strings (a choice among those values).
+# A default of None means "off" (an ``int`` option with no value).
+FAULT_OPTIONS: list[tuple[str, Any, Any, str]] = [
+    ("retry_after", RETRY_AFTER_FORMATS, "seconds",
+     "How a 429 says when to retry: Retry-After in seconds, as an HTTP date, or none at all."),
+    ("quirks", bool, False,
+     "Trim trailing whitespace from stored text and return null descriptions, like a sloppy server."),
+    ("fault_5xx", float, 0.0,
+     "Share of requests answered 500 without acting."),
+    ("fault_drop_after_write", float, 0.0,
+     "Share of successful writes carried out, then the connection dropped without an answer."),
+    ("fault_status_error", float, 0.0,
+     'Share of successful answers replaced by HTTP 200 with a "status": "Error" envelope; such writes are not carried out.'),
+    ("fault_seed", int, None,
+     "Seed for the random faults, so a run can be repeated."),
+    ("page_size", int, None,
+     "Paginate the list: at most this many workflows per page, with next/page/pages/total; ?page=N serves page N."),
+    ("list_lag", float, 0.0,
+     "Seconds a created workflow stays missing from the list (eventual consistency); GET/PUT/DELETE see it at once."),
+    ("always_429", bool, False,
+     "Answer every request 429 (Retry-After as --retry-after says)."),
+    ("trickle", float, 0.0,
+     "Over HTTP, send each answer body one byte per this many seconds, after prompt headers."),
+    ("echo_auth_on_401", bool, False,
+     "A 401 repeats the Authorization header it received, like a careless server."),
+    ("html_answers", bool, False,
+     "Answer every request 200 with an HTML login page (captive portal), not JSON."),
+    ("list_shape", LIST_SHAPES, "envelope",
+     "The list answer's shape: the documented envelope, a bare JSON array, or data nested as {warnings, workflows}."),
+    ("omit_fields", tuple, (),
+     "Workflow fields left out of list and get answers (comma-separated, e.g. message,workflow_type)."),
+    ("null_name", bool, False,
+     "Return workflow names as null in list and get answers."),
+]
+
+LOGIN_PAGE = (
+    b"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in - Guest Wi-Fi</title></head>\n"
+    b"<body><h1>Sign in to continue</h1>\n"
+    b"<form method=\"post\" action=\"/login\"><input name=\"user\"> <input name=\"password\" type=\"password\">"
+    b" <button>Sign in</button></form>\n</body></html>\n"
+)
 
 
 @dataclass
@@ -63,13 +118,85 @@ def _now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _envelope(status: int, message: str, data: Any = None, headers: dict[str, str] | None = None) -> Response:
-    body = {"status": "Ok" if status < 400 else "Error", "message": message, "data": data}
+def _envelope(
+    status: int, message: str, data: Any = None, headers: dict[str, str] | None = None, *, ok: bool | None = None
+) -> Response:
+    """The documented answer; ``ok`` overrides the envelope's status word (normally Ok below 400)."""
+    ok = status < 400 if ok is None else ok
+    body = {"status": "Ok" if ok else "Error", "message": message, "data": data}
     return Response(status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode("utf-8"))
 
 
+def _json(data: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(200, {"Content-Type": "application/json", **(headers or {})}, json.dumps(data).encode("utf-8"))
+
+
 class Emulator:
-    """The Voicebot workflow API's state and rules; ``handle`` answers one request."""
+    """The Voicebot workflow API's state and rules; ``handle`` answers one request.
+
+    The API itself:
+
+    ``api_keys``
+        Accepted Bearer keys; none means no authentication.
+    ``rate_limit``
+        Sliding windows ``[(count, seconds), ...]`` enforced per key (429 when full).
+    ``data_file``
+        Persist the workflows in this JSON file (loaded at start, saved atomically after each write).
+    ``shared_file``
+        With ``data_file``: several emulators (processes) share the file safely. Each request holds a
+        cross-process lock (``data_file + ".lock"``), reloads the state from the file first and saves
+        before releasing it, so no process loses another's writes. ``local_transport`` turns it on.
+    ``clock``
+        The monotonic clock for the quota and ``list_lag`` (tests pass a fake one).
+
+    Faults and quirks, all off by default (``FAULT_OPTIONS`` lists them for the CLI):
+
+    ``quirks``
+        Stored message/description lose trailing whitespace; an empty description is returned as null.
+    ``retry_after``
+        How a 429 says when to retry: ``"seconds"`` (``Retry-After: N``), ``"http-date"``, or ``"none"``.
+    ``fault_5xx``
+        Share (0..1) of authenticated, in-quota requests answered 500 without acting.
+    ``fault_drop_after_write``
+        Share of successful writes carried out (and saved), then answered with nothing: the
+        connection is cut (over WSGI, ``ConnectionAbortedError`` is raised).
+    ``fault_status_error``
+        Share of successful (2xx) answers replaced by HTTP **200** with ``{"status": "Error",
+        "message": "internal inconsistency", "data": ...}`` (``[]`` for the list, ``{}`` otherwise).
+        A write so answered is not carried out (the state is rolled back, nothing is saved).
+    ``fault_seed``
+        Seed of the random generator behind the three shares above.
+    ``page_size``
+        Paginate the list: ``data`` holds at most ``page_size`` workflows and the envelope gains
+        ``"next"`` (absolute URL of the next page on the request's Host, ``.../workflows?page=N``,
+        or null on the last page), ``"page"``, ``"pages"`` and ``"total"``; ``GET /workflows?page=N``
+        serves page N (1-based; past the end: an empty page; not a positive integer: 400). A
+        ``Link: <next>; rel="next"`` header is sent too (the only pointer a ``"bare"`` list has).
+    ``list_lag``
+        Seconds (by ``clock``) a workflow created through POST stays missing from the list;
+        GET by id, PUT and DELETE see it at once.
+    ``always_429``
+        Every request (before authentication) is answered 429, with ``Retry-After`` of 1 second
+        in the ``retry_after`` format.
+    ``trickle``
+        Over real HTTP only (``serve``/``running``): headers are sent at once, then the body one byte
+        every ``trickle`` seconds. Trickling stops when the socket fails or the server shuts down.
+    ``echo_auth_on_401``
+        A 401's message is ``"invalid key: <the Authorization header as received>"`` when one was sent.
+    ``html_answers``
+        Every request is answered 200 ``text/html`` with a login page (a captive portal); nothing is done.
+    ``list_shape``
+        ``"envelope"`` (documented), ``"bare"`` (the list answer is a bare JSON array) or ``"nested"``
+        (``{"status": "Ok", "message": ..., "data": {"warnings": [], "workflows": [...]}}``).
+    ``omit_fields``
+        Field names left out of every workflow in list and get answers (a tuple, or one
+        comma-separated string), e.g. ``("message",)``.
+    ``null_name``
+        Workflow names are returned as null in list and get answers.
+
+    Create and update answers are not touched by ``omit_fields``/``null_name``; the 1000-character
+    message rule holds whatever the options.
+    """
 
     def __init__(
         self,
@@ -83,9 +210,43 @@ class Emulator:
         fault_5xx: float = 0.0,
         fault_drop_after_write: float = 0.0,
         fault_seed: int | None = None,
+        fault_status_error: float = 0.0,
+        page_size: int | None = None,
+        list_lag: float = 0.0,
+        always_429: bool = False,
+        trickle: float = 0.0,
+        echo_auth_on_401: bool = False,
+        html_answers: bool = False,
+        list_shape: str = "envelope",
+        omit_fields: Iterable[str] | str = (),
+        null_name: bool = False,
+        shared_file: bool = False,
     ):
-        if retry_after not in ("seconds", "http-date", "none"):
+        if retry_after not in RETRY_AFTER_FORMATS:
             raise ValueError(f"retry_after must be seconds, http-date or none, not {retry_after!r}")
+        if list_shape not in LIST_SHAPES:
+            raise ValueError(f"list_shape must be envelope, bare or nested, not {list_shape!r}")
+        if page_size is not None and page_size < 1:
+            raise ValueError(f"page_size must be at least 1, not {page_size!r}")
+        if list_lag < 0 or trickle < 0:
+            raise ValueError("list_lag and trickle must not be negative")
+        if shared_file and not data_file:
+            raise ValueError("shared_file needs a data_file")
+        if isinstance(omit_fields, str):
+            omit_fields = [f for f in omit_fields.split(",")]
+        self.fault_status_error = fault_status_error
+        self.page_size = page_size
+        self.list_lag = list_lag
+        self.always_429 = always_429
+        self.trickle = trickle
+        self.echo_auth_on_401 = echo_auth_on_401
+        self.html_answers = html_answers
+        self.list_shape = list_shape
+        self.omit_fields = tuple(f.strip() for f in omit_fields if f.strip())
+        self.null_name = null_name
+        self.shared_file = shared_file
+        self._file_lock = FileLock(data_file + ".lock") if shared_file else None
+        self._born: dict[str, float] = {}  # workflow id -> clock() at creation, for list_lag
         self.api_keys = list(api_keys or [])
         self.windows = sorted(rate_limit or [], key=lambda w: w[1])
         self.data_file = data_file
@@ -108,7 +269,7 @@ class Emulator:
     @property
     def workflows(self) -> list[dict]:
         """The stored workflows, in creation order (copies)."""
-        with self._lock:
+        with self._lock, self._shared_state():
             return [json.loads(json.dumps(r)) for r in self._records.values()]
 
     @property
@@ -118,8 +279,8 @@ class Emulator:
             return {**self._stats, "by_key": dict(self._stats["by_key"])}
 
     def add_workflow(self, **fields: Any) -> dict:
-        """Store a workflow directly, bypassing HTTP and validation (test set-up)."""
-        with self._lock:
+        """Store a workflow directly, bypassing HTTP and validation (test set-up); listed at once."""
+        with self._lock, self._shared_state():
             now = _now_iso()
             record = {
                 "id": str(uuid.uuid4()),
@@ -136,6 +297,18 @@ class Emulator:
             self._records[record["id"]] = record
             self._save()
             return dict(record)
+
+    @contextlib.contextmanager
+    def _shared_state(self) -> Iterator[None]:
+        """With ``shared_file``: hold the cross-process lock and start from the file's state."""
+        if self._file_lock is None:
+            yield
+            return
+        with self._file_lock:
+            # Always reload: the file is small, and mtime/size can miss a same-size write in the same tick.
+            if os.path.exists(self.data_file):
+                self._load()
+            yield
 
     def _load(self) -> None:
         try:
@@ -165,12 +338,22 @@ class Emulator:
 
     def handle(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Response:
         """Answer one HTTP request: auth, quota, faults, then the route."""
-        with self._lock:
+        with self._lock, self._shared_state():
             self._stats["requests"] += 1
             lower = {k.lower(): v for k, v in headers.items()}
+            if self.html_answers:
+                # A captive portal answers in the API's place; the request never reaches it.
+                self._stats["faults"] += 1
+                return Response(200, {"Content-Type": "text/html; charset=utf-8"}, LOGIN_PAGE)
+            if self.always_429:
+                self._stats["rate_limited"] += 1
+                return _envelope(429, "rate limit exceeded", headers=self._retry_headers(1.0))
             key = self._authenticate(lower.get("authorization", ""))
             if key is None:
-                return _envelope(401, "invalid or missing API key", headers={"WWW-Authenticate": "Bearer"})
+                message = "invalid or missing API key"
+                if self.echo_auth_on_401 and "authorization" in lower:
+                    message = f"invalid key: {lower['authorization']}"
+                return _envelope(401, message, headers={"WWW-Authenticate": "Bearer"})
             if self.api_keys:
                 self._stats["by_key"][key] = self._stats["by_key"].get(key, 0) + 1
             limited = self._check_quota(key)
@@ -181,8 +364,19 @@ class Emulator:
                 self._stats["faults"] += 1
                 return _envelope(500, "internal error")
             method = method.upper()
-            response = self._route(method, path.split("?", 1)[0], body or b"")
-            if method in ("POST", "PUT", "DELETE") and response.status < 300:
+            route, _, query = path.partition("?")
+            writing = method in ("POST", "PUT", "DELETE")
+            before = None
+            if self.fault_status_error and writing:
+                before = (copy.deepcopy(self._records), dict(self._born))
+            response = self._route(method, route, body or b"", query=query, host=lower.get("host", ""))
+            if 200 <= response.status < 300 and self.fault_status_error and self._rng.random() < self.fault_status_error:
+                if before is not None:
+                    self._records, self._born = before  # the write is not carried out
+                self._stats["faults"] += 1
+                listing = method == "GET" and route.rstrip("/") == COLLECTION
+                return _envelope(200, "internal inconsistency", [] if listing else {}, ok=False)
+            if writing and response.status < 300:
                 self._stats["writes"] += 1
                 self._save()
                 if self.fault_drop_after_write and self._rng.random() < self.fault_drop_after_write:
@@ -214,20 +408,25 @@ class Emulator:
         if binding is None:
             log.append(now)
             return None
-        seconds = max(1, math.ceil(wait))
+        return _envelope(
+            429, f"rate limit exceeded: {binding[0]} requests per {binding[1]:g}s", headers=self._retry_headers(wait)
+        )
+
+    def _retry_headers(self, wait: float) -> dict[str, str]:
+        """The Retry-After header for a wait of ``wait`` seconds, in the configured format."""
         headers = {}
         if self.retry_after == "seconds":
-            headers["Retry-After"] = str(seconds)
+            headers["Retry-After"] = str(max(1, math.ceil(wait)))
         elif self.retry_after == "http-date":
             # Round up to a whole second: an HTTP date cannot say less.
             headers["Retry-After"] = email.utils.formatdate(math.ceil(time.time() + wait), usegmt=True)
-        return _envelope(429, f"rate limit exceeded: {binding[0]} requests per {binding[1]:g}s", headers=headers)
+        return headers
 
-    def _route(self, method: str, path: str, body: bytes) -> Response:
+    def _route(self, method: str, path: str, body: bytes, query: str = "", host: str = "") -> Response:
         path = path.rstrip("/")
         wid = path[len(COLLECTION) + 1 :]
         if path == COLLECTION:
-            handlers = {"GET": self._list, "POST": lambda: self._create(body)}
+            handlers = {"GET": lambda: self._list(query, host), "POST": lambda: self._create(body)}
         elif path.startswith(COLLECTION + "/") and "/" not in wid:
             handlers = {
                 "GET": lambda: self._get(wid),
@@ -243,13 +442,39 @@ class Emulator:
         except _BadRequest as exc:
             return _envelope(400, str(exc))
 
-    def _list(self) -> Response:
-        return _envelope(200, "workflows retrieved successfully", [self._public(r) for r in self._records.values()])
+    def _list(self, query: str = "", host: str = "") -> Response:
+        records = list(self._records.values())
+        if self.list_lag:
+            now = self.clock()
+            records = [r for r in records if now - self._born.get(r["id"], -math.inf) >= self.list_lag]
+        items = [self._shown(r) for r in records]
+        paging: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        if self.page_size:
+            raw = urllib.parse.parse_qs(query).get("page", ["1"])[-1]
+            try:
+                page = int(raw)
+            except ValueError:
+                page = 0
+            if page < 1:
+                raise _BadRequest("page must be a positive integer")
+            total = len(items)
+            pages = max(1, math.ceil(total / self.page_size))
+            items = items[(page - 1) * self.page_size : page * self.page_size]
+            following = f"{COLLECTION}?page={page + 1}"
+            following = (f"http://{host}" if host else "") + following if page < pages else None
+            paging = {"next": following, "page": page, "pages": pages, "total": total}
+            if following:
+                headers["Link"] = f'<{following}>; rel="next"'
+        if self.list_shape == "bare":
+            return _json(items, headers)
+        data: Any = items if self.list_shape == "envelope" else {"warnings": [], "workflows": items}
+        return _json({"status": "Ok", "message": "workflows retrieved successfully", "data": data, **paging}, headers)
 
     def _get(self, workflow_id: str) -> Response:
         if workflow_id not in self._records:
             return _envelope(404, "workflow not found")
-        return _envelope(200, "workflow retrieved successfully", self._public(self._records[workflow_id]))
+        return _envelope(200, "workflow retrieved successfully", self._shown(self._records[workflow_id]))
 
     def _create(self, body: bytes) -> Response:
         fields = self._fields(body)
@@ -261,6 +486,7 @@ class Emulator:
         record.update(fields)
         record.update(status="ACTIVE", owner_id=self._owner_id, created_at=now, updated_at=now)
         self._records[record["id"]] = record
+        self._born[record["id"]] = self.clock()
         return _envelope(201, "workflow created successfully", self._public(record))
 
     def _update(self, workflow_id: str, body: bytes) -> Response:
@@ -277,6 +503,7 @@ class Emulator:
     def _delete(self, workflow_id: str) -> Response:
         if self._records.pop(workflow_id, None) is None:
             return _envelope(404, "workflow not found")
+        self._born.pop(workflow_id, None)
         return _envelope(200, "workflow deleted successfully", {})
 
     def _fields(self, body: bytes) -> dict[str, Any]:
@@ -315,6 +542,15 @@ class Emulator:
             out["description"] = None
         return out
 
+    def _shown(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A workflow as list and get answers show it: public, less ``omit_fields``, maybe nameless."""
+        out = self._public(record)
+        for name in self.omit_fields:
+            out.pop(name, None)
+        if self.null_name:
+            out["name"] = None
+        return out
+
 
 # -- adapters ----------------------------------------------------------------
 
@@ -328,7 +564,10 @@ def make_wsgi_app(emulator: Emulator) -> Callable:
         headers = {k[5:].replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
-        response = emulator.handle(environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), headers, body)
+        path = environ.get("PATH_INFO", "")
+        if environ.get("QUERY_STRING"):
+            path += "?" + environ["QUERY_STRING"]
+        response = emulator.handle(environ["REQUEST_METHOD"], path, headers, body)
         if response.drop:
             raise ConnectionAbortedError("connection dropped by emulator")
         status = f"{response.status} {http.HTTPStatus(response.status).phrase}"
@@ -366,17 +605,50 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(response.body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(response.body)
+            self._send_body(response.body)
+
+    def _send_body(self, body: bytes) -> None:
+        delay = self.emulator.trickle
+        if not delay:
+            self.wfile.write(body)
+            return
+        # The headers went out with end_headers; now one byte per ``delay`` seconds.
+        stopping = getattr(self.server, "stopping", None) or threading.Event()
+        for i in range(len(body)):
+            if stopping.wait(delay):  # the server is shutting down: give up on this answer
+                self.close_connection = True
+                return
+            try:
+                self.wfile.write(body[i : i + 1])
+            except OSError:  # the client went away
+                self.close_connection = True
+                return
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _answer
+
+
+class _Server(ThreadingHTTPServer):
+    """Daemon handler threads, and a ``stopping`` event that ends trickled answers at shutdown."""
+
+    daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self.stopping = threading.Event()  # before binding: a failed bind calls server_close
+        super().__init__(*args, **kwargs)
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        super().shutdown()
+
+    def server_close(self) -> None:
+        self.stopping.set()
+        super().server_close()
 
 
 def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
     """A bound (not yet serving) HTTP server for ``emulator``; call ``serve_forever`` on it."""
     handler = type("EmulatorHandler", (_Handler,), {"emulator": emulator})
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
-    return server
+    return _Server((host, port), handler)
 
 
 def _base_url(server: ThreadingHTTPServer) -> str:
@@ -400,11 +672,14 @@ def running(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> Itera
 
 
 def local_transport(state_file: str):
-    """An ``httpx.WSGITransport`` over an auth-free, unlimited emulator persisted in ``state_file``."""
+    """An ``httpx.WSGITransport`` over an auth-free, unlimited emulator persisted in ``state_file``.
+
+    Several processes may use the same file at once (``shared_file``): none loses another's writes.
+    """
     import httpx  # only this adapter needs it
 
     os.makedirs(os.path.dirname(os.path.abspath(state_file)), exist_ok=True)
-    return httpx.WSGITransport(app=make_wsgi_app(Emulator(data_file=state_file)))
+    return httpx.WSGITransport(app=make_wsgi_app(Emulator(data_file=state_file, shared_file=True)))
 
 
 def main_serve(

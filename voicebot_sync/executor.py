@@ -151,11 +151,12 @@ class Executor:
         self.settle = settle
         self.wall = wall
         self.in_flight: Change | None = None
-        # Creates of earlier runs whose outcome is still unknown, by name: (sent, on our clock).
-        self._unsettled: dict[str, float] = {}
+        # Creates of earlier runs that a list may not show yet, by name: (sent on our clock, id if confirmed).
+        self._unsettled: dict[str, tuple[float, str | None]] = {}
         if journal is not None:
             for entry in journal.pending_creates():
-                self._unsettled[entry.name] = self.clock() - max(0.0, wall() - entry.sent_at)
+                sent = self.clock() - max(0.0, wall() - entry.sent_at)
+                self._unsettled[entry.name] = (sent, entry.id if entry.state == "created" else None)
 
     def remaining_seconds(self, operations: int) -> float:
         """When the last of the next ``operations`` requests may start, from now (the ETA)."""
@@ -263,7 +264,10 @@ class Executor:
                     self._uncertain(entry)
                     raise _Uncertain(str(check_failed)) from exc
                 if found is not None:
-                    self._done(entry)
+                    if self.journal and entry and change.action == "create" and found.status == "created":
+                        self.journal.created(entry, str(found.id))
+                    else:
+                        self._done(entry)
                     found.note = "confirmed after a lost answer"
                     return found
                 self._done(entry)  # looked long enough: it did not take effect
@@ -281,7 +285,10 @@ class Executor:
                 self._uncertain(entry)
                 raise
             else:
-                self._done(entry)
+                if self.journal and entry and change.action == "create" and outcome.status == "created":
+                    self.journal.created(entry, str(outcome.id))
+                else:
+                    self._done(entry)
                 return outcome
 
     def _begin(self, change: Change, fields: dict[str, Any]) -> Entry | None:
@@ -315,21 +322,27 @@ class Executor:
                 self.client.limiter.sleep(left)
 
         if name in self._unsettled:
-            # An earlier run's create of this name may still appear: look first.
-            earlier = self._unsettled.pop(name)
+            # An earlier run's create of this name may not be in the list yet: look first.
+            earlier, known_id = self._unsettled.pop(name)
             with self.stop.guard():
-                found = find(earlier)
+                found = self._fetch_created(change, known_id) if known_id else find(earlier)
             if found is not None:
-                found.note = "created by an earlier run whose answer was lost"
-                if self.journal:
-                    for entry in [e for e in self.journal.pending_creates() if e.name == name]:
-                        self.journal.done(entry)
+                # The journal keeps the entry until a list shows it (or the settle time passes).
+                found.note = "created by an earlier run (the list did not show it yet)"
                 return found
 
         def write() -> Outcome:
             return Outcome(change, "created", str(self.client.create_workflow(fields)["id"]))
 
         return self._journalled(change, fields, write, find)
+
+    def _fetch_created(self, change: Change, workflow_id: str) -> Outcome | None:
+        """A create an earlier run confirmed: one GET by id sees it even when the list lags."""
+        try:
+            w = self.client.get_workflow(workflow_id)
+        except NotFound:
+            return None
+        return Outcome(change, "created", str(w["id"])) if w["name"] == change.name else None
 
     def _update(self, change: Change) -> Outcome:
         fields = dict(change.after or {})

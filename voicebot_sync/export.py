@@ -88,6 +88,6 @@ def write_export(remote: Iterable[Mapping[str, Any]], out_dir: str, *, with_ids:
             stem, n = f"{base}-{n}", n + 1
         taken.add(stem)
         path = os.path.join(out_dir, stem + ".yaml")
-        write_text(path, to_yaml(w, with_id=with_ids))
+        write_text(path, to_yaml(w, with_id=with_ids), data=True)
         written.append((path, w))
     return written

@@ -27,10 +27,15 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
+
+from . import doors
+from .escaping import actions_data, actions_property, md_code, md_text
+from .redaction import redact, register_secret
 
 COMMENT_LIMIT = 65_536  # characters: GitHub refuses a longer issue comment
 SUMMARY_LIMIT = 1_000_000  # bytes: GitHub drops a step summary over 1024k, whole
@@ -41,28 +46,23 @@ CHANGES = "<!-- voicebot-sync-plan-changes: {hashes} -->"
 CHANGES_RE = re.compile(r"<!-- voicebot-sync-plan-changes: ([0-9a-f ]*) -->")
 # What render_markdown appends when it cuts a plan; the comment turns it into a link.
 CUT_POINTER = "_The plan is cut here to fit; the full plan is in the job summary._"
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+# The login whose plan comments count as reviewed plans: the job token's own (GITHUB_TOKEN).
+DEFAULT_TRUSTED_COMMENTER = "github-actions[bot]"
+# The tool's own annotation lines on its stdout, relayed as workflow commands (anything else is plain log text).
+_OWN_ANNOTATION = re.compile(r"^::(error|warning|notice)( [^:\n]*)?::")
 
 
 def annotation(level: str, file: str, line: int, message: str) -> str:
-    """``::error file=F,line=L::message``, escaped the way the runner expects."""
-    props = f"file={_escape_property(file)}"
+    """``::error file=F,line=L::message``, escaped the way the runner expects, and redacted."""
+    props = f"file={actions_property(file)}"
     if line:
-        props += f",line={line}"
-    return f"::{level} {props}::{_escape_data(message)}"
+        props += f",line={int(line)}"
+    return redact(f"::{level} {props}::{actions_data(message)}")
 
 
 def _code(text: Any) -> str:
-    """Inline code in Markdown (a list item or a sentence), whatever the name holds."""
-    text = str(text).replace("\n", " ").replace("`", "'")
-    return f"`{text}`"
+    """Inline code in Markdown (a list item or a sentence) that the text inside cannot close."""
+    return md_code(str(text).replace("\n", " "))
 
 
 # -- the runner's files ------------------------------------------------------------
@@ -77,44 +77,66 @@ class Runner:
         self.err = err or sys.stderr
 
     def command(self, line: str) -> None:
-        """A workflow command or log line on stdout, where the runner reads them."""
-        self.out.write(line.rstrip("\n") + "\n")
-        self.out.flush()
+        """One of our own workflow commands on stdout, where the runner reads them: redacted, and
+        past the stdout door's ``::`` guard (``doors.workflow_command``) when stdout is that door."""
+        line = line.rstrip("\n")
+        if self.out is sys.stdout:
+            doors.workflow_command(line)
+        elif isinstance(self.out, doors.SafeStream):
+            self.out.command(line)
+        else:
+            self.out.write(redact(line.replace("\n", " ")) + "\n")
+            self.out.flush()
+
+    def log(self, text: str) -> None:
+        """Outside text for the log (the tool's output): through stdout as it is (the door guards it)."""
+        if text:
+            self.out.write(text if text.endswith("\n") else text + "\n")
+            self.out.flush()
+
+    def relay(self, stdout: str) -> None:
+        """The tool's stdout: its own annotation lines as workflow commands, everything else as log text."""
+        for line in stdout.splitlines():
+            if _OWN_ANNOTATION.match(line):
+                self.command(line)
+            else:
+                self.log(line)
 
     def mask(self, value: str | None) -> None:
         for line in (value or "").splitlines():
-            if line.strip():
-                self.command(f"::add-mask::{line}")
+            for part in {line, line.strip()}:
+                if part.strip():
+                    self.command(f"::add-mask::{part}")
 
     def error(self, message: str, title: str | None = None, level: str = "error") -> None:
-        props = f" title={_escape_property(title)}" if title else ""
-        self.command(f"::{level}{props}::{_escape_data(message)}")
+        props = f" title={actions_property(title)}" if title else ""
+        self.command(redact(f"::{level}{props}::{actions_data(message)}"))
 
     def set_output(self, name: str, value: Any) -> None:
-        """Multiline-safe: ``name<<DELIMITER`` ... ``DELIMITER``."""
-        text = str(value).lower() if isinstance(value, bool) else str(value)
+        """Multiline-safe: ``name<<DELIMITER`` ... ``DELIMITER``; the value redacted."""
+        text = redact(str(value).lower() if isinstance(value, bool) else str(value))
         path = self.env.get("GITHUB_OUTPUT")
         if not path:
-            self.command(f"{name}={_escape_data(text)}")
+            self.command(f"{name}={actions_data(text)}")
             return
         delimiter = f"ghadelimiter_{uuid.uuid4().hex}"
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(f"{name}<<{delimiter}\n{text}\n{delimiter}\n")
+        while delimiter in text:  # pragma: no cover - a random 128-bit value
+            delimiter = f"ghadelimiter_{uuid.uuid4().hex}"
+        doors.write_text(path, f"{name}<<{delimiter}\n{text}\n{delimiter}\n", mode="a")
 
     def summary(self, markdown: str) -> None:
-        """Append to the job summary, never past GitHub's limit (it would drop the whole summary)."""
+        """Append to the job summary (redacted), never past GitHub's limit (it would drop the whole summary)."""
         path = self.env.get("GITHUB_STEP_SUMMARY")
         if not path:
             return
-        text = markdown.rstrip("\n") + "\n\n"
+        text = redact(markdown.rstrip("\n")) + "\n\n"
         used = os.path.getsize(path) if os.path.exists(path) else 0
         if used + len(text.encode("utf-8")) > SUMMARY_LIMIT:
             text = _cut_bytes(text, SUMMARY_LIMIT - used - 200) + \
                 "\n_The summary is cut here (GitHub's 1 MiB limit); the full text is in this step's log._\n\n"
             if used + len(text.encode("utf-8")) > SUMMARY_LIMIT:
                 return
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(text)
+        doors.write_text(path, text, mode="a")
 
     @property
     def event(self) -> dict[str, Any]:
@@ -162,6 +184,20 @@ class Runner:
     def temp(self) -> str:
         return self.env.get("RUNNER_TEMP") or "."
 
+    def workdir(self) -> str:
+        """A folder of this step's own under RUNNER_TEMP (plan file, reviewed hashes): two uses of the
+        action in one job, or a re-run on a self-hosted runner, never read or overwrite each other's."""
+        if not hasattr(self, "_workdir"):
+            os.makedirs(self.temp, exist_ok=True)
+            step = re.sub(r"[^\w.-]", "_", self.env.get("GITHUB_ACTION", ""))[:40]
+            self._workdir = tempfile.mkdtemp(prefix=f"voicebot-sync-{step + '-' if step else ''}", dir=self.temp)
+        return self._workdir
+
+    @property
+    def trusted_commenter(self) -> str:
+        """The login whose plan comment counts (the token's own): ``trusted-commenter``, else github-actions[bot]."""
+        return (self.env.get("VS_TRUSTED_COMMENTER") or "").strip() or DEFAULT_TRUSTED_COMMENTER
+
 
 def _cut_bytes(text: str, limit: int) -> str:
     """At most ``limit`` UTF-8 bytes, cut at a line end, with any open code fence closed."""
@@ -207,17 +243,20 @@ class GitHubApi:
     def _request(self, method: str, path: str, **kw):
         import httpx
 
+        if isinstance(kw.get("json"), dict) and isinstance(kw["json"].get("body"), str):
+            # Every text the action sends to GitHub (a comment body) leaves redacted.
+            kw["json"] = {**kw["json"], "body": redact(kw["json"]["body"])}
         try:
             response = self._http.request(method, path, **kw)
         except httpx.HTTPError as exc:
-            raise GitHubError(f"GitHub API unreachable: {type(exc).__name__}: {exc}") from exc
+            raise GitHubError(redact(f"GitHub API unreachable: {type(exc).__name__}: {exc}")) from exc
         if response.status_code >= 400:
             try:
                 message = response.json().get("message", "")
             except (ValueError, AttributeError):
                 message = response.text[:200]
-            raise GitHubError(f"GitHub API {method} {response.url.path}: HTTP {response.status_code} {message}".rstrip(),
-                              response.status_code)
+            raise GitHubError(redact(f"GitHub API {method} {response.url.path}: HTTP {response.status_code} "
+                                     f"{message}".rstrip()), response.status_code)
         return response
 
     def _call(self, method: str, path: str, **kw) -> Any:
@@ -331,18 +370,47 @@ def failure_body(marker: str, problems: str, run_url: str | None = None, commit:
                       f"and the {where}.\n\n{problems}\n", COMMENT_LIMIT)
 
 
-def plan_comment(comments: list[dict[str, Any]], marker: str) -> dict[str, Any] | None:
-    """The plan comment: one that begins with the marker (a reply quoting it does not), a bot's first.
+def _login(comment: dict[str, Any]) -> str:
+    return str((comment.get("user") or {}).get("login") or "")
 
-    The plan step updates this one and apply reads this one, so they always agree."""
+
+def plan_comments(comments: list[dict[str, Any]], marker: str, trusted: str = DEFAULT_TRUSTED_COMMENTER
+                  ) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    """(the plan comment, the look-alikes ignored): the first comment that begins with the marker
+    (a reply quoting it does not) *and* was written by the trusted login (the token's own, by default
+    github-actions[bot]). Anyone can post a comment that begins with the marker and carries fingerprints;
+    such a comment is never read as a review and never updated."""
     found = [c for c in comments if (c.get("body") or "").startswith(marker)]
-    bots = [c for c in found if (c.get("user") or {}).get("type") == "Bot"]
-    return (bots or found or [None])[0]
+    mine = [c for c in found if _login(c).lower() == trusted.lower()]
+    return (mine[0] if mine else None), [c for c in found if c not in mine]
 
 
-def upsert_comment(api: GitHubApi, number: int, body: str, marker: str) -> str:
-    """Update the plan comment found by its marker, or create it: 'created' or 'updated'."""
-    comment = plan_comment(api.comments(number), marker)
+def plan_comment(comments: list[dict[str, Any]], marker: str, trusted: str = DEFAULT_TRUSTED_COMMENTER
+                 ) -> dict[str, Any] | None:
+    """The plan comment (see ``plan_comments``). The plan step updates this one and apply reads this one,
+    so they always agree."""
+    return plan_comments(comments, marker, trusted)[0]
+
+
+def ignored_note(ignored: list[dict[str, Any]], trusted: str) -> str | None:
+    """A sentence for the summary about comments that look like the plan comment but are not the trusted login's."""
+    if not ignored:
+        return None
+    logins = sorted({_login(c) or "unknown" for c in ignored})
+    who = ", ".join(md_text(login) for login in logins)
+    return (f"Ignored {len(ignored)} comment(s) that begin with the plan marker but were written by {who}, "
+            f"not by {md_text(trusted)} (the only author whose plan comment counts as the review; "
+            "set the `trusted-commenter` input when the token is a GitHub App's or a user's).")
+
+
+def upsert_comment(api: GitHubApi, number: int, body: str, marker: str, trusted: str = DEFAULT_TRUSTED_COMMENTER,
+                   notes: list[str] | None = None) -> str:
+    """Update the plan comment found by its marker and author, or create it: 'created' or 'updated'.
+    Someone else's comment is never updated; ``notes`` gets a sentence about any that was ignored."""
+    comment, ignored = plan_comments(api.comments(number), marker, trusted)
+    note = ignored_note(ignored, trusted)
+    if note and notes is not None:
+        notes.append(note)
     if comment is not None:
         api.update_comment(comment["id"], body)
         return "updated"
@@ -357,6 +425,7 @@ class Reviewed:
     number: int | None
     fingerprint: str | None = None
     changes: list[str] | None = None
+    ignored: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def has_plan(self) -> bool:
@@ -373,18 +442,20 @@ def merged_pull(pulls: list[dict[str, Any]], sha: str) -> dict[str, Any] | None:
     return None
 
 
-def reviewed_plan(api: GitHubApi, sha: str, marker: str) -> Reviewed:
+def reviewed_plan(api: GitHubApi, sha: str, marker: str, trusted: str = DEFAULT_TRUSTED_COMMENTER) -> Reviewed:
+    """What the trusted login's plan comment on the pull request that brought ``sha`` says was reviewed."""
     pull = merged_pull(api.pulls_for_commit(sha), sha) if sha else None
     if pull is None:
         return Reviewed(None)
     number = pull["number"]
-    comment = plan_comment(api.comments(number), marker)
+    comment, ignored = plan_comments(api.comments(number), marker, trusted)
     if comment is None:
-        return Reviewed(number)
+        return Reviewed(number, ignored=ignored)
     # Only the head of the comment holds markers; the rendered plan below could quote anything.
     head = comment["body"].split("\n### ", 1)[0]
     fingerprint, changes = FINGERPRINT_RE.search(head), CHANGES_RE.search(head)
-    return Reviewed(number, fingerprint.group(1) if fingerprint else None, changes.group(1).split() if changes else None)
+    return Reviewed(number, fingerprint.group(1) if fingerprint else None, changes.group(1).split() if changes else None,
+                    ignored)
 
 
 # -- running the tool ----------------------------------------------------------------
@@ -412,7 +483,7 @@ def _cli(runner: Runner, *args: str) -> Result:
     tool, which stops cleanly and reports what remains, so the summary still says so."""
     # Empty inputs mean "not given"; the GitHub token is none of the tool's business.
     env = {k: v for k, v in runner.env.items()
-           if not (k.startswith("VOICEBOT_") and v == "") and k not in ("VS_GITHUB_TOKEN", "GITHUB_TOKEN")}
+           if not (k.startswith("VOICEBOT_") and v == "") and k not in ("VS_GITHUB_TOKEN", "GITHUB_TOKEN", "VS_API_KEY")}
     env["GITHUB_ACTIONS"] = "true"
     env.setdefault("PYTHONUNBUFFERED", "1")
     # Its own session: a Ctrl-C in a terminal reaches it once, through us, not twice.
@@ -468,7 +539,7 @@ def _failed(runner: Runner, result: Result, command: str, *, limit: int = 50) ->
     for message in result.errors:
         if not annotated:
             runner.error(message, title=f"voicebot-sync {command}", level=level)
-    parts = ["\n".join(f"> {m}" for m in result.errors) or "> see the step's log"]
+    parts = ["\n".join(f"> {md_text(m)}" for m in result.errors) or "> see the step's log"]
     problems = _problems(result.stdout) if annotated else []
     if problems:
         more = [f"- … and {len(problems) - limit} more (see the log)"] if len(problems) > limit else []
@@ -506,7 +577,7 @@ def _summary_markdown(plan, rate_limit: str | None, title: str = "voicebot-sync 
 
 def step_validate(runner: Runner, transport=None) -> int:
     result = _cli(runner, "validate", *_paths(runner))
-    runner.out.write(result.stdout)  # the problems and their ::error annotations
+    runner.relay(result.stdout)  # the problems and their ::error annotations
     runner.set_output("exit-code", result.code)
     if result.code == 0:
         lines = _problems(result.stdout)
@@ -520,49 +591,62 @@ def step_plan(runner: Runner, transport=None) -> int:
     from .plan import Plan
     from .render import render_text
 
-    path = os.path.join(runner.temp, "voicebot-sync-plan.json")
+    path = os.path.join(runner.workdir(), "plan.json")
     result = _cli(runner, "plan", *_paths(runner), *_prune(runner), "--format", "json", "--out", path,
                   "--detailed-exitcode")
     failed = result.code not in (0, 2)
     runner.set_output("exit-code", result.code if failed else 0)
     if failed:
-        runner.out.write(result.stdout)  # validation problems and their ::error annotations
+        runner.relay(result.stdout)  # validation problems and their ::error annotations
         problems = _failed(runner, result, "plan")
         runner.summary(f"### voicebot-sync plan failed\n\n{problems}")
         number = runner.pull_request_number
         if number and _truthy(runner.env.get("VS_COMMENT", "true")):
             marker = marker_for(runner)
             body = failure_body(marker, problems, runner.run_url, runner.head_sha)
-            note = _comment(api_from(runner, transport), number, body, marker)
-            runner.summary(note)
-            runner.command(note)
+            _post(runner, transport, number, body, marker)
         return result.code
-    plan = Plan.load(path)
+    try:
+        plan = Plan.load(path)
+    except Exception as exc:  # noqa: BLE001 - one clear line, never a traceback
+        message = f"could not read the plan the tool wrote: {exc}"
+        runner.error(message, title="voicebot-sync plan")
+        runner.set_output("exit-code", 1)
+        runner.summary(f"### voicebot-sync plan failed\n\n> {md_text(message)}")
+        return 1
     rate_limit = runner.env.get("VOICEBOT_RATE_LIMIT") or None
-    runner.out.write(render_text(plan, rate_limit=rate_limit))
+    runner.log(render_text(plan, rate_limit=rate_limit))
     _plan_outputs(runner, plan, path)
     runner.summary(_summary_markdown(plan, rate_limit))
     number = runner.pull_request_number
     if number and _truthy(runner.env.get("VS_COMMENT", "true")):
         marker = marker_for(runner)
         body = comment_body(plan, marker, rate_limit, runner.run_url, runner.head_sha)
-        note = _comment(api_from(runner, transport), number, body, marker)
-        runner.summary(note)
-        runner.command(note)
+        _post(runner, transport, number, body, marker)
     return 0
 
 
-def _comment(api: GitHubApi | None, number: int, body: str, marker: str) -> str:
+def _post(runner: Runner, transport, number: int, body: str, marker: str) -> None:
+    """Create or update the plan comment; say how it went in the summary and the log."""
+    notes: list[str] = []
+    note = _comment(api_from(runner, transport), number, body, marker, runner.trusted_commenter, notes)
+    for text in (*notes, note):
+        runner.summary(text)
+        runner.log(text)
+
+
+def _comment(api: GitHubApi | None, number: int, body: str, marker: str,
+             trusted: str = DEFAULT_TRUSTED_COMMENTER, notes: list[str] | None = None) -> str:
     if api is None:
         return "_No GitHub token: the plan was not posted on the pull request._"
     try:
-        return f"_Plan comment {upsert_comment(api, number, body, marker)} on #{number}._"
+        return f"_Plan comment {upsert_comment(api, number, body, marker, trusted, notes)} on #{number}._"
     except GitHubError as exc:
         if exc.status in (403, 404):
             # Forks get a read-only token; the plan is still in this summary.
             return (f"_This token may not comment on #{number} (HTTP {exc.status}, e.g. a pull request from a fork, or "
                     "no `pull-requests: write` permission): the plan is only in this summary._")
-        return f"_Could not post the plan on #{number}: {exc}_"
+        return f"_Could not post the plan on #{number}: {md_text(exc)}_"
     finally:
         api.close()
 
@@ -576,15 +660,13 @@ def step_apply(runner: Runner, transport=None) -> int:
     reviewed, refusal = _reviewed_changes(runner, transport, notes)
     if refusal:
         return _refuse(runner, refusal, notes)
-    path = os.path.join(runner.temp, "voicebot-sync-plan.json")
-    if os.path.exists(path):
-        os.remove(path)
+    path = os.path.join(runner.workdir(), "plan.json")
     budget = ["--max-duration", runner.env["VS_MAX_DURATION"]] if runner.env.get("VS_MAX_DURATION") else []
     if reviewed is not None and reviewed.changes is None:
         # A plan too big for its change hashes: require exactly the reviewed plan, then apply that saved plan.
         result = _cli(runner, "plan", *_paths(runner), *_prune(runner), "--format", "json", "--out", path)
         if result.code != 0:
-            runner.out.write(result.stdout)
+            runner.relay(result.stdout)
             return _apply_failed(runner, result, notes)
         plan = Plan.load(path)
         if plan.plan_fingerprint != reviewed.fingerprint:
@@ -596,7 +678,7 @@ def step_apply(runner: Runner, transport=None) -> int:
     else:
         args = ["apply", *_paths(runner), *_prune(runner), "--yes", "--format", "json", "--out", path, *budget]
         if reviewed is not None:
-            reviewed_file = os.path.join(runner.temp, "voicebot-sync-reviewed.txt")
+            reviewed_file = os.path.join(runner.workdir(), "reviewed.txt")
             with open(reviewed_file, "w", encoding="utf-8") as fh:
                 fh.write("\n".join(reviewed.changes or []) + "\n")
             args += ["--reviewed", reviewed_file]
@@ -605,7 +687,7 @@ def step_apply(runner: Runner, transport=None) -> int:
         report = json.loads(result.stdout) if result.stdout.strip() else None
     except ValueError:
         report = None
-        runner.out.write(result.stdout)  # validation problems and their ::error annotations
+        runner.relay(result.stdout)  # validation problems and their ::error annotations
     plan = Plan.load(path) if os.path.exists(path) else None
     if plan is not None:
         runner.set_output("plan-file", path)
@@ -664,7 +746,7 @@ def _reviewed_changes(runner: Runner, transport, notes: list[str]) -> tuple[Revi
                       "or set allow-plan-change: true.")
     sha = runner.sha
     try:
-        reviewed = reviewed_plan(api, sha, marker_for(runner))
+        reviewed = reviewed_plan(api, sha, marker_for(runner), runner.trusted_commenter)
     except GitHubError as exc:
         return None, (f"Refusing to apply: could not read the reviewed plan ({exc}); nothing was changed. "
                       "Give the job `pull-requests: read`, or set allow-plan-change: true to apply anyway.")
@@ -673,6 +755,9 @@ def _reviewed_changes(runner: Runner, transport, notes: list[str]) -> tuple[Revi
     if reviewed.number is None:
         notes.append(f"No pull request found for commit `{sha[:7]}` (a direct push): applied the plan as it is now.")
         return None, None
+    note = ignored_note(reviewed.ignored, runner.trusted_commenter)
+    if note:
+        notes.append(note)
     if not reviewed.has_plan:
         return None, (f"Refusing to apply: #{reviewed.number} carries no reviewed voicebot-sync plan for "
                       f"{_code(scope_for(runner))}; nothing was changed. Run the plan check on pull requests "
@@ -718,7 +803,7 @@ def _report_apply(runner: Runner, code: int, report: dict, plan, notes: list[str
                     + (f" (id {_code(o['id'])})" if o.get("id") else "") for o in done], "", "</details>"]
     if failures:
         lines += ["", f"**Failed ({len(failures)}):**", "",
-                  *[f"- {f['action']} {_code(f['name'])}: {f.get('error', '')}" for f in failures]]
+                  *[f"- {f['action']} {_code(f['name'])}: {md_text(f.get('error', ''))}" for f in failures]]
     if remaining:
         lines += ["", f"**Not started ({len(remaining)}; {report.get('stopped') or 'stopped'}):**", "",
                   *[f"- {r['action']} {_code(r['name'])}" for r in remaining[:500]],
@@ -736,7 +821,76 @@ def _report_apply(runner: Runner, code: int, report: dict, plan, notes: list[str
     return code
 
 
-STEPS = {"validate": step_validate, "plan": step_plan, "apply": step_apply}
+def step_drift(runner: Runner, transport=None) -> int:
+    """``voicebot-sync drift``: the Markdown report into the summary, output ``drift``; passes on drift
+    (a warning annotation) unless ``fail-on-drift``, fails (1) when the report could not be made."""
+    result = _cli(runner, "drift", *_paths(runner), "--format", "markdown")
+    runner.set_output("exit-code", result.code)
+    if result.code not in (0, 2):
+        runner.relay(result.stdout)
+        runner.summary(f"### voicebot-sync drift failed\n\n{_failed(runner, result, 'drift')}")
+        return result.code or 1
+    drift = result.code == 2
+    runner.set_output("drift", drift)
+    runner.log(result.stdout)
+    runner.summary(result.stdout.strip() or ("### voicebot-sync drift\n\n" + ("Drift found." if drift else "No drift.")))
+    if drift:
+        runner.error("Drift: the remote differs from the definitions (changed outside git); see the job summary",
+                     title="voicebot-sync drift", level="warning")
+        if _truthy(runner.env.get("VS_FAIL_ON_DRIFT")):
+            return 2
+    return 0
+
+
+STEPS = {"validate": step_validate, "plan": step_plan, "apply": step_apply, "drift": step_drift}
+
+# The action's inputs, passed by action.yml under names of their own, and the tool's variables they set.
+# An empty input sets nothing, so a job-level VOICEBOT_* variable still counts (GitHub gives a step every
+# declared env entry, an empty one too, and an empty step-level entry would hide the job's value).
+INPUT_VARIABLES = {
+    "VS_API_URL": "VOICEBOT_API_URL",
+    "VS_RATE_LIMIT": "VOICEBOT_RATE_LIMIT",
+    "VS_CONFIG": "VOICEBOT_SYNC_CONFIG",
+    "VS_ENVIRONMENT": "VOICEBOT_ENV",
+}
+DEFAULT_KEY_VARIABLE = "VOICEBOT_API_KEY"
+
+
+def key_variable(environ: Mapping[str, str], cwd: str | None = None) -> str:
+    """The variable the tool reads the key from: the ``api_key_env`` of the selected environment of the
+    config file (or of its top), else VOICEBOT_API_KEY. When the config cannot be read the tool reports
+    that itself; the key then goes to VOICEBOT_API_KEY."""
+    try:
+        from .config import load_settings
+
+        settings = load_settings({"insecure": True}, {k: v for k, v in environ.items() if v != ""}, cwd)
+        name = str(getattr(settings, "api_key_env", "") or "")
+    except Exception:  # noqa: BLE001 - any problem here is the tool's to report, with its own words
+        return DEFAULT_KEY_VARIABLE
+    return name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else DEFAULT_KEY_VARIABLE
+
+
+def action_environment(environ: Mapping[str, str], out=None) -> dict[str, str]:
+    """The step's environment with the action's inputs applied: non-empty ``VS_*`` inputs set the tool's
+    ``VOICEBOT_*`` variables; the ``api-key`` input (``VS_API_KEY``, stripped) goes to the variable the tool
+    will read it from (``key_variable``), so ``environment: production`` with ``api_key_env: VOICEBOT_PROD_KEY``
+    works. The key is masked, then it, the key in use and the GitHub token are registered for redaction."""
+    env = dict(environ)
+    key = env.pop("VS_API_KEY", "")
+    # Mask first: once a secret is registered (reading the config may do it), every line carrying it is
+    # redacted, its mask line too. (A job-level variable from a secret is masked by the runner itself.)
+    Runner(env, out=out).mask(key)
+    for source, target in INPUT_VARIABLES.items():
+        value = env.pop(source, "")
+        if value.strip():
+            env[target] = value.strip()
+    register_secret(key)
+    if key.strip():
+        env[key_variable(env)] = key.strip()
+    secrets = [env.get(key_variable(env)), env.get(DEFAULT_KEY_VARIABLE), env.get("VS_GITHUB_TOKEN"), env.get("GITHUB_TOKEN")]
+    for secret in secrets:
+        register_secret(secret)
+    return env
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -746,11 +900,13 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m voicebot_sync.github",
         description="The steps of the voicebot-sync GitHub Action. Inputs come from the environment "
                     "(VS_PATH, VS_PRUNE, VS_COMMENT, VS_MAX_DURATION, VS_FAIL_ON_INCOMPLETE, VS_ALLOW_PLAN_CHANGE, "
-                    "VS_GITHUB_TOKEN and the tool's own VOICEBOT_* variables).")
+                    "VS_FAIL_ON_DRIFT, VS_TRUSTED_COMMENTER, VS_GITHUB_TOKEN; VS_API_URL, VS_API_KEY, VS_RATE_LIMIT, "
+                    "VS_CONFIG, VS_ENVIRONMENT when set, else the tool's own VOICEBOT_* variables).")
     parser.add_argument("step", choices=sorted(STEPS), help="what to run")
     args = parser.parse_args(argv)
-    runner = Runner()
-    runner.mask(runner.env.get("VOICEBOT_API_KEY"))
+    # Every write to stdout/stderr is redacted, and no line of outside text can begin a workflow command.
+    doors.install(actions=os.environ.get("GITHUB_ACTIONS") == "true")
+    runner = Runner(action_environment(os.environ))
     return STEPS[args.step](runner)
 
 

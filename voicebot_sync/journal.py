@@ -34,7 +34,7 @@ class Entry:
     id: str | None
     fields: dict[str, Any] = field(default_factory=dict)
     sent_at: float = 0.0  # wall clock (time.time) when it was sent
-    state: str = "sending"  # sending | uncertain
+    state: str = "sending"  # sending | uncertain | created (confirmed, but a lagging list may not show it yet)
 
 
 class Journal:
@@ -74,7 +74,7 @@ class Journal:
                 pass
             return
         data = {"format_version": 1, "entries": [asdict(e) for e in self.entries.values()]}
-        write_text(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        write_text(self.path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", data=True)
 
     def begin(self, action: str, name: str, id: str | None, fields: dict[str, Any]) -> Entry:
         """Record a write before it is sent."""
@@ -87,6 +87,13 @@ class Journal:
         """Its outcome is known (done, failed for sure, or found)."""
         if self.entries.pop(entry.op, None) is not None:
             self._save()
+
+    def created(self, entry: Entry, workflow_id: str) -> None:
+        """A confirmed create stays for the settle time: a list that lags may not show it yet, and
+        the next run must not take its absence from the list for a reason to create it again."""
+        entry.state, entry.id = "created", workflow_id
+        self.entries[entry.op] = entry
+        self._save()
 
     def uncertain(self, entry: Entry) -> None:
         """Its outcome could not be checked: keep it for the next run."""

@@ -265,7 +265,7 @@ class Plan:
     def dump(self, path: str) -> None:
         from .doors import write_text
 
-        write_text(path, json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
+        write_text(path, json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n", data=True)
 
     @classmethod
     def load(cls, path: str) -> "Plan":

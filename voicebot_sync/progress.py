@@ -14,6 +14,7 @@ from typing import TextIO
 from .durations import format_seconds
 from .executor import Events, Executor, Outcome, Report
 from .plan import Change, Plan
+from .escaping import visible
 from .render import SYMBOL
 
 CI_WAIT_THRESHOLD = 5.0
@@ -25,28 +26,34 @@ def _stamp() -> str:
 
 def describe_outcome(outcome: Outcome) -> str:
     c = outcome.change
-    ident = f" (id {outcome.id})" if outcome.id else ""
+    ident = f" (id {visible(outcome.id)})" if outcome.id else ""
     if outcome.status == "failed":
-        return f"! failed to {c.action} \"{c.name}\"{ident}: {outcome.error}"
-    note = f" [{outcome.note}]" if outcome.note else ""
-    return f"{SYMBOL[c.action]} {outcome.status} \"{c.name}\"{ident}{note}"
+        return f"! failed to {c.action} \"{visible(c.name)}\"{ident}: {visible(outcome.error)}"
+    if outcome.status == "uncertain":
+        return (f"? uncertain: {c.action} \"{visible(c.name)}\"{ident}: {visible(outcome.error)}"
+                + (f"; {visible(outcome.note)}" if outcome.note else ""))
+    note = f" [{visible(outcome.note)}]" if outcome.note else ""
+    return f"{SYMBOL[c.action]} {outcome.status} \"{visible(c.name)}\"{ident}{note}"
 
 
 def summary_lines(report: Report) -> list[str]:
     head = "Apply complete" if report.complete else ("Apply stopped" if report.remaining else "Apply finished with failures")
+    uncertain = f", {len(report.uncertain)} uncertain" if report.uncertain else ""
     lines = [
         f"{head}: {report.count('created')} created, {report.count('updated')} updated, "
-        f"{report.count('deleted')} deleted, {len(report.failed)} failed, {len(report.remaining)} remaining.",
+        f"{report.count('deleted')} deleted, {len(report.failed)} failed{uncertain}, {len(report.remaining)} remaining.",
         f"Requests: {report.requests} sent (minimum {report.total + 1}), {report.rate_limited} rate-limited (429), "
         f"{report.retries} retries. Time: {format_seconds(report.wall_seconds)} "
         f"(the rate limit allowed {format_seconds(report.least_seconds)} at the least).",
     ]
     if report.stopped:
-        lines.append(f"Stopped: {report.stopped}.")
+        lines.append(f"Stopped: {visible(report.stopped)}.")
     for o in report.failed:
-        lines.append(f"  failed: {o.change.action} \"{o.change.name}\": {o.error}")
+        lines.append(f"  failed: {o.change.action} \"{visible(o.change.name)}\": {visible(o.error)}")
+    for o in report.uncertain:
+        lines.append(f"  uncertain: {o.change.action} \"{visible(o.change.name)}\": {visible(o.note or o.error)}")
     if report.remaining:
-        lines.append(f"Not started ({len(report.remaining)}): " + ", ".join(f"{c.action} \"{c.name}\"" for c in report.remaining[:10])
+        lines.append(f"Not started ({len(report.remaining)}): " + ", ".join(f"{c.action} \"{visible(c.name)}\"" for c in report.remaining[:10])
                      + (" ..." if len(report.remaining) > 10 else ""))
         lines.append("Run apply again to finish: the new plan holds just what remains.")
     return lines
@@ -77,7 +84,7 @@ class LineEvents(Events):
         self._line(f"[{index}/{self.total}] {describe_outcome(outcome)}")
 
     def note(self, text: str) -> None:
-        self._line(text)
+        self._line(visible(text))
 
     def begin(self, index: int, change: Change) -> None:
         pass
@@ -118,7 +125,7 @@ class TerminalEvents(LineEvents):
         self._set_status(f"[{self.done}/{self.total}] waiting {format_seconds(seconds)}: {why}; ETA {format_seconds(eta)}")
 
     def begin(self, index: int, change: Change) -> None:
-        self._set_status(f"[{self.done}/{self.total}] {change.action} \"{change.name}\" ...")
+        self._set_status(f"[{self.done}/{self.total}] {change.action} \"{visible(change.name)}\" ...")
 
     def end(self, index: int, outcome: Outcome) -> None:
         self.done = index

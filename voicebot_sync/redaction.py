@@ -24,7 +24,7 @@ _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization|proxy-authorization)(['\"]?\s*[:=]\s*['\"]?)([^\r\n'\",}]*)")
-_BEARER = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=\-:%]{4,})")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=\-:%]{4,})")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s@'\"<>]*@)")
 QUERY_SECRET = re.compile(
     r"(?i)([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|password|passwd|pwd|sig|signature)=)([^&#\s'\"<>]*)"
@@ -55,13 +55,19 @@ def forget_secrets() -> None:
         _pattern = None
 
 
-def redact(text: str) -> str:
-    """``text`` without registered secrets, Authorization values and URL credentials."""
+def redact(text: str, *, generic: bool = True) -> str:
+    """``text`` without registered secrets, Authorization values and URL credentials.
+
+    ``generic=False`` removes only the registered secrets: for data files (saved
+    plans, exports) whose content must round-trip exactly, where a message that
+    merely looks like a credential (``?key=…``) is the user's own text."""
     if not text:
         return text
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
+    if not generic:
+        return text
     text = _AUTH_HEADER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     text = _BEARER.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
     text = _URL_USERINFO.sub(lambda m: m.group(1) + MASK + "@", text)

@@ -7,14 +7,17 @@ import json
 from typing import Any
 
 from .durations import format_seconds
+from .escaping import md_code_block, md_text, visible
 from .plan import Change, Plan
+from .redaction import redact
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 MULTILINE_FIELDS = ("message", "description")
 
 
 def _value(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    # JSON escapes C0 controls; visible() also shows C1, bidi and invisible characters.
+    return visible(json.dumps(value, ensure_ascii=False))
 
 
 def message_diff(before: str, after: str) -> list[str]:
@@ -30,12 +33,13 @@ def _is_multiline(field: str, *values: Any) -> bool:
 def _where(change: Change) -> str:
     if not change.source:
         return ""
-    return f"  ({change.source}:{change.line})" if change.line else f"  ({change.source})"
+    source = visible(change.source)
+    return f"  ({source}:{change.line})" if change.line else f"  ({source})"
 
 
 def _title(change: Change) -> str:
-    ident = f" (id {change.id})" if change.id else ""
-    return f"{SYMBOL[change.action]} {change.action} \"{change.name}\"{ident}"
+    ident = f" (id {visible(change.id)})" if change.id else ""
+    return f"{SYMBOL[change.action]} {change.action} \"{visible(change.name)}\"{ident}"
 
 
 def _budget_line(plan: Plan, rate_limit: str | None) -> str:
@@ -60,9 +64,9 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
         return click.style(text, fg=colour)
 
     colours = {"create": "green", "update": "yellow", "delete": "red"}
-    out.append(f"Remote: {plan.api_url} ({plan.remote_count} workflow{'s' if plan.remote_count != 1 else ''})")
+    out.append(f"Remote: {visible(redact(plan.api_url))} ({plan.remote_count} workflow{'s' if plan.remote_count != 1 else ''})")
     for note in plan.notes:
-        out.append(f"Note: {note}")
+        out.append(f"Note: {visible(note)}")
     out.append("")
     for change in plan.changes:
         out.append(styled(f"  {_title(change)}", colours[change.action]) + _where(change))
@@ -70,7 +74,7 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
             for field, value in (change.after or {}).items():
                 if _is_multiline(field, value):
                     out.append(f"      {field}: |")
-                    out.extend(f"        {line}" for line in value.splitlines())
+                    out.extend(f"        {visible(line)}" for line in value.splitlines())
                 else:
                     out.append(f"      {field}: {_value(value)}")
         elif change.action == "update":
@@ -80,6 +84,7 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
                     out.append(f"      {field}:")
                     for line in message_diff(before, after):
                         colour = {"+": "green", "-": "red"}.get(line[:1])
+                        line = visible(line)
                         out.append("        " + (styled(line, colour) if colour else line))
                 else:
                     out.append(f"      {field}: {_value(before)} -> {_value(after)}")
@@ -87,7 +92,9 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
         out.append("")
     if plan.unmanaged:
         out.append("Unmanaged remote workflows (no definition; left alone, --prune deletes them):")
-        out.extend(f"  ? \"{w['name']}\" (id {w['id']})" for w in plan.unmanaged)
+        out.extend(f"  ? \"{visible(w['name'])}\" (id {visible(w['id'])})"
+                   + (f", a duplicate of id {visible(w['duplicate_of'])}" if w.get("duplicate_of") else "")
+                   for w in plan.unmanaged)
         out.append("")
     out.append(plan.summary_line())
     out.append(_budget_line(plan, rate_limit))
@@ -95,14 +102,12 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
 
 
 def _md_cell(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", "<br>")
+    """Outside text in a table cell or a summary: literal, one line, no markup, no mention, no link."""
+    return md_text(text)
 
 
 def _md_fence(text: str, lang: str = "") -> str:
-    fence = "```"
-    while fence in text:
-        fence += "`"
-    return f"{fence}{lang}\n{text}\n{fence}"
+    return md_code_block(text, lang)
 
 
 def render_markdown(plan: Plan, *, rate_limit: str | None = None, max_chars: int | None = None, title: str = "voicebot-sync plan") -> str:
@@ -128,8 +133,8 @@ def render_markdown(plan: Plan, *, rate_limit: str | None = None, max_chars: int
         blocks.append("\n".join(rows) + "\n")
     if plan.unmanaged:
         blocks.append("**Unmanaged** (no definition; left alone, `--prune` deletes them): "
-                      + ", ".join(f"`{w['name']}`" for w in plan.unmanaged) + "\n")
-    blocks += [f"_Note: {note}_\n" for note in plan.notes]
+                      + ", ".join(md_text(w['name']) for w in plan.unmanaged) + "\n")
+    blocks += [f"_Note: {md_text(note)}_\n" for note in plan.notes]
     for c in plan.changes:
         if c.action == "delete":
             continue

@@ -58,7 +58,14 @@ def make_client(
 
     from .config import is_loopback
 
-    limiter = RateLimiter(conn.windows, clock=clock, sleep=sleep or (stop or StopSignal()).sleep, on_wait=on_wait)
+    ledger = None
+    if conn.api_url != "local" and conn.api_key and conn.windows:
+        # Every run starts from what earlier runs with this key spent (never the key itself on disk).
+        from .ledger import ledger_for
+
+        ledger = ledger_for(conn.api_key)
+    limiter = RateLimiter(conn.windows, clock=clock, sleep=sleep or (stop or StopSignal()).sleep, on_wait=on_wait,
+                          ledger=ledger)
     longest = max((length for _, length in conn.windows), default=3600.0)
     retry = RetryPolicy(max_retries=conn.max_retries, base=conn.backoff_base, max_retry_after=longest + 60.0)
     return VoicebotClient(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
+from .escaping import short
 from .model import MAX_MESSAGE_LENGTH
 
 PLACEHOLDER = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*)\]")
@@ -49,13 +50,26 @@ def render(message: str, values: Mapping[str, Any]) -> str:
     return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), message)
 
 
+def _clip(name: str, limit: int = 40) -> str:
+    """A placeholder name in a message: names are identifiers, so only their length needs bounding."""
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
 def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
-    """Problems with a message and its declared parameters, each a sentence with the numbers."""
+    """Problems with a message and its declared parameters, each a sentence with the numbers.
+
+    ``message`` is the template as sent (``model.normalise_text``). The API refuses a
+    template whose raw text, placeholders included, is over the limit, so that is
+    checked as well as the fixed text and the longest filled-in message."""
     problems = []
     fixed = fixed_length(message)
     if fixed > MAX_MESSAGE_LENGTH:
         problems.append(f"message is {fixed} characters without its placeholders; the limit is {MAX_MESSAGE_LENGTH}")
     else:
+        if len(message) > MAX_MESSAGE_LENGTH:
+            problems.append(
+                f"message is {len(message)} characters as written (placeholders included); the limit is {MAX_MESSAGE_LENGTH}"
+            )
         worst = max_filled_length(message, parameters)
         if worst is not None and worst > MAX_MESSAGE_LENGTH:
             problems.append(
@@ -67,7 +81,7 @@ def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
         undeclared = [p for p in used if p not in parameters]
         unused = [p for p in parameters if p not in used]
         if undeclared:
-            problems.append("placeholder " + ", ".join(f"[{p}]" for p in undeclared) + " not declared in parameters")
+            problems.append("placeholder " + ", ".join(f"[{_clip(p)}]" for p in undeclared) + " not declared in parameters")
         if unused:
-            problems.append("parameter " + ", ".join(repr(p) for p in unused) + " declared but not used in message")
+            problems.append("parameter " + ", ".join(short(str(p)) for p in unused) + " declared but not used in message")
     return problems
