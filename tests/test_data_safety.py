@@ -269,3 +269,51 @@ def test_random_faults_and_interruptions_converge_to_each_definition_exactly_onc
             assert n in names  # never deleted without --prune
     else:
         assert sorted(names) == sorted(wanted)
+
+
+# -- narrow commands, export -----------------------------------------------------------------
+
+
+def _cli(runner, *args):
+    from voicebot_sync.cli import main
+
+    result = runner.invoke(main, [str(a) for a in args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+def test_prune_with_paths_narrower_than_the_workflows_directory_is_refused(api, runner, workflows, monkeypatch,
+                                                                           emulator):
+    monkeypatch.chdir(workflows.parent)
+    (workflows.parent / "voicebot-sync.yaml").write_text("prune: true\n")
+    emulator.add_workflow(name="Made by hand", message="m")
+    one = sorted(workflows.iterdir())[0]
+    result = _cli(runner, "apply", "--yes", one)
+    assert result.exit_code == 1 and "narrower than the workflows directory" in result.stderr
+    assert "Made by hand" in [w["name"] for w in emulator.workflows]  # nothing was deleted
+    assert _cli(runner, "plan", one).exit_code == 1
+    assert _cli(runner, "plan", workflows).exit_code == 0  # the whole directory is fine
+
+
+def test_a_hidden_or_leftover_file_is_named_in_the_plan(api, runner, workflows, monkeypatch):
+    monkeypatch.chdir(workflows.parent)
+    (workflows / ".draft.yaml").write_text("name: Draft\nmessage: hi\n")
+    result = _cli(runner, "plan")
+    assert result.exit_code == 0 and "not read" in result.output and ".draft.yaml" in result.output
+
+
+def test_export_never_overwrites_definitions_without_force(api, runner, workflows, emulator):
+    emulator.add_workflow(name="Remote one", message="m")
+    result = _cli(runner, "export", "--out-dir", workflows)
+    assert result.exit_code == 1 and "--force" in result.stderr
+    assert sorted(p.name for p in workflows.iterdir()) == ["appointment-reminder.yaml", "lab-results.yaml",
+                                                             "refill-ready.yaml"]
+
+
+def test_export_round_trips_a_name_with_surrounding_whitespace_by_pinning_its_id(api, runner, tmp_path, emulator):
+    w = emulator.add_workflow(name="Reminder ", message="m")
+    assert _cli(runner, "export", "--out-dir", tmp_path / "out").exit_code == 0
+    text = (tmp_path / "out" / "reminder.yaml").read_text()
+    assert f"id: {w['id']}" in text
+    result = _cli(runner, "plan", "--detailed-exitcode", tmp_path / "out")
+    assert result.exit_code == 0, result.output + result.stderr

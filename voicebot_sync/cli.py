@@ -192,10 +192,29 @@ def _settings(need_key: bool = False, **given):
     return load_settings(cli, os.environ, os.getcwd(), need_key=need_key)
 
 
-def _definitions(settings):
-    from .definitions import load_definitions
+class _Loaded(list):
+    """Definitions, plus the files discovery passed over (hidden, editor leftovers, links read once)."""
 
-    return load_definitions(settings.workflows, env=settings.env, scope=settings.scope)
+    skipped: list[str] = []
+
+
+def _definitions(settings):
+    from .definitions import load_definitions_with_notes
+    from .escaping import visible
+
+    try:
+        definitions, notes = load_definitions_with_notes(settings.workflows, env=settings.env, scope=settings.scope)
+    except ValidationError as exc:
+        for note in getattr(exc, "notes", []):
+            click.echo(f"note: {visible(note)}", err=True)
+        raise
+    loaded = _Loaded(definitions)
+    loaded.skipped = list(notes)
+    if notes and settings.prune:
+        # With --prune, anything not read is said before the plan: its workflows would look unmanaged.
+        for note in notes:
+            click.echo(f"note: {visible(note)}", err=True)
+    return loaded
 
 
 def _connection(settings):
@@ -250,6 +269,10 @@ def validate(paths, config_file, env_name):
     """Check definition files offline: schema, templates, duplicate names and ids."""
     settings = _settings(paths=paths, config_file=config_file, env_name=env_name)
     definitions = _definitions(settings)
+    from .escaping import visible
+
+    for note in definitions.skipped:
+        click.echo(f"note: {visible(note)}", err=True)
     files = len({d.source for d in definitions})
     click.echo(f"{len(definitions)} definition{'s' if len(definitions) != 1 else ''} in {files} file{'s' if files != 1 else ''}: valid.")
 
@@ -310,8 +333,7 @@ def _note_skipped(the_plan, definitions, settings) -> None:
     skipped = getattr(definitions, "skipped", None) or []
     if skipped:
         shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-        the_plan.notes.append(f"{len(skipped)} file{'s' if len(skipped) != 1 else ''} skipped (hidden or editor "
-                              f"leftovers): {shown}")
+        the_plan.notes.append(f"{len(skipped)} path{'s' if len(skipped) != 1 else ''} not read: {shown}")
 
 
 @main.command()
@@ -510,30 +532,51 @@ def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, ver
                        "names must be unique in the repo; rename one remotely or keep one file", err=True)
 
 
+def fault_options(f):
+    """The emulator's fault and quirk options, generated from its own table (emulator.FAULT_OPTIONS)."""
+    from .emulator import FAULT_OPTIONS
+
+    for name, kind, default, text in reversed(FAULT_OPTIONS):
+        flag = "--" + name.replace("_", "-")
+        if kind is bool:
+            f = click.option(flag, name, is_flag=True, default=False, help=text)(f)
+        elif isinstance(kind, tuple) and all(isinstance(k, str) for k in kind):
+            f = click.option(flag, name, type=click.Choice(list(kind)), default=default, show_default=True, help=text)(f)
+        elif kind is tuple:
+            f = click.option(flag, name, default=",".join(default), help=text)(f)
+        else:
+            f = click.option(flag, name, type=kind, default=default, show_default=default is not None, help=text)(f)
+    return f
+
+
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on; keep loopback unless the emulator has keys (--api-key).")
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--api-key", "api_keys", multiple=True, help="An accepted key (repeatable); none: no key required.")
 @click.option("--data", "data_file", type=click.Path(dir_okay=False), help="Persist workflows in this JSON file.")
 @click.option("--rate-limit", default="6/1m,60/1h", show_default=True, help="The quota to enforce per key, or off.")
-@click.option("--retry-after", type=click.Choice(["seconds", "http-date", "none"]), default="seconds", show_default=True, hidden=True)
-@click.option("--quirks", is_flag=True, hidden=True, help="Trim whitespace and return null descriptions, like a sloppy server.")
-@click.option("--fault-5xx", type=float, default=0.0, hidden=True, help="Share of requests answered 500 without acting.")
-@click.option("--fault-drop-after-write", type=float, default=0.0, hidden=True, help="Share of writes carried out, then the connection dropped.")
-@click.option("--fault-seed", type=int, default=None, hidden=True)
-def emulator(host, port, api_keys, data_file, rate_limit, retry_after, quirks, fault_5xx, fault_drop_after_write, fault_seed):
-    """Serve the Voicebot workflow API locally, for demos, tests and offline CI."""
+@fault_options
+def emulator(host, port, api_keys, data_file, rate_limit, **faults):
+    """Serve the Voicebot workflow API locally, for demos, tests and offline CI.
+
+    The fault and quirk options make it misbehave on purpose (lost answers, lagging
+    lists, pagination, 429s, HTML pages, trickling answers), so a client's recovery
+    paths can be tried against it."""
+    from .config import is_loopback
     from .durations import parse_rate_limit
     from .emulator import main_serve
-
     from .errors import FileError
 
+    if not api_keys and not is_loopback(host):
+        click.echo(f"warning: serving on {host} without keys: anyone who can reach it can change its workflows; "
+                   "pass --api-key, or keep --host 127.0.0.1", err=True)
     try:
-        main_serve(host, port, list(api_keys), data_file, parse_rate_limit(rate_limit), retry_after=retry_after,
-                   quirks=quirks, fault_5xx=fault_5xx, fault_drop_after_write=fault_drop_after_write,
-                   fault_seed=fault_seed)
+        main_serve(host, port, list(api_keys), data_file, parse_rate_limit(rate_limit), **faults)
     except OSError as exc:
         raise FileError.from_os_error(exc, f"{host}:{port}") from exc
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 @main.command()
