@@ -163,7 +163,7 @@ def test_an_unexpected_error_is_one_line_exit_70_and_a_log(tmp_path, monkeypatch
     def broken(*a, **k):
         raise RuntimeError("injected bug")
 
-    monkeypatch.setattr(definitions, "load_definitions", broken)
+    monkeypatch.setattr(definitions, "load_definitions_with_notes", broken)
     result = _run(CliRunner(), "validate")
     assert result.exit_code == 70
     (line,) = result.stderr.strip().splitlines()
