@@ -17,8 +17,8 @@ import time
 from voicebot_sync.emulator import Emulator, running
 from voicebot_sync.executor import Executor
 from voicebot_sync.planner import make_plan
-from voicebot_sync.ratelimit import least_time
-from voicebot_sync.sync import Connection, make_client
+from voicebot_sync.api.ratelimit import least_time
+from voicebot_sync.commands.common import Connection, make_client
 
 
 class Definition:

@@ -3,10 +3,10 @@ import email.utils
 import httpx
 import pytest
 
-from voicebot_sync.client import VoicebotClient, parse_retry_after
+from voicebot_sync.api.client import VoicebotClient, parse_retry_after
 from voicebot_sync.errors import AnswerLost, AuthError, ConnectionFailed, NotFound, RequestRejected, ServerError, Unreachable
-from voicebot_sync.ratelimit import RateLimiter
-from voicebot_sync.retry import RetryPolicy
+from voicebot_sync.api.ratelimit import RateLimiter
+from voicebot_sync.api.retry import RetryPolicy
 
 from fakes import FakeApi, FakeClock
 
@@ -103,7 +103,7 @@ def test_retry_after_as_http_date():
         return httpx.Response(200, json={"data": []})
 
     client = client_for(handler, clock=clock)
-    import voicebot_sync.client as module
+    import voicebot_sync.api.client as module
 
     original = module.time.time
     module.time.time = lambda: 1_000_000.0

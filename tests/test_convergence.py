@@ -8,7 +8,7 @@ import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicebot_sync.client import VoicebotClient
+from voicebot_sync.api.client import VoicebotClient
 from voicebot_sync.emulator import Emulator, make_wsgi_app
 from voicebot_sync.executor import Executor
 from voicebot_sync.planner import make_plan

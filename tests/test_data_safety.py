@@ -7,14 +7,14 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from voicebot_sync.client import VoicebotClient, workflow_path
+from voicebot_sync.api.client import VoicebotClient, workflow_path
 from voicebot_sync.errors import PlanError, ServerError, UnexpectedAnswer
 from voicebot_sync.executor import Executor
 from voicebot_sync.journal import Journal
 from voicebot_sync.plan import Plan
 from voicebot_sync.planner import make_plan
-from voicebot_sync.ratelimit import RateLimiter
-from voicebot_sync.retry import RetryPolicy
+from voicebot_sync.api.ratelimit import RateLimiter
+from voicebot_sync.api.retry import RetryPolicy
 
 from fakes import FakeApi, FakeClock, FakeDefinition as D
 

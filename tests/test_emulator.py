@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from voicebot_sync import emulator as emulator_module
+from voicebot_sync.emulator import server as emulator_module
 from voicebot_sync.emulator import Emulator, local_transport, main_serve, make_wsgi_app, running
 
 KEY = "test-key-123"

@@ -12,8 +12,8 @@ import sys
 import httpx
 import pytest
 
-from voicebot_sync import github
-from voicebot_sync.github import (
+from voicebot_sync.github import action as github
+from voicebot_sync.github.action import (
     CHANGES_RE, COMMENT_LIMIT, FINGERPRINT_RE, SUMMARY_LIMIT, GitHubApi, GitHubError, Runner, annotation,
     comment_body, marker_for, merged_pull, plan_comment, reviewed_plan, upsert_comment,
 )

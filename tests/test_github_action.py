@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from voicebot_sync.emulator import Emulator, running
-from voicebot_sync.github import CHANGES_RE, FINGERPRINT_RE
+from voicebot_sync.github.action import CHANGES_RE, FINGERPRINT_RE
 
 from conftest import KEY, write_workflow
 from fake_github import FakeGitHub, serving
@@ -606,7 +606,7 @@ def test_each_use_of_the_action_gets_its_own_plan_file(repo, api_url):
 
 def forged(fake, repo, url, gh_url, author, number=7):
     """A plan made without posting, then its exact comment posted by ``author``; the PR merged as SHA."""
-    from voicebot_sync.github import comment_body
+    from voicebot_sync.github.action import comment_body
     from voicebot_sync.plan import Plan
 
     code, log, outputs, _ = run_action(repo, inputs_for(url, comment="false"), event=pr_event(number), github_api=gh_url)

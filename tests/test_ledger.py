@@ -18,8 +18,8 @@ import pytest
 from filelock import FileLock
 
 from voicebot_sync.durations import parse_rate_limit
-from voicebot_sync.ledger import MAX_ENTRIES, Ledger, LedgerState, ledger_for
-from voicebot_sync.ratelimit import RateLimiter, budget_status
+from voicebot_sync.api.ledger import MAX_ENTRIES, Ledger, LedgerState, ledger_for
+from voicebot_sync.api.ratelimit import RateLimiter, budget_status
 from voicebot_sync.redaction import fingerprint
 
 DEFAULT = parse_rate_limit("6/1m,60/1h")
@@ -419,7 +419,7 @@ def test_budget_status_with_no_windows_and_an_empty_ledger():
 def test_a_client_run_writes_its_requests_and_its_429_for_the_next_run(tmp_path):
     import httpx
 
-    from voicebot_sync.client import VoicebotClient
+    from voicebot_sync.api.client import VoicebotClient
 
     world = World()
     answers = [httpx.Response(429, json={"message": "too many requests"}, headers={"Retry-After": "7"}),

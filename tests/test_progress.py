@@ -1,7 +1,7 @@
 import io
 import json
 
-from voicebot_sync.client import RequestRecord
+from voicebot_sync.api.client import RequestRecord
 from voicebot_sync.executor import Executor, Outcome, Report
 from voicebot_sync.plan import Change
 from voicebot_sync.planner import make_plan

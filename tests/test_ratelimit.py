@@ -2,7 +2,7 @@ import pytest
 
 from voicebot_sync.durations import format_seconds, parse_duration, parse_rate_limit
 from voicebot_sync.errors import ConfigError
-from voicebot_sync.ratelimit import RateLimiter, least_time
+from voicebot_sync.api.ratelimit import RateLimiter, least_time
 
 from fakes import FakeClock
 

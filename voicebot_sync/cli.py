@@ -218,7 +218,7 @@ def _definitions(settings):
 
 
 def _connection(settings):
-    from .sync import Connection
+    from .commands.common import Connection
 
     return Connection(settings.api_url, settings.api_key, settings.windows, settings.max_retries, settings.timeout)
 
@@ -229,7 +229,7 @@ def _verbose_printer(record) -> None:
 
 
 def _client(settings, *, verbose: bool, stop=None, on_wait=None, log=None):
-    from .sync import make_client
+    from .commands.common import make_client
 
     hooks = [h for h in ((_verbose_printer if verbose else None), log) if h]
 
@@ -296,7 +296,7 @@ def _render_plan(plan, fmt: str, settings) -> str:
 @connection_options
 def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
     """Show what apply would do (lists the remote with one request)."""
-    from .sync import check_prune_scope, plan_against
+    from .commands.common import check_prune_scope, plan_against
 
     settings = _settings(need_key=True, paths=paths, prune=prune, api_url=api_url, api_key=api_key,
                          rate_limit=rate_limit, insecure=insecure, config_file=config_file, env_name=env_name)
@@ -367,7 +367,7 @@ def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_dura
     from .lock import account_lock
     from .progress import RequestLog, events_for
     from .stop import StopSignal
-    from .sync import check_prune_scope, check_safety, plan_against, reload_saved_plan
+    from .commands.common import check_prune_scope, check_safety, plan_against, reload_saved_plan
 
     if plan_file:
         # A saved plan is applied exactly as it was made: nothing may reshape it.
@@ -418,7 +418,7 @@ def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_dura
             if out_file:
                 the_plan.dump(out_file)
             if reviewed_file:
-                from .sync import reviewed_changes
+                from .commands.common import reviewed_changes
 
                 the_plan.check_reviewed(reviewed_changes(reviewed_file), f"the reviewed plan ({reviewed_file})")
             check_safety(the_plan, guards=settings.guards, force=force,
@@ -515,7 +515,7 @@ def _confirm(plan, yes: bool) -> None:
 @connection_options
 def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
     """Write the remote workflows as definition files (a plan of them shows no changes)."""
-    from .sync import export_remote
+    from .commands.common import export_remote
 
     settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)
@@ -587,7 +587,7 @@ def emulator(host, port, api_keys, data_file, rate_limit, **faults):
 def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
     """Report remote changes made outside git (exit 2 when there is drift), for scheduled jobs."""
     from .drift import drift_report, render_drift_markdown, render_drift_text
-    from .sync import plan_against
+    from .commands.common import plan_against
 
     settings = _settings(need_key=True, paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit,
                          insecure=insecure, config_file=config_file, env_name=env_name)
@@ -616,7 +616,7 @@ def render(file, workflow, assignments, config_file, env_name):
     """Print a workflow's message filled in, and its length against the 1000-character limit."""
     from .errors import ValidationError as Invalid
     from .model import MAX_MESSAGE_LENGTH
-    from .sync import parse_assignments
+    from .commands.common import parse_assignments
     from .template import example_values, render as fill
 
     settings = _settings(config_file=config_file, env_name=env_name)
@@ -695,8 +695,8 @@ def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_nam
     """Show what is left of the rate limit for the key in use, from the ledger every command keeps."""
     import time
 
-    from .ledger import ledger_for
-    from .ratelimit import budget_status
+    from .api.ledger import ledger_for
+    from .api.ratelimit import budget_status
 
     settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)

@@ -72,3 +72,28 @@ def format_seconds(seconds: float) -> str:
     if secs:
         out += f"{secs}s"
     return out
+
+
+# -- the pure schedule maths: the one place that computes least time and ETAs -----------------
+
+
+def earliest_starts(n: int, windows, starts=(), *, now: float = 0.0, blocked_until: float = 0.0) -> list[float]:
+    """Start times, relative to ``now``, of the next ``n`` requests when every window of
+    ``windows`` must have room and ``starts`` are the requests already made (absolute times)."""
+    windows = sorted(windows, key=lambda w: w[1])
+    log = list(starts)
+    out = []
+    t = now
+    for _ in range(n):
+        t = max([t, blocked_until] + [log[-count] + length for count, length in windows if len(log) >= count])
+        log.append(t)
+        out.append(t - now)
+    return out
+
+
+def least_time(requests: int, windows) -> float:
+    """When the last of ``requests`` may start at the earliest, the first starting now
+    with the whole budget free (4 requests at 6/1m,60/1h: 0; 7: 60; 61: 3600)."""
+    if requests <= 0:
+        return 0.0
+    return earliest_starts(requests, windows)[-1]

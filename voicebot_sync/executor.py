@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .client import VoicebotClient
+from .api.client import VoicebotClient
 from .errors import (
     AnswerLost,
     ApiError,
@@ -32,7 +32,7 @@ from .errors import (
 from .journal import Entry, Journal
 from .model import remote_fields
 from .plan import Change, Plan
-from .ratelimit import least_time
+from .durations import least_time
 from .stop import StopRequested, StopSignal
 from .escaping import visible
 

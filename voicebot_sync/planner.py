@@ -13,7 +13,7 @@ from .durations import Window
 from .errors import MatchError, Problem
 from .model import Scope, all_remote_fields, remote_fields
 from .plan import Change, Plan, remote_fingerprint
-from .ratelimit import least_time
+from .durations import least_time
 
 
 class DefinitionLike(Protocol):

@@ -21,10 +21,10 @@ from typing import Any, Callable, Iterator
 
 import httpx
 
-from . import __version__
+from .. import __version__
 from urllib.parse import quote
 
-from .errors import (
+from ..errors import (
     AnswerLost,
     ApiError,
     AuthError,
@@ -36,8 +36,8 @@ from .errors import (
     UnexpectedAnswer,
     Unreachable,
 )
-from .escaping import short
-from .durations import format_seconds
+from ..escaping import short
+from ..durations import format_seconds
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
 

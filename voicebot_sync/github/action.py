@@ -33,9 +33,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from . import doors
-from .escaping import actions_data, actions_property, md_code, md_text
-from .redaction import redact, register_secret
+from .. import doors
+from ..escaping import actions_data, actions_property, md_code, md_text
+from ..redaction import redact, register_secret
 
 COMMENT_LIMIT = 65_536  # characters: GitHub refuses a longer issue comment
 SUMMARY_LIMIT = 1_000_000  # bytes: GitHub drops a step summary over 1024k, whole
@@ -342,7 +342,7 @@ def comment_body(plan, marker: str, rate_limit: str | None = None, run_url: str 
     The per-change hashes let apply on merge accept exactly the reviewed changes, or a
     subset of them (what remains after a stopped apply). A plan too big for them to fit
     carries its fingerprint alone, and apply then requires exactly that plan."""
-    from .render import render_markdown
+    from ..render import render_markdown
 
     fingerprint = FINGERPRINT.format(fingerprint=plan.plan_fingerprint)
     changes = CHANGES.format(hashes=" ".join(c.fingerprint for c in plan.changes))
@@ -559,7 +559,7 @@ def _plan_outputs(runner: Runner, plan, path: str) -> None:
 
 def _summary_markdown(plan, rate_limit: str | None, title: str = "voicebot-sync plan") -> str:
     """The Markdown plan, cut (on block boundaries) to what a job summary takes."""
-    from .render import render_markdown
+    from ..render import render_markdown
 
     limit = SUMMARY_LIMIT - 10_000  # room for the notes that follow it
     text, chars = render_markdown(plan, rate_limit=rate_limit, title=title), None
@@ -588,8 +588,8 @@ def step_validate(runner: Runner, transport=None) -> int:
 
 
 def step_plan(runner: Runner, transport=None) -> int:
-    from .plan import Plan
-    from .render import render_text
+    from ..plan import Plan
+    from ..render import render_text
 
     path = os.path.join(runner.workdir(), "plan.json")
     result = _cli(runner, "plan", *_paths(runner), *_prune(runner), "--format", "json", "--out", path,
@@ -654,7 +654,7 @@ def _comment(api: GitHubApi | None, number: int, body: str, marker: str,
 def step_apply(runner: Runner, transport=None) -> int:
     """Apply what was reviewed: with the reviewed change hashes the CLI makes its own plan
     (one list request) and refuses any change not among them; a subset passes."""
-    from .plan import Plan
+    from ..plan import Plan
 
     notes: list[str] = []
     reviewed, refusal = _reviewed_changes(runner, transport, notes)
@@ -861,7 +861,7 @@ def key_variable(environ: Mapping[str, str], cwd: str | None = None) -> str:
     config file (or of its top), else VOICEBOT_API_KEY. When the config cannot be read the tool reports
     that itself; the key then goes to VOICEBOT_API_KEY."""
     try:
-        from .config import load_settings
+        from ..config import load_settings
 
         settings = load_settings({"insecure": True}, {k: v for k, v in environ.items() if v != ""}, cwd)
         name = str(getattr(settings, "api_key_env", "") or "")

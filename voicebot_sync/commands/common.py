@@ -11,12 +11,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from .errors import ConfigError, PlanError
-from .model import Scope
-from .plan import Guards, Plan, remote_fingerprint
-from .ratelimit import RateLimiter
-from .retry import RetryPolicy
-from .stop import StopSignal
+from ..errors import ConfigError, PlanError
+from ..model import Scope
+from ..plan import Guards, Plan, remote_fingerprint
+from ..api.ratelimit import RateLimiter
+from ..api.retry import RetryPolicy
+from ..stop import StopSignal
 
 LOCAL_STATE = os.path.join(".voicebot-sync", "local-api.json")
 
@@ -45,23 +45,23 @@ def make_client(
     sleep: Callable[[float], None] | None = None,
 ):
     """A client whose every wait goes through one limiter (and one stop signal)."""
-    from .client import VoicebotClient
+    from ..api.client import VoicebotClient
 
     transport = conn.transport
     base_url = conn.api_url
     if conn.api_url == "local":
-        from .emulator import local_transport
+        from ..emulator import local_transport
 
         transport = transport or local_transport(os.path.abspath(LOCAL_STATE))
         base_url = "http://local.invalid/voicebot/v1"
     from urllib.parse import urlsplit
 
-    from .config import is_loopback
+    from ..config import is_loopback
 
     ledger = None
     if conn.api_url != "local" and conn.api_key and conn.windows:
         # Every run starts from what earlier runs with this key spent (never the key itself on disk).
-        from .ledger import ledger_for
+        from ..api.ledger import ledger_for
 
         ledger = ledger_for(conn.api_key)
     limiter = RateLimiter(conn.windows, clock=clock, sleep=sleep or (stop or StopSignal()).sleep, on_wait=on_wait,
@@ -82,7 +82,7 @@ def owned(remote: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
 
 def plan_against(client, definitions, *, api_url: str, windows, prune: bool, scope: Scope) -> Plan:
     """List the remote once and plan the definitions against it."""
-    from .planner import make_plan
+    from ..planner import make_plan
 
     remote = client.list_workflows()
     return make_plan(definitions, remote, api_url=api_url, windows=windows, prune=prune, scope=scope)
@@ -114,7 +114,7 @@ def check_prune_scope(settings) -> None:
         return  # nothing else is defined anywhere: the given paths are the whole repo
     covered = all(any(c == g or c.startswith(g.rstrip(os.sep) + os.sep) for g in given) for c in configured)
     if not covered:
-        from .errors import UsageError
+        from ..errors import UsageError
 
         source = settings.source("prune")
         raise UsageError(
@@ -132,7 +132,7 @@ def check_safety(plan: Plan, *, guards: Guards, force: bool, prune: bool, source
 
 
 def export_remote(client, out_dir: str, *, scope: Scope, with_ids: bool = False, force: bool = False):
-    from .export import existing_definitions, write_export
+    from ..export import existing_definitions, write_export
 
     if not force and os.path.isdir(out_dir) and existing_definitions(out_dir):
         write_export([], out_dir)  # refuses, before a request is spent

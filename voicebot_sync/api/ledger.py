@@ -292,10 +292,10 @@ def ledger_for(api_key: str | None, directory: str | os.PathLike[str] | None = N
     shares its ledger, which can only hold back more."""
     if not api_key:
         return None
-    from .redaction import fingerprint
+    from ..redaction import fingerprint
 
     if directory is None:
-        from .statedir import state_dir
+        from ..statedir import state_dir
 
         directory = state_dir("ledger", create=False)
     return Ledger(directory, fingerprint(api_key), **kwargs)

@@ -20,7 +20,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from .durations import Window, format_seconds, format_window
+from ..durations import Window, earliest_starts, format_seconds, format_window, least_time  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
     from .ledger import Ledger, LedgerState
@@ -177,26 +177,9 @@ class RateLimiter:
         return wait if wait > 0 and why.startswith("rate limit") else None
 
     def earliest_starts(self, n: int, now: float | None = None) -> list[float]:
-        """Start times, relative to now, of the next ``n`` requests if none fails."""
+        """Start times, relative to now, of the next ``n`` requests if none fails (the ETA)."""
         start = self.clock() if now is None else now
-        twin = RateLimiter(self.windows, clock=lambda: start)
-        twin._log.extend(self._log)
-        twin._blocked_until = self._blocked_until
-        starts = []
-        t = start
-        for _ in range(n):
-            t += twin.delay(t)[0]
-            twin.record(t)
-            starts.append(t - start)
-        return starts
-
-
-def least_time(requests: int, windows: Iterable[Window]) -> float:
-    """When the last of ``requests`` may start at the earliest, the first starting now
-    with the whole budget free (4 requests at 6/1m,60/1h: 0; 7: 60; 61: 3600)."""
-    if requests <= 0:
-        return 0.0
-    return RateLimiter(windows, clock=lambda: 0.0).earliest_starts(requests, now=0.0)[-1]
+        return earliest_starts(n, self.windows, self._log, now=start, blocked_until=self._blocked_until)
 
 
 @dataclass(frozen=True)
