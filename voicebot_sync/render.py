@@ -12,6 +12,7 @@ from .plan import Change, Plan
 from .redaction import redact
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
+_SGR = {"red": 31, "green": 32, "yellow": 33}
 MULTILINE_FIELDS = ("message", "description")
 
 
@@ -59,9 +60,8 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
     def styled(text: str, colour: str) -> str:
         if not color:
             return text
-        import click
-
-        return click.style(text, fg=colour)
+        # The few SGR colours the output doors let through (doors._OWN_SEQUENCE); no click here.
+        return f"\x1b[{_SGR[colour]}m{text}\x1b[0m"
 
     colours = {"create": "green", "update": "yellow", "delete": "red"}
     out.append(f"Remote: {visible(redact(plan.api_url))} ({plan.remote_count} workflow{'s' if plan.remote_count != 1 else ''})")
