@@ -16,9 +16,7 @@ import click
 from . import __version__
 from .errors import (
     EXIT,
-    ApplyFailed,
     ConfigError,
-    Incomplete,
     Problem,
     Refused,
     UsageError,
@@ -159,16 +157,29 @@ def connection_options(f):
     return config_options(f)
 
 
+def _no_color(ctx, param, value):
+    if value:
+        ctx.find_root().meta["no_color"] = True
+    return value
+
+
 def config_options(f):
-    f = click.option("--env", "env_name", envvar="VOICEBOT_ENV", help="An environment of the config file.  [env: VOICEBOT_ENV]")(f)
+    f = click.option("--env", "env_name", envvar="VOICEBOT_ENV",
+                     help="An environment of the config file, or several: staging,production.  [env: VOICEBOT_ENV]")(f)
+    f = click.option("--all-environments", "all_envs", is_flag=True,
+                     help="Every environment of the config file, each with its own key and budget, at once.")(f)
     f = click.option("--config", "config_file", envvar="VOICEBOT_SYNC_CONFIG", type=click.Path(dir_okay=False),
                      help="Config file.  [env: VOICEBOT_SYNC_CONFIG; default: voicebot-sync.yaml if present]")(f)
+    f = click.option("--no-config", is_flag=True, help="Read no config file, not even voicebot-sync.yaml.")(f)
+    f = click.option("--no-color", is_flag=True, expose_value=False, callback=_no_color, is_eager=True,
+                     help="No colours (also NO_COLOR=1 or TERM=dumb).")(f)
     return f
 
 
-def _settings(need_key: bool = False, **given):
+def _settings(need_key: bool = False, env: str | None | bool = False, **given):
     """Resolved settings; only options the user actually gave are passed on (click resolved envvars
-    already, but config.load_settings must know the true source, so it re-reads the environment)."""
+    already, but config.load_settings must know the true source, so it re-reads the environment).
+    ``env`` (when not False) selects one environment of several."""
     from .config import load_settings
 
     ctx = click.get_current_context()
@@ -189,60 +200,107 @@ def _settings(need_key: bool = False, **given):
                 cli[key] = value
     if given.get("env_from_plan") and "env" not in cli:
         cli["env"] = given["env_from_plan"]
-    return load_settings(cli, os.environ, os.getcwd(), need_key=need_key)
+    environ = os.environ
+    if env is not False:
+        cli["env"] = env
+        environ = {k: v for k, v in os.environ.items() if k != "VOICEBOT_ENV"}
+    if ctx.params.get("no_config"):
+        cli["no_config"] = True
+    return load_settings(cli, environ, os.getcwd(), need_key=need_key)
 
 
-class _Loaded(list):
-    """Definitions, plus the files discovery passed over (hidden, editor leftovers, links read once)."""
+def _environments(env_name: str | None, all_envs: bool, config_file: str | None) -> list[str] | None:
+    """Several environments (``--env a,b`` or ``--all-environments``), or None for the one-environment case."""
+    if not all_envs and not (env_name and "," in env_name):
+        return None
+    if all_envs and env_name and _from_command_line(click.get_current_context(), "env_name"):
+        raise UsageError("--all-environments and --env cannot go together")
+    if all_envs:
+        from .config import config_environments
 
-    skipped: list[str] = []
+        names = config_environments(config_file, os.environ, os.getcwd())
+        if not names:
+            raise UsageError("--all-environments: the config file defines no environments")
+        return names
+    names = [n.strip() for n in env_name.split(",")]
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise UsageError(f"--env {env_name!r}: give distinct names separated by commas, such as staging,production")
+    return names
 
 
-def _definitions(settings):
-    from .definitions import load_definitions_with_notes
+_SEVERITY = [EXIT["ok"], EXIT["changes"], EXIT["incomplete"], EXIT["error"], EXIT["interrupted"], EXIT["internal"]]
+
+
+def worst(codes) -> int:
+    """The exit code of several environments: the most serious of theirs."""
+    return max(codes, key=_SEVERITY.index, default=EXIT["ok"])
+
+
+def _each_environment(envs: list[str], work) -> list[tuple[str, Any, BaseException | None]]:
+    """Run ``work(env)`` for every environment at once (each its own client, limiter and ledger)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guarded(env):
+        try:
+            return env, work(env), None
+        except VoicebotSyncError as exc:
+            return env, None, exc
+
+    with ThreadPoolExecutor(max_workers=len(envs)) as pool:
+        return list(pool.map(guarded, envs))
+
+
+def _code_of(exc: BaseException | None) -> int:
+    if exc is None:
+        return EXIT["ok"]
+    return getattr(exc, "exit_code", EXIT["error"])
+
+
+def _report_failure(env: str, exc: BaseException) -> None:
     from .escaping import visible
 
-    try:
-        definitions, notes = load_definitions_with_notes(settings.workflows, env=settings.env, scope=settings.scope)
-    except ValidationError as exc:
-        for note in getattr(exc, "notes", []):
-            click.echo(f"note: {visible(note)}", err=True)
-        raise
-    loaded = _Loaded(definitions)
-    loaded.skipped = list(notes)
-    if notes and settings.prune:
-        # With --prune, anything not read is said before the plan: its workflows would look unmanaged.
-        for note in notes:
-            click.echo(f"note: {visible(note)}", err=True)
-    return loaded
+    if isinstance(exc, ValidationError):
+        _print_problems(exc)
+    click.echo(f"error: [{visible(env)}] {exc}", err=True)
 
 
-def _connection(settings):
-    from .commands.common import Connection
+def _hooks(*, verbose: bool = False, log=None, prefix: str = ""):
+    """How commands talk to this face: notes and retries on stderr, -v request lines, --log-file."""
+    from .commands.common import Hooks
+    from .durations import format_seconds
+    from .escaping import visible
 
-    return Connection(settings.api_url, settings.api_key, settings.windows, settings.max_retries, settings.timeout)
+    hooks = [h for h in ((_verbose_printer(prefix) if verbose else None), log) if h]
 
-
-def _verbose_printer(record) -> None:
-    status = record.status if record.status is not None else "no answer"
-    click.echo(f"  {record.method} {record.path} -> {status} ({record.seconds * 1000:.0f} ms)", err=True)
-
-
-def _client(settings, *, verbose: bool, stop=None, on_wait=None, log=None):
-    from .commands.common import make_client
-
-    hooks = [h for h in ((_verbose_printer if verbose else None), log) if h]
-
-    def on_request(record):
+    def request(record):
         for hook in hooks:
             hook(record)
 
-    def on_retry(text: str, wait: float) -> None:
-        from .durations import format_seconds
+    def retry(text: str, wait: float) -> None:
+        click.echo(f"{prefix}retrying in {format_seconds(wait)}: {visible(text)}", err=True)
 
-        click.echo(f"retrying in {format_seconds(wait)}: {text}", err=True)
+    return Hooks(note=lambda text: click.echo(prefix + visible(text), err=True), wait=_wait_printer(prefix=prefix),
+                 request=request if hooks else None, retry=retry)
 
-    return make_client(_connection(settings), stop=stop, on_wait=on_wait, on_request=on_request, on_retry=on_retry)
+
+def _verbose_printer(prefix: str = ""):
+    def show(record) -> None:
+        status = record.status if record.status is not None else "no answer"
+        click.echo(f"{prefix}  {record.method} {record.path} -> {status} ({record.seconds * 1000:.0f} ms)", err=True)
+
+    return show
+
+
+def _wait_printer(threshold: float = 5.0, prefix: str = ""):
+    """A line for every wait a person would otherwise take for a hang."""
+    from .durations import format_seconds
+    from .escaping import visible
+
+    def on_wait(seconds: float, why: str) -> None:
+        if seconds >= threshold:
+            click.echo(f"{prefix}waiting {format_seconds(seconds)}: {visible(why)}", err=True)
+
+    return on_wait
 
 
 def paths_argument(f):
@@ -259,22 +317,39 @@ def main() -> None:
 
     Typical use: `validate` in a pre-commit hook, `plan` in pull-request checks,
     `apply` on merge. Try it with no server and no key: --api-url local.
+    Shell completion: eval "$(_VOICEBOT_SYNC_COMPLETE=bash_source voicebot-sync)".
     """
 
 
 @main.command()
 @paths_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @config_options
-def validate(paths, config_file, env_name):
-    """Check definition files offline: schema, templates, duplicate names and ids."""
-    settings = _settings(paths=paths, config_file=config_file, env_name=env_name)
-    definitions = _definitions(settings)
+def validate(paths, fmt, config_file, env_name, all_envs, no_config):
+    """Check definition files offline: schema, templates, duplicate names and ids, every environment's overrides."""
+    from .commands.validate import validate as run
+    from .config import config_environments
     from .escaping import visible
 
-    for note in definitions.skipped:
+    envs = _environments(env_name, all_envs, config_file)
+    settings = _settings(paths=paths, config_file=config_file, env_name=env_name if not envs else None)
+    environments = None if no_config else config_environments(config_file, os.environ, os.getcwd())
+    if envs:
+        result = None
+        for env in envs:
+            result = run(_settings(paths=paths, config_file=config_file, env=env), environments)
+    else:
+        result = run(settings, environments)
+    for note in result.skipped:
         click.echo(f"note: {visible(note)}", err=True)
-    files = len({d.source for d in definitions})
-    click.echo(f"{len(definitions)} definition{'s' if len(definitions) != 1 else ''} in {files} file{'s' if files != 1 else ''}: valid.")
+    if fmt == "json":
+        click.echo(json.dumps({"format_version": 1, "valid": True, "definitions": result.definitions,
+                               "files": result.files, "environments": result.environments,
+                               "skipped": result.skipped}, indent=2, ensure_ascii=False))
+        return
+    envs_checked = f" (and under {', '.join(result.environments)})" if result.environments else ""
+    click.echo(f"{result.definitions} definition{'s' if result.definitions != 1 else ''} in {result.files} "
+               f"file{'s' if result.files != 1 else ''}: valid{envs_checked}.")
 
 
 def _render_plan(plan, fmt: str, settings) -> str:
@@ -283,7 +358,8 @@ def _render_plan(plan, fmt: str, settings) -> str:
     if fmt == "json":
         return render_json(plan)
     if fmt == "markdown":
-        return render_markdown(plan, rate_limit=settings.rate_limit)
+        title = f"voicebot-sync plan ({plan.env})" if plan.env else "voicebot-sync plan"
+        return render_markdown(plan, rate_limit=settings.rate_limit, title=title)
     return render_text(plan, rate_limit=settings.rate_limit, color=_color(sys.stdout))
 
 
@@ -294,19 +370,20 @@ def _render_plan(plan, fmt: str, settings) -> str:
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply --plan`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
 @connection_options
-def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_limit, insecure, verbose, config_file,
+         env_name, all_envs, no_config):
     """Show what apply would do (lists the remote with one request)."""
-    from .commands.common import check_prune_scope, plan_against
+    from .commands.plan import plan as make
 
-    settings = _settings(need_key=True, paths=paths, prune=prune, api_url=api_url, api_key=api_key,
-                         rate_limit=rate_limit, insecure=insecure, config_file=config_file, env_name=env_name)
-    check_prune_scope(settings)
-    definitions = _definitions(settings)
-    with _client(settings, verbose=verbose, on_wait=_wait_printer()) as client:
-        the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
-                                prune=settings.prune, scope=settings.scope)
-    the_plan.env = settings.env
-    _note_skipped(the_plan, definitions, settings)
+    given = dict(paths=paths, prune=prune, api_url=api_url, api_key=api_key, rate_limit=rate_limit,
+                 insecure=insecure, config_file=config_file)
+    envs = _environments(env_name, all_envs, config_file)
+    if envs:
+        if out_file:
+            raise UsageError("--out saves one plan: give one --env")
+        return _plan_environments(envs, given, fmt, detailed_exitcode, verbose)
+    settings = _settings(need_key=True, env_name=env_name, **given)
+    the_plan = make(settings, _hooks(verbose=verbose))
     if out_file:
         the_plan.dump(out_file)
     click.echo(_render_plan(the_plan, fmt, settings), nl=False)
@@ -316,24 +393,35 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_
         sys.exit(EXIT_CHANGES)
 
 
-def _wait_printer(threshold: float = 5.0):
-    """plan, drift, export: a line for every wait a person would otherwise take for a hang."""
-    from .durations import format_seconds
+def _plan_environments(envs, given, fmt, detailed_exitcode, verbose) -> None:
+    from .commands.plan import plan as make
     from .escaping import visible
 
-    def on_wait(seconds: float, why: str) -> None:
-        if seconds >= threshold:
-            click.echo(f"waiting {format_seconds(seconds)}: {visible(why)}", err=True)
-
-    return on_wait
-
-
-def _note_skipped(the_plan, definitions, settings) -> None:
-    """Files discovery passed over (hidden, editor leftovers) are named in the plan's notes."""
-    skipped = getattr(definitions, "skipped", None) or []
-    if skipped:
-        shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-        the_plan.notes.append(f"{len(skipped)} path{'s' if len(skipped) != 1 else ''} not read: {shown}")
+    settings_of = {env: _settings(need_key=True, env=env, **given) for env in envs}
+    results = _each_environment(envs, lambda env: make(settings_of[env], _hooks(verbose=verbose, prefix=f"[{env}] ")))
+    codes = []
+    documents = {}
+    for env, the_plan, exc in results:
+        if exc is not None:
+            _report_failure(env, exc)
+            codes.append(_code_of(exc))
+            continue
+        codes.append(EXIT_CHANGES if detailed_exitcode and the_plan.has_changes else EXIT["ok"])
+        if fmt == "json":
+            documents[env] = the_plan.to_json()
+        elif fmt == "markdown":
+            click.echo(_render_plan(the_plan, fmt, settings_of[env]))
+        else:
+            click.echo(f"== environment {visible(env)} ==")
+            click.echo(_render_plan(the_plan, fmt, settings_of[env]))
+    if fmt == "json":
+        click.echo(json.dumps({"format_version": 1, "environments": documents}, indent=2, ensure_ascii=False))
+    elif fmt == "text":
+        parts = [f"{visible(env)}: {p.summary_line() if p else 'failed'}" for env, p, _ in results]
+        click.echo("Environments: " + "; ".join(parts))
+    code = worst(codes)
+    if code:
+        sys.exit(code)
 
 
 @main.command()
@@ -356,105 +444,134 @@ def _note_skipped(the_plan, definitions, settings) -> None:
               help="Seconds a list may lag behind writes: a lost create is looked for this long before it is sent again.  [default: 10]")
 @connection_options
 def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_duration, log_file, fmt, lock_timeout,
-          settle_time, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+          settle_time, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
     """Make the remote match the definitions: creates, then updates, then deletes."""
-    import time
-
+    from .commands.apply import ApplyOptions
     from .durations import parse_duration
-    from .escaping import visible
-    from .executor import Executor
-    from .journal import Journal
-    from .lock import account_lock
-    from .progress import RequestLog, events_for
-    from .stop import StopSignal
-    from .commands.common import check_prune_scope, check_safety, plan_against, reload_saved_plan
+    from .progress import RequestLog
 
+    envs = _environments(env_name, all_envs, config_file)
     if plan_file:
         # A saved plan is applied exactly as it was made: nothing may reshape it.
         ctx = click.get_current_context()
-        given = [f"--{p.replace('_', '-')}" if p != "paths" else "PATH arguments"
-                 for p in ("paths", "prune", "env_name") if _from_command_line(ctx, p) and ctx.params.get(p)]
+        given = [name for param, name in (("paths", "PATH arguments"), ("prune", "--prune"), ("env_name", "--env"),
+                                          ("all_envs", "--all-environments"))
+                 if _from_command_line(ctx, param) and ctx.params.get(param)]
         if given:
-            raise UsageError(f"apply --plan applies the saved plan exactly: {', '.join(g.replace('env-name', 'env') for g in given)} "
-                             "cannot change it (the plan records its environment); make a new plan instead")
-    settings = _settings(need_key=True, paths=paths, prune=prune, api_url=api_url, api_key=api_key,
-                         rate_limit=rate_limit, insecure=insecure, config_file=config_file, env_name=env_name,
-                         settle_time=settle_time, env_from_plan=_plan_env(plan_file) if plan_file else None)
-    if not plan_file:
-        check_prune_scope(settings)
-    budget = parse_duration(max_duration) if max_duration else None
-    wait_for_lock = parse_duration(lock_timeout) if str(lock_timeout).strip() not in ("0", "0s") else 0.0
-    started = time.monotonic()
-    out = sys.stderr if fmt == "json" else sys.stdout
-    events = events_for(out, terminal=out.isatty() and fmt != "json")
-    stop = StopSignal()
+            raise UsageError(f"apply --plan applies the saved plan exactly: {', '.join(given)} cannot change it "
+                             "(the plan records its environment); make a new plan instead")
+    options = ApplyOptions(
+        plan_file=plan_file, reviewed_file=reviewed_file, out_file=out_file, force=force,
+        max_duration=parse_duration(max_duration) if max_duration else None,
+        lock_wait=parse_duration(lock_timeout) if str(lock_timeout).strip() not in ("0", "0s") else 0.0,
+    )
+    given = dict(paths=paths, prune=prune, api_url=api_url, api_key=api_key, rate_limit=rate_limit,
+                 insecure=insecure, config_file=config_file, settle_time=settle_time)
     log = RequestLog(log_file) if log_file else None
-    report = None
-    lock_url = settings.api_url if not settings.local else "local:" + os.path.abspath(".")
     try:
-        # One writer per account: the lock is taken before the remote is read, so a
-        # second apply plans against what the first one left.
-        with account_lock(lock_url, settings.api_key, timeout=wait_for_lock,
-                          on_wait=lambda text: click.echo(text, err=True)), \
-                _client(settings, verbose=verbose, stop=stop, on_wait=lambda s, w: events.wait(s, w), log=log) as client:
-            journal = Journal.for_account(lock_url, settings.api_key)
-            if journal.problem:
-                click.echo(f"warning: {journal.problem}", err=True)
-            if plan_file:
-                the_plan = reload_saved_plan(client, plan_file, api_url=settings.api_url, scope=settings.scope)
-                source = plan_file
-                yes = True  # like Terraform: a saved plan was reviewed when it was made
-            else:
-                definitions = _definitions(settings)
-                the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
-                                        prune=settings.prune, scope=settings.scope)
-                the_plan.env = settings.env
-                source = " ".join(settings.workflows)
-            creating = {c.name for c in the_plan.of("create")}
-            for entry in journal.settle_pending(the_plan.remote_names, time.time(), settings.settle_time):
-                if entry.name in creating:
-                    click.echo(f"note: an earlier create of \"{visible(entry.name)}\" lost its answer; apply looks "
-                               "for it before creating it again", err=True)
+        if envs:
             if out_file:
-                the_plan.dump(out_file)
-            if reviewed_file:
-                from .commands.common import reviewed_changes
-
-                the_plan.check_reviewed(reviewed_changes(reviewed_file), f"the reviewed plan ({reviewed_file})")
-            check_safety(the_plan, guards=settings.guards, force=force,
-                         prune=settings.prune or bool(the_plan.of("delete")), source=source)
-            if not the_plan.has_changes:
-                if fmt == "json":
-                    click.echo(json.dumps(_empty_report(the_plan, client)))
-                else:
-                    click.echo("No changes. The remote matches the definitions.")
-                return
-            if fmt != "json":
-                from .render import render_text
-
-                click.echo(render_text(the_plan, rate_limit=settings.rate_limit, color=_color(sys.stdout)), nl=False)
-            _confirm(the_plan, yes)
-            deadline = started + budget if budget is not None else None
-            executor = Executor(client, events=events, stop=stop, deadline=deadline, journal=journal,
-                                settle=settings.settle_time)
-            # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.
-            with stop.handling_signals(on_first=lambda: _first_stop_line(events, executor)):
-                try:
-                    report = executor.run(the_plan)
-                except KeyboardInterrupt:
-                    report = getattr(executor, "last_report", None)
-                    raise
+                raise UsageError("--out saves one plan: give one --env")
+            return _apply_environments(envs, given, options, yes, fmt, verbose, log)
+        settings = _settings(need_key=True, env_name=env_name, env_from_plan=_plan_env(plan_file) if plan_file else None,
+                             **given)
+        _apply_one(settings, options, yes or bool(plan_file), fmt, verbose, log)
     finally:
         if log:
             log.close()
-        if report is not None and fmt == "json":
-            click.echo(json.dumps(report.to_json(), indent=2))
-    if report.failed or report.uncertain:
-        bad = len(report.failed) + len(report.uncertain)
-        raise ApplyFailed(f"{bad} of {report.total} operations failed or are uncertain (see above); "
-                          "run apply again: it checks uncertain creates before repeating them", report)
-    if report.remaining:
-        raise Incomplete(f"stopped with {len(report.remaining)} of {report.total} operations not started ({report.stopped}); run apply again to finish", report)
+
+
+def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> None:
+    from .commands.apply import apply as run
+    from .progress import events_for
+    from .render import render_text
+
+    out = sys.stderr if fmt == "json" else sys.stdout
+    events = events_for(out, terminal=out.isatty() and fmt != "json")
+
+    def confirm(the_plan) -> None:
+        if fmt != "json":
+            click.echo(render_text(the_plan, rate_limit=settings.rate_limit, color=_color(sys.stdout)), nl=False)
+        _confirm(the_plan, yes)
+
+    result = None
+    try:
+        result = run(settings, options, _hooks(verbose=verbose, log=log), events=events, confirm=confirm,
+                     on_stop_requested=lambda executor: _first_stop_line(events, executor))
+    except KeyboardInterrupt as exc:
+        result = getattr(exc, "result", None)
+        raise
+    finally:
+        if result is not None and fmt == "json" and result.report is not None:
+            click.echo(json.dumps({"format_version": 1, **result.report.to_json()}, indent=2))
+    if not result.plan.has_changes and fmt != "json":
+        click.echo("No changes. The remote matches the definitions.")
+    result.raise_for_outcome()
+
+
+def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool, log) -> None:
+    """Several environments at once: each its own lock, journal, client and budget; one combined report."""
+    from .commands.apply import apply as run
+    from .escaping import visible
+    from .progress import LineEvents
+    from .stop import StopSignal
+
+    if not yes and not options.plan_file:
+        raise Refused("several environments are applied without a question per environment: review their plans "
+                      "with `voicebot-sync plan --env ...`, then pass --yes")
+    settings_of = {env: _settings(need_key=True, env=env, **given) for env in envs}
+    out = sys.stderr if fmt == "json" else sys.stdout
+    stop = StopSignal()
+
+    def work(env):
+        prefix = f"[{env}] "
+        events = LineEvents(_Prefixed(out, prefix))
+        return run(settings_of[env], options, _hooks(verbose=verbose, log=log, prefix=prefix), events=events, stop=stop)
+
+    with stop.handling_signals():
+        results = _each_environment(envs, work)
+    codes, documents, parts = [], {}, []
+    for env, result, exc in results:
+        if exc is not None:
+            _report_failure(env, exc)
+            codes.append(_code_of(exc))
+            parts.append(f"{visible(env)}: failed")
+            continue
+        try:
+            result.raise_for_outcome()
+            codes.append(EXIT["ok"])
+        except VoicebotSyncError as outcome:
+            codes.append(outcome.exit_code)
+            click.echo(f"error: [{visible(env)}] {outcome}", err=True)
+        report = result.report
+        documents[env] = report.to_json() if report else None
+        parts.append(f"{visible(env)}: " + ("no changes" if not result.plan.has_changes else
+                                            ("complete" if report.complete else "not finished")))
+    if fmt == "json":
+        click.echo(json.dumps({"format_version": 1, "environments": documents}, indent=2))
+    else:
+        click.echo("Environments: " + "; ".join(parts))
+    code = worst(codes)
+    if code:
+        sys.exit(code)
+
+
+class _Prefixed:
+    """A stream that starts every line with ``prefix`` (one environment's progress among several)."""
+
+    def __init__(self, out, prefix: str):
+        self.out, self.prefix = out, prefix
+
+    def write(self, text: str) -> int:
+        lines = text.split("\n")
+        self.out.write("\n".join((self.prefix + line) if line else line for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 def _color(stream) -> bool:
@@ -491,20 +608,16 @@ def _first_stop_line(events, executor) -> None:
         events.note("stopping: no new operation will start; press Ctrl-C again to stop at once")
 
 
-def _empty_report(plan, client) -> dict:
-    from .executor import Report
-
-    report = Report(total=0, requests=client.sent, rate_limited=client.rate_limited, retries=client.retries,
-                    plan_fingerprint=plan.plan_fingerprint)
-    return report.to_json()
-
-
 def _confirm(plan, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
         raise Refused("not applying: no terminal to confirm on; pass --yes to apply without a question")
-    if not click.confirm(f"Apply these {len(plan.changes)} changes?", default=False):
+    try:
+        answer = click.confirm(f"Apply these {len(plan.changes)} changes?", default=False)
+    except click.Abort:
+        raise Refused("not applied: interrupted at the question; nothing was changed") from None
+    if not answer:
         raise Refused("not applied: nothing was changed")
 
 
@@ -513,23 +626,25 @@ def _confirm(plan, yes: bool) -> None:
 @click.option("--with-ids", is_flag=True, help="Pin each file to its remote workflow with `id:` (renames become updates).")
 @click.option("--force", is_flag=True, help="Write into a directory that already holds definitions (overwriting files).")
 @connection_options
-def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs,
+           no_config):
     """Write the remote workflows as definition files (a plan of them shows no changes)."""
-    from .commands.common import export_remote
+    from .commands.export import export as run
+    from .escaping import visible
 
     settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)
-    with _client(settings, verbose=verbose, on_wait=_wait_printer()) as client:
-        written = export_remote(client, out_dir, scope=settings.scope, with_ids=with_ids, force=force)
+    written = run(settings, out_dir, with_ids=with_ids, force=force, hooks=_hooks(verbose=verbose))
     names: dict[str, list[str]] = {}
     for path, w in written:
-        click.echo(f"wrote {path}")
+        click.echo(f"wrote {visible(path)}")
         names.setdefault(str(w.get("name")), []).append(str(w["id"]))
     click.echo(f"Exported {len(written)} workflow{'s' if len(written) != 1 else ''} to {out_dir}.")
     for name, ids in names.items():
         if len(ids) > 1:
-            click.echo(f"warning: {len(ids)} remote workflows are named {name!r} ({', '.join(ids)}): "
-                       "names must be unique in the repo; rename one remotely or keep one file", err=True)
+            click.echo(f"warning: {len(ids)} remote workflows are named {visible(name)!r} ({', '.join(ids)}): "
+                       "names must be unique in the repo; if they are identical, plan adopts one and --prune "
+                       "deletes the others; otherwise keep one file, pin it with id:, and delete the rest", err=True)
 
 
 def fault_options(f):
@@ -584,27 +699,43 @@ def emulator(host, port, api_keys, data_file, rate_limit, **faults):
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write the report to this file (for an issue body).")
 @connection_options
-def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs,
+          no_config):
     """Report remote changes made outside git (exit 2 when there is drift), for scheduled jobs."""
-    from .drift import drift_report, render_drift_markdown, render_drift_text
-    from .commands.common import plan_against
+    from .commands.drift import drift as run
+    from .doors import write_text
+    from .drift import render_drift_markdown, render_drift_text
 
-    settings = _settings(need_key=True, paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit,
-                         insecure=insecure, config_file=config_file, env_name=env_name)
-    definitions = _definitions(settings)
-    with _client(settings, verbose=verbose, on_wait=_wait_printer()) as client:
-        the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
-                                prune=False, scope=settings.scope)
-    report = drift_report(the_plan)
-    text = {"json": lambda r: json.dumps(r, indent=2, ensure_ascii=False) + "\n",
-            "markdown": render_drift_markdown, "text": render_drift_text}[fmt](report)
+    given = dict(paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
+                 config_file=config_file)
+    envs = _environments(env_name, all_envs, config_file)
+    renderers = {"json": lambda r: json.dumps({"format_version": 1, **r}, indent=2, ensure_ascii=False) + "\n",
+                 "markdown": render_drift_markdown, "text": render_drift_text}
+    if envs:
+        settings_of = {env: _settings(need_key=True, env=env, **given) for env in envs}
+        results = _each_environment(envs, lambda env: run(settings_of[env], _hooks(verbose=verbose, prefix=f"[{env}] ")))
+        codes, parts, documents = [], [], {}
+        for env, report, exc in results:
+            if exc is not None:
+                _report_failure(env, exc)
+                codes.append(_code_of(exc))
+                continue
+            codes.append(EXIT_CHANGES if report["drift"] else EXIT["ok"])
+            documents[env] = report
+            if fmt != "json":
+                parts.append((f"== environment {env} ==\n" if fmt == "text" else "") + renderers[fmt](report))
+        text = (json.dumps({"format_version": 1, "environments": documents}, indent=2, ensure_ascii=False) + "\n"
+                if fmt == "json" else "\n".join(parts))
+        code = worst(codes)
+    else:
+        report = run(_settings(need_key=True, env_name=env_name, **given), _hooks(verbose=verbose))
+        text = renderers[fmt](report)
+        code = EXIT_CHANGES if report["drift"] else EXIT["ok"]
     click.echo(text, nl=False)
     if out_file:
-        from .doors import write_text
-
         write_text(out_file, text)
-    if report["drift"]:
-        sys.exit(EXIT_CHANGES)
+    if code:
+        sys.exit(code)
 
 
 @main.command()
@@ -612,7 +743,7 @@ def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose,
 @click.option("--name", "workflow", help="Which workflow of a multi-document file (default: the first).")
 @click.option("--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="A placeholder's value (repeatable); others use their `example`.")
 @config_options
-def render(file, workflow, assignments, config_file, env_name):
+def render(file, workflow, assignments, config_file, env_name, all_envs, no_config):
     """Print a workflow's message filled in, and its length against the 1000-character limit."""
     from .errors import ValidationError as Invalid
     from .model import MAX_MESSAGE_LENGTH
@@ -691,7 +822,7 @@ def skeleton(name: str, workflow_type: str) -> str:
 
 @main.command()
 @connection_options
-def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
     """Show what is left of the rate limit for the key in use, from the ledger every command keeps."""
     import time
 
@@ -715,7 +846,7 @@ def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_nam
 @main.command("config")
 @paths_argument
 @connection_options
-def show_config(paths, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name):
+def show_config(paths, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
     """Print the resolved settings and where each came from (the key only as set/unset)."""
     settings = _settings(paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)

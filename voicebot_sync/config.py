@@ -246,7 +246,19 @@ def _first(*candidates: tuple[Any, str]) -> tuple[Any, str | None]:
     return None, None
 
 
+def config_environments(config_file: str | None, environ: Mapping[str, str], cwd: str) -> list[str]:
+    """The names of the config file's environments (none without a config file)."""
+    path, _ = _config_path({"config": config_file} if config_file else {}, environ, cwd)
+    if not path:
+        return []
+    data = load_config_file(path, shown=_shown(path, cwd))
+    environments = data.get("environments")
+    return sorted(environments) if isinstance(environments, dict) else []
+
+
 def _config_path(cli: Mapping[str, Any], environ: Mapping[str, str], cwd: str) -> tuple[str | None, str | None]:
+    if cli.get("no_config"):
+        return None, None
     given, source = _first((cli.get("config"), "--config"), (environ.get(ENV_VARS["config"]), ENV_VARS["config"]))
     if given:
         path = os.path.join(cwd, os.path.expanduser(str(given)))

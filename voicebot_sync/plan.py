@@ -118,6 +118,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # The config environment the plan was made for (apply --plan uses the same one).
     env: str | None = None
+    # Why apply would refuse this plan (a share guard, an empty prune), or None: plan warns.
+    refusal: str | None = None
     # Names the remote had when the plan was made (not saved): apply settles its journal with them.
     remote_names: set = field(default_factory=set, repr=False, compare=False)
 
@@ -216,6 +218,7 @@ class Plan:
             "definitions": self.definitions,
             "notes": list(self.notes),
             "env": self.env,
+            "apply_would_refuse": self.refusal,
         }
 
     @classmethod

@@ -1,7 +1,8 @@
-"""The commands as library calls: settings in, plans and reports out.
+"""What every command shares: the connection, hooks for the face, loading, planning.
 
-``cli.py`` parses options, calls one of these, renders the result and maps
-errors to exit codes; tests call these directly with an injected transport.
+``cli.py`` and the GitHub Action call the command functions (``commands.plan``,
+``commands.apply``, …); they are handed settings and ``Hooks`` and return results.
+Tests call them directly with an injected transport.
 """
 
 from __future__ import annotations
@@ -19,6 +20,52 @@ from ..api.retry import RetryPolicy
 from ..stop import StopSignal
 
 LOCAL_STATE = os.path.join(".voicebot-sync", "local-api.json")
+
+
+@dataclass
+class Hooks:
+    """How a command talks to its face (the CLI, the Action, a test) while it runs."""
+
+    note: Callable[[str], None] = lambda text: None  # a line a person should see (stderr)
+    wait: Callable[[float, str], None] | None = None  # a wait is about to start (seconds, why)
+    request: Callable | None = None  # one RequestRecord per request (-v, --log-file)
+    retry: Callable[[str, float], None] | None = None  # a transient fault is retried
+    transport: Any = None  # an httpx transport for tests; None means the network (or local)
+
+
+def connection(settings, transport: Any = None) -> "Connection":
+    return Connection(settings.api_url, settings.api_key, settings.windows, settings.max_retries, settings.timeout,
+                      transport=transport)
+
+
+def client_for(settings, hooks: Hooks, *, stop: StopSignal | None = None, on_wait=None):
+    """A client for ``settings`` whose waits, requests and retries are reported through ``hooks``."""
+    return make_client(connection(settings, hooks.transport), stop=stop, on_wait=on_wait or hooks.wait,
+                       on_request=hooks.request, on_retry=hooks.retry)
+
+
+def load(settings, hooks: Hooks):
+    """The definitions, and the paths discovery passed over (said before the plan with --prune)."""
+    from ..definitions import load_definitions_with_notes
+    from ..errors import ValidationError
+
+    try:
+        definitions, notes = load_definitions_with_notes(settings.workflows, env=settings.env, scope=settings.scope)
+    except ValidationError as exc:
+        for note in getattr(exc, "notes", []):
+            hooks.note(f"note: {note}")
+        raise
+    if notes and settings.prune:
+        # Anything not read would look unmanaged: say so before the plan deletes it.
+        for note in notes:
+            hooks.note(f"note: {note}")
+    return definitions, notes
+
+
+def add_skipped_note(plan: Plan, skipped: Sequence[str]) -> None:
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+        plan.notes.append(f"{len(skipped)} path{'s' if len(skipped) != 1 else ''} not read: {shown}")
 
 
 @dataclass

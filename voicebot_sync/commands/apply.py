@@ -1,0 +1,142 @@
+"""``apply``: make the remote match, under the account lock, with the journal, stoppable.
+
+The sequence, in one place for the CLI and the Action: take the account's lock
+(before the remote is read, so a second apply plans against what the first left),
+read the journal, make the plan (or reload a saved one and check it), settle the
+journal against the remote, save the plan if asked, check it against a review and
+the guards, let the face show and confirm it, then execute it with stop signals
+handled, and return the report. The face turns the result into text and an exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import ApplyFailed, Incomplete
+from ..escaping import visible
+from ..executor import Events, Executor, Report
+from ..journal import Journal
+from ..lock import account_lock
+from ..plan import Plan
+from ..stop import StopSignal
+from .common import (
+    Hooks,
+    add_skipped_note,
+    check_prune_scope,
+    check_safety,
+    client_for,
+    load,
+    plan_against,
+    reload_saved_plan,
+    reviewed_changes,
+)
+
+
+@dataclass
+class ApplyOptions:
+    """What shapes one apply, beyond the settings."""
+
+    plan_file: str | None = None  # apply exactly this saved plan
+    reviewed_file: str | None = None  # refuse any change not in this reviewed plan
+    out_file: str | None = None  # save the plan about to be applied
+    force: bool = False  # past the share guards
+    max_duration: float | None = None  # seconds from ``started``
+    lock_wait: float = 600.0  # seconds to wait for another apply of the account (0: refuse)
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class ApplyResult:
+    """The plan that was applied (or found empty) and what became of it (None: nothing to do)."""
+
+    plan: Plan
+    report: Report | None = None
+
+    def raise_for_outcome(self) -> None:
+        """The report as the tree's errors: failed or uncertain -> ApplyFailed, stopped -> Incomplete."""
+        report = self.report
+        if report is None:
+            return
+        if report.failed or report.uncertain:
+            bad = len(report.failed) + len(report.uncertain)
+            raise ApplyFailed(f"{bad} of {report.total} operations failed or are uncertain (see above); "
+                              "run apply again: it checks uncertain creates before repeating them", report)
+        if report.remaining:
+            raise Incomplete(f"stopped with {len(report.remaining)} of {report.total} operations not started "
+                             f"({report.stopped}); run apply again to finish", report)
+
+
+def lock_url(settings) -> str:
+    """The account the lock and the journal belong to (local state lives in the working directory)."""
+    return settings.api_url if not settings.local else "local:" + os.path.abspath(".")
+
+
+def apply(
+    settings,
+    options: ApplyOptions,
+    hooks: Hooks | None = None,
+    *,
+    events: Events | None = None,
+    stop: StopSignal | None = None,
+    confirm: Callable[[Plan], None] = lambda plan: None,
+    on_stop_requested: Callable[[Executor], None] | None = None,
+) -> ApplyResult:
+    """Apply ``settings``' definitions (or ``options.plan_file``); ``confirm`` may show the plan and raise Refused."""
+    hooks = hooks or Hooks()
+    events = events or Events()
+    stop = stop or StopSignal()
+    if not options.plan_file:
+        check_prune_scope(settings)
+    account = lock_url(settings)
+    with account_lock(account, settings.api_key, timeout=options.lock_wait, on_wait=hooks.note), \
+            client_for(settings, hooks, stop=stop, on_wait=lambda s, w: (events.wait(s, w), hooks.wait and hooks.wait(s, w))) as client:
+        journal = Journal.for_account(account, settings.api_key)
+        if journal.problem:
+            hooks.note(f"warning: {journal.problem}")
+        if options.plan_file:
+            the_plan = reload_saved_plan(client, options.plan_file, api_url=settings.api_url, scope=settings.scope)
+            source = options.plan_file
+        else:
+            definitions, skipped = load(settings, hooks)
+            the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
+                                    prune=settings.prune, scope=settings.scope)
+            the_plan.env = settings.env
+            add_skipped_note(the_plan, skipped)
+            source = " ".join(settings.workflows)
+        creating = {c.name for c in the_plan.of("create")}
+        for entry in journal.settle_pending(the_plan.remote_names, time.time(), settings.settle_time):
+            if entry.name in creating:
+                hooks.note(f"note: an earlier create of \"{visible(entry.name)}\" lost its answer; apply looks "
+                           "for it before creating it again")
+        if options.out_file:
+            the_plan.dump(options.out_file)
+        if options.reviewed_file:
+            the_plan.check_reviewed(reviewed_changes(options.reviewed_file),
+                                    f"the reviewed plan ({options.reviewed_file})")
+        check_safety(the_plan, guards=settings.guards, force=options.force,
+                     prune=settings.prune or bool(the_plan.of("delete")), source=source)
+        if not the_plan.has_changes:
+            return _nothing_to_do(the_plan, client)
+        confirm(the_plan)
+        deadline = options.started + options.max_duration if options.max_duration is not None else None
+        executor = Executor(client, events=events, stop=stop, deadline=deadline, journal=journal,
+                            settle=settings.settle_time)
+        # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.
+        first = (lambda: on_stop_requested(executor)) if on_stop_requested else None
+        result = ApplyResult(the_plan, None)
+        with stop.handling_signals(on_first=first):
+            try:
+                result.report = executor.run(the_plan)
+            except KeyboardInterrupt as exc:
+                exc.result = ApplyResult(the_plan, getattr(executor, "last_report", None))  # for the face's report
+                raise
+        return result
+
+
+def _nothing_to_do(plan: Plan, client) -> ApplyResult:
+    report = Report(total=0, requests=client.sent, rate_limited=client.rate_limited, retries=client.retries,
+                    plan_fingerprint=plan.plan_fingerprint)
+    return ApplyResult(plan, report)

@@ -1,0 +1,15 @@
+"""``export``: the remote workflows as definition files (a plan of them shows no changes)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .common import Hooks, client_for, export_remote
+
+
+def export(settings, out_dir: str, *, with_ids: bool = False, force: bool = False,
+           hooks: Hooks | None = None) -> list[tuple[str, Mapping[str, Any]]]:
+    """Write one file per owned remote workflow into ``out_dir``; returns (path, workflow) pairs."""
+    hooks = hooks or Hooks()
+    with client_for(settings, hooks) as client:
+        return export_remote(client, out_dir, scope=settings.scope, with_ids=with_ids, force=force)

@@ -1,0 +1,31 @@
+"""``plan``: validate, list the remote once, and say what apply would do."""
+
+from __future__ import annotations
+
+from ..errors import TooMuchChange, UnsafePlan
+from ..plan import Plan
+from .common import Hooks, add_skipped_note, check_prune_scope, client_for, load, plan_against
+
+
+def plan(settings, hooks: Hooks | None = None) -> Plan:
+    """The plan for ``settings``; refuses --prune with narrower paths; never writes."""
+    hooks = hooks or Hooks()
+    check_prune_scope(settings)
+    definitions, skipped = load(settings, hooks)
+    with client_for(settings, hooks) as client:
+        result = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
+                              prune=settings.prune, scope=settings.scope)
+    result.env = settings.env
+    add_skipped_note(result, skipped)
+    warn_if_apply_would_refuse(result, settings)
+    return result
+
+
+def warn_if_apply_would_refuse(result: Plan, settings) -> None:
+    """The plan says when the share guards would refuse the apply: the numbers and --force."""
+    try:
+        if settings.prune or result.of("delete"):
+            result.raise_if_empty_prune(" ".join(settings.workflows))
+        result.raise_if_unsafe(settings.guards)
+    except (TooMuchChange, UnsafePlan) as refusal:
+        result.refusal = str(refusal)
