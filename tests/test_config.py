@@ -252,7 +252,8 @@ def test_the_key_is_never_shown(tmp_path):
         assert SECRET not in repr(s) and SECRET not in str(s) and SECRET not in str(s.describe())
         assert SECRET not in str(s.sources)
     assert "api_key=<set>" in repr(s)
-    assert ("api_key", "set (from VOICEBOT_PROD_KEY)", "environment 'production'") in s.describe()
+    # The key's own source (the variable it was read from), not that of api_key_env's setting.
+    assert ("api_key", "set (from VOICEBOT_PROD_KEY)", "VOICEBOT_PROD_KEY") in s.describe()
 
 
 def test_describe_says_where_an_unset_key_was_looked_for(tmp_path):

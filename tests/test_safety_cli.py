@@ -174,7 +174,7 @@ def test_new_writes_a_skeleton_that_validates(runner, tmp_path, monkeypatch):
     assert invoke(runner, "new", "Flu shot reminder").stdout.startswith("wrote workflows/flu-shot-reminder.yaml")
     assert invoke(runner, "validate").exit_code == 0
     again = invoke(runner, "new", "Flu shot reminder")
-    assert again.exit_code == 1 and "exists already" in again.stderr
+    assert again.exit_code == 1 and "already defined" in again.stderr
 
 
 def test_schema_prints_both_schemas(runner):

@@ -113,7 +113,8 @@ def test_hostile_remote_names_are_data_in_every_sink(tmp_path, monkeypatch):
         assert "@someone" not in result.output  # no mention notifies anyone
     assert json.loads(js.output)["format_version"] == 1  # stdout stays valid JSON
     # Where the fake summary line stands, it is inside quotes, and the real one ends the plan.
-    assert text.output.rstrip().splitlines()[-2].startswith("Plan: 0 to add, 0 to change, 11 to destroy.")
+    summary = [line for line in text.output.splitlines() if line.startswith("Plan: ")]
+    assert summary == ["Plan: 0 to add, 0 to change, 11 to destroy."]
 
 
 def test_http_is_plain_only_to_ip_loopback_and_localhost(monkeypatch, tmp_path):

@@ -98,7 +98,7 @@ def test_unknown_environment_names_those_that_exist(tmp_path):
 def test_the_key_is_never_described(tmp_path):
     s = settings(tmp_path, CONFIG, environ={"VOICEBOT_API_KEY": SECRET})
     assert SECRET not in repr(s) and SECRET not in str(s.describe())
-    assert ("api_key", "set (from VOICEBOT_API_KEY)", "default") in s.describe()
+    assert ("api_key", "set (from VOICEBOT_API_KEY)", "VOICEBOT_API_KEY") in s.describe()
 
 
 def test_config_file_problems_are_all_reported_with_lines(tmp_path, monkeypatch):

@@ -494,9 +494,12 @@ def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> No
             click.echo(render_text(the_plan, rate_limit=settings.rate_limit, color=_color(sys.stdout)), nl=False)
         _confirm(the_plan, yes)
 
+    from .stop import StopSignal
+
     result = None
     try:
         result = run(settings, options, _hooks(verbose=verbose, log=log), events=events, confirm=confirm,
+                     stop=StopSignal(on_tick=events.tick),
                      on_stop_requested=lambda executor: _first_stop_line(events, executor))
     except KeyboardInterrupt as exc:
         result = getattr(exc, "result", None)
@@ -748,7 +751,7 @@ def render(file, workflow, assignments, config_file, env_name, all_envs, no_conf
     from .errors import ValidationError as Invalid
     from .model import MAX_MESSAGE_LENGTH
     from .commands.common import parse_assignments
-    from .template import example_values, render as fill
+    from .template import example_values, placeholders, render as fill
 
     settings = _settings(config_file=config_file, env_name=env_name)
     from .definitions import load_definitions
@@ -758,7 +761,16 @@ def render(file, workflow, assignments, config_file, env_name, all_envs, no_conf
     if not chosen:
         raise ConfigError(f"no workflow named {workflow!r} in {file}")
     d = chosen[0]
-    values = {**example_values(d.parameters or {}), **parse_assignments(assignments)}
+    given = parse_assignments(assignments)
+    known = placeholders(d.desired()["message"])
+    for name in given:
+        if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (its placeholders: {', '.join(known) or 'none'})"
+            raise UsageError(f"--set {name}: the message has no placeholder [{name}]{hint}")
+    values = {**example_values(d.parameters or {}), **given}
     try:
         text = fill(d.desired()["message"], values)
     except ValueError as exc:
@@ -785,39 +797,28 @@ def schema(which):
 @click.option("--dir", "directory", default="workflows", show_default=True, type=click.Path(file_okay=False))
 @click.option("--type", "workflow_type", type=click.Choice(["ROBOCALL", "CONVERSATION"]), default="ROBOCALL", show_default=True)
 def new(name, directory, workflow_type):
-    """Write a definition skeleton that passes validate."""
-    from .export import slugify
+    """Write a definition skeleton that passes validate (never a second definition of a name)."""
+    from .escaping import visible
+    from .scaffold import defined_names, new_definition
 
-    path = os.path.join(directory, slugify(name) + ".yaml")
-    if os.path.exists(path):
-        raise ConfigError(f"{path} exists already: choose another name or edit that file")
-    os.makedirs(directory, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(skeleton(name, workflow_type))
-    click.echo(f"wrote {path}: edit the message, then run `voicebot-sync validate {directory}`")
+    settings = _settings()
+    known = defined_names(list(dict.fromkeys([*settings.workflows, directory])))
+    path = new_definition(name, directory, workflow_type, known)
+    click.echo(f"wrote {visible(path)}: edit the message, then run `voicebot-sync validate {directory}`")
 
 
-def skeleton(name: str, workflow_type: str) -> str:
-    from .export import HEADER
+@main.command()
+@click.option("--force", is_flag=True, help="Overwrite files that differ from what init would write.")
+def init(force):
+    """Start a repository: voicebot-sync.yaml, workflows/, the JSON Schemas (for editors, offline),
+    a pre-commit hook and VS Code settings."""
+    from .scaffold import init_repo
 
-    return (
-        HEADER
-        +
-        f"name: {json.dumps(name, ensure_ascii=False)}\n"
-        "description: What this call is for, in one line.\n"
-        f"workflow_type: {workflow_type}\n"
-        "message: |\n"
-        "  Hello [name], this is a message from your clinic about [topic].\n"
-        "parameters:\n"
-        "  name:\n"
-        "    description: The patient's first name.\n"
-        "    max_length: 40\n"
-        "    example: Ada\n"
-        "  topic:\n"
-        "    description: What the call is about.\n"
-        "    max_length: 80\n"
-        "    example: your appointment on Monday\n"
-    )
+    written = init_repo(os.getcwd(), force=force)
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo("Nothing to write: the repository is set up already." if not written else
+               "Next: edit workflows/, then `voicebot-sync validate` and `voicebot-sync plan --api-url local`.")
 
 
 @main.command()
@@ -845,12 +846,17 @@ def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_nam
 
 @main.command("config")
 @paths_argument
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @connection_options
-def show_config(paths, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
+def show_config(paths, fmt, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
     """Print the resolved settings and where each came from (the key only as set/unset)."""
     settings = _settings(paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)
     rows = settings.describe()
+    if fmt == "json":
+        click.echo(json.dumps({"format_version": 1, "settings": {name: {"value": value, "source": source}
+                                                                 for name, value, source in rows}}, indent=2))
+        return
     width = max(len(r[0]) for r in rows)
     for name, value, source in rows:
         click.echo(f"{name.ljust(width)}  {value}  ({source})")

@@ -98,7 +98,7 @@ class Settings:
             ("config_file", self.config_file or "(none)", self.source("config")),
             ("env", self.env or "(none)", self.source("env")),
             ("api_url", self.api_url, self.source("api_url")),
-            ("api_key", key, self.source("api_key_env")),
+            ("api_key", key, self.source("api_key") if self.api_key else self.source("api_key_env")),
             ("rate_limit", self.rate_limit, self.source("rate_limit")),
             ("workflows", " ".join(self.workflows), self.source("workflows")),
             ("prune", str(self.prune).lower(), self.source("prune")),
@@ -195,6 +195,8 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     if s.local and "rate_limit" not in s.sources:
         # The in-process emulator has no quota; the quick start must not wait a minute.
         _set(s, "rate_limit", "off", "default for local")
+    if str(s.rate_limit).strip().lower() in ("off", "none", ""):
+        s.rate_limit = "off"  # one spelling, whatever was typed (OFF, None)
     try:
         parse_rate_limit(s.rate_limit)
     except ConfigError as exc:
@@ -377,35 +379,29 @@ def is_loopback(host: str | None) -> bool:
 def load_config_file(path: str, *, shown: str | None = None) -> dict[str, Any]:
     """The config file as a dict, validated against its schema.
 
+    Read by ``yamlfile`` (the reader shared with definition files: only a regular
+    file is opened, bounded, strict UTF-8, no aliases, duplicate or non-text keys).
     Raises ValidationError carrying every problem as ``FILE:LINE: message``
     (``shown`` is the FILE to print; by default the path as given)."""
-    import yaml
+    from . import yamlfile
 
     source = shown or path
     try:
         text = _read_text(path)
     except (OSError, ValueError) as exc:
         raise ValidationError([Problem(source, 0, getattr(exc, "strerror", None) or str(exc))]) from None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
-    try:
-        node = loader.get_single_node()
-        lines: dict[tuple, int] = {}
-        structural, fatal = _walk(node, (), lines) if node is not None else ([], False)
-        if fatal:  # anything built from this could be huge or unhashable: stop here
-            raise ValidationError([Problem(source, line, msg) for line, msg in structural])
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ValidationError([Problem(source, mark.line + 1 if mark else 0, f"YAML syntax error: {problem}")]) from None
-    finally:
-        loader.dispose()
+    # Only text keys in a config file; a refused key is dropped, so the rest is still checked.
+    rules = yamlfile.Rules(aliases_in="the config file", document="a config file", key_hint=" (quote it)")
+    (doc,) = yamlfile.documents(text, rules, single=True)
+    if doc.fatal:  # a syntax error, or anything built from this could be huge or unhashable: stop here
+        raise ValidationError([Problem(source, line, msg) for line, msg in doc.problems])
+    data, lines = doc.data, doc.lines
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise ValidationError([Problem(source, 1, "the config file must be a mapping of settings, such as 'prune: false'")])
 
-    problems = [Problem(source, line, msg) for line, msg in structural]
+    problems = [Problem(source, line, msg) for line, msg in doc.problems]
     environments = data.get("environments") if isinstance(data.get("environments"), dict) else {}
     sections = [((), data)] + [(("environments", name), section)
                                for name, section in environments.items() if isinstance(section, dict)]
@@ -415,8 +411,7 @@ def load_config_file(path: str, *, shown: str | None = None) -> dict[str, Any]:
             if key in section:
                 problems.append(Problem(source, _line_of(lines, where + (key,)), message))
                 section.pop(key)
-    for error in _schema_validator().iter_errors(data):
-        problems.extend(Problem(source, _line_of(lines, path), message) for path, message in _schema_problems(error))
+    problems.extend(_schema_validator().problems(data, source, lines, 1, _schema_problems))
     for where, section in sections:
         if isinstance(section.get("rate_limit"), str):
             try:
@@ -436,77 +431,23 @@ def config_schema() -> dict[str, Any]:
 
 
 def _schema_validator():
-    import jsonschema
+    """The config schema, compiled once: a fast structural check, and jsonschema to explain a failure."""
+    from . import yamlfile
 
-    return jsonschema.Draft202012Validator(config_schema())
+    return yamlfile.packaged("config")
 
 
 def _read_text(path: str) -> str:
-    size = os.path.getsize(path)
-    if size > MAX_CONFIG_BYTES:
-        raise ValueError(f"file is {size} bytes; a config file may have at most {MAX_CONFIG_BYTES}")
-    with open(path, "rb") as fh:
-        data = fh.read()
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+    from . import yamlfile
 
-
-def _walk(node, path: tuple, lines: dict[tuple, int]) -> tuple[list[tuple[int, str]], bool]:
-    """Record the line of every path; find aliases, non-text keys and duplicate keys.
-
-    Non-text keys are reported and dropped from the node, so the rest can still be
-    checked. Returns (problems, fatal): an alias makes the document unsafe to build
-    (an alias bomb is small as nodes and huge as data)."""
-    import yaml
-
-    problems: list[tuple[int, str]] = []
-    seen: set[int] = set()
-    fatal = False
-    stack = [(node, path)]
-    while stack:
-        node, path = stack.pop()
-        if id(node) in seen:
-            if not fatal:  # the first is enough: a bomb has thousands
-                # An alias has no position of its own once composed: its parent's line is the closest.
-                problems.append((_line_of(lines, path),
-                                 "YAML anchors and aliases are not allowed in the config file"))
-            fatal = True
-            continue
-        seen.add(id(node))
-        lines.setdefault(path, node.start_mark.line + 1)
-        children = []
-        if isinstance(node, yaml.MappingNode):
-            keys: set[str] = set()
-            kept = []
-            for key_node, value_node in node.value:
-                line = key_node.start_mark.line + 1
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str" or not key_node.value:
-                    text = repr(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a collection"
-                    problems.append((line, f"keys must be plain text, not {text} (quote it)"))
-                    continue
-                kept.append((key_node, value_node))
-                if key_node.value in keys:
-                    problems.append((line, f"duplicate key '{key_node.value}'"))
-                keys.add(key_node.value)
-                lines[path + (key_node.value,)] = line
-                children.append((value_node, path + (key_node.value,)))
-            node.value = kept
-        elif isinstance(node, yaml.SequenceNode):
-            children = [(item, path + (i,)) for i, item in enumerate(node.value)]
-        stack.extend(reversed(children))  # document order, so the second sighting is the alias
-    return problems, fatal
+    return yamlfile.read_text(path, max_bytes=MAX_CONFIG_BYTES, rule="a config file may have at most {limit}")
 
 
 def _line_of(lines: dict[tuple, int], path) -> int:
     """The line of the deepest part of ``path`` that the file has (1 when nothing matches)."""
-    path = tuple(path)
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return 1
+    from .yamlfile import line_of
+
+    return line_of(lines, path, 1)
 
 
 _TYPES = {"boolean": "true or false", "integer": "a whole number", "number": "a number",
@@ -530,24 +471,24 @@ def _kind(value: Any) -> str:
 
 
 def _schema_problems(error) -> Iterator[tuple[list, str]]:
-    """(path, message) for one jsonschema error; unknown keys one by one, each at its own line."""
+    """(path, message) for one jsonschema error; unknown keys one by one, each at its own line.
+
+    A value is never quoted beyond ``escaping.short``'s length (keys and paths alike)."""
+    from . import yamlfile
+
     path = list(error.absolute_path)
-    where = ".".join(str(p) for p in path)
+    where = yamlfile.where(path)
     prefix = f"{where}: " if where else ""
     if error.validator == "additionalProperties":
         known = list(error.schema.get("properties", {}))
-        for key in error.instance:
-            if key in known:
-                continue
+        for key in yamlfile.unknown_keys(error):
             if key == "environments" and path:
                 yield path + [key], f"{prefix}environments cannot be nested in an environment"
                 continue
-            close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
-            yield path + [key], f"{prefix}unknown key '{key}'{hint}"
+            yield path + [key], prefix + yamlfile.unknown_key(key, known)
         return
     if "propertyNames" in error.relative_schema_path:
-        yield path + [error.instance], f"{prefix}{error.instance!r}: {error.schema.get('errorMessage', error.message)}"
+        yield path + [error.instance], f"{prefix}{short(error.instance)}: {error.schema.get('errorMessage') or yamlfile.bounded_message(error)}"
         return
     if "errorMessage" in error.schema:
         # Never echo the value: under api_key_env it may be a key pasted in by mistake.
@@ -563,4 +504,4 @@ def _schema_problems(error) -> Iterator[tuple[list, str]]:
     if error.validator == "minProperties" and path and path[-1] == "owns":
         yield path, prefix + "give a prefix, a list of names, or both (or leave owns out to manage every workflow)"
         return
-    yield path, prefix + error.message
+    yield path, prefix + yamlfile.bounded_message(error)

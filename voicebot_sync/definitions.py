@@ -1,9 +1,11 @@
 """Definition files -> Definitions, with every problem located as FILE:LINE.
 
-Each file is read once, bounded in size, decoded strictly, parsed into nodes
-(for line numbers) and constructed; anchors and aliases are refused before
-anything is built, so an alias bomb costs nothing. Every problem of every file
-is collected, then reported together.
+Each file is read once by ``yamlfile`` (the reader shared with the config file):
+bounded in size, decoded strictly, parsed into nodes (for line numbers) and
+constructed; anchors and aliases are refused before anything is built, so an
+alias bomb costs nothing. A document that certainly passes the schema takes its
+compiled fast path; jsonschema only explains one that fails. Every problem of
+every file is collected, then reported together.
 
 Discovery reads regular ``*.yaml``/``*.yml`` files (any letter case) below each
 directory; hidden entries and editor leftovers are skipped and reported as
@@ -15,33 +17,28 @@ A message quotes at most a short, visible prefix of any value (``escaping.short`
 
 from __future__ import annotations
 
-import difflib
 import errno
-import json
 import os
 import stat
 import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-import yaml
-
+from . import yamlfile
 from .errors import Problem, ValidationError
 from .escaping import short, unsafe_characters, visible
 from .model import MANAGED_FIELDS, Scope, desired_fields, normalise_text
 from .template import check as check_template
+from .yamlfile import MAX_NODES, clip as _clip, line_of, not_regular as _not_regular, where as _where  # noqa: F401
 
-MAX_FILE_BYTES = 1024 * 1024
-MAX_NODES = 20_000  # per document: far above any real workflow, far below trouble
+MAX_FILE_BYTES = yamlfile.MAX_BYTES
 SUFFIXES = (".yaml", ".yml")  # matched in any letter case
 # Editor leftovers (Emacs lock and auto-save, backups, Vim swap files): never definitions.
 _SWAP_SUFFIXES = (".swp", ".swo", ".swx")
-_O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 KNOWN_KEYS = MANAGED_FIELDS + ("id", "parameters", "environments")
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Text keys everywhere; digits too below the top (response_options: {1: Yes}).
+_RULES = yamlfile.Rules(aliases_in="definitions", document="a workflow definition", number_keys=True)
 
 
 @dataclass
@@ -70,13 +67,8 @@ class Definition:
         return desired_fields(self.fields)
 
 
-@lru_cache(maxsize=1)
-def _validator():
-    import jsonschema
-    from importlib.resources import files
-
-    schema = json.loads(files("voicebot_sync").joinpath("schemas", "workflow.schema.json").read_text(encoding="utf-8"))
-    return jsonschema.Draft202012Validator(schema)
+def _schema() -> yamlfile.Schema:
+    return yamlfile.packaged("workflow")
 
 
 def _printable(name: str) -> str:
@@ -100,12 +92,6 @@ def display_path(path: Path | str) -> str:
     return _printable(str(os.path.abspath(path)) if outside else relative)
 
 
-def _clip(value: object, limit: int = 40) -> str:
-    """A short visible prefix, unquoted (``short`` quotes text): for key paths, file paths and parser messages."""
-    text = visible(value if isinstance(value, str) else repr(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _inside(real: str, base: str | None) -> bool:
     """Whether the real path ``real`` is ``base`` or below it."""
     if base is None:
@@ -118,13 +104,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.errno == errno.ELOOP:
         return "symlink loop: not followed"
     return visible(getattr(exc, "strerror", None) or exc)
-
-
-def _not_regular(mode: int) -> str:
-    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
-            else "a directory" if stat.S_ISDIR(mode) else "not a file")
-    return f"not a regular file ({kind}): not read"
 
 
 def _is_definition_name(name: str) -> bool:
@@ -377,35 +356,9 @@ def _cross_checks(definitions: list[Definition], scope: Scope | None) -> Iterato
 
 
 def read_text(path: Path | str) -> str:
-    """The file's text, or ValueError/OSError with a sentence a person can act on.
-
-    Only a regular file is opened (a FIFO would block, a device may act on open); it is
-    checked before opening, opened non-blocking and checked again, and read bounded."""
-    st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise ValueError(_not_regular(st.st_mode))
-    if st.st_size > MAX_FILE_BYTES:
-        raise ValueError(f"file is {st.st_size} bytes; the limit is {MAX_FILE_BYTES}")
-    fd = os.open(path, _O_READ)
-    with open(fd, "rb", closefd=True) as fh:
-        opened = os.fstat(fd)
-        if not stat.S_ISREG(opened.st_mode):  # replaced between the check and the open
-            raise ValueError(_not_regular(opened.st_mode))
-        # Read what fstat promises (+1 to see growth), never more than the limit (+1 to see it passed).
-        data = fh.read(min(opened.st_size, MAX_FILE_BYTES) + 1)
-        if len(data) > opened.st_size:
-            data += fh.read(MAX_FILE_BYTES + 1 - len(data))
-    if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"file is over {MAX_FILE_BYTES} bytes; the limit is {MAX_FILE_BYTES}")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
-
-
-def _brief(text: object, limit: int = 160) -> str:
-    """A parser's message, visible and bounded (it can quote the file's text)."""
-    return _clip(str(text), limit)
+    """The file's text, or ValueError/OSError with a sentence a person can act on (``yamlfile.read_text``:
+    only a regular file is opened, bounded to MAX_FILE_BYTES, decoded strictly)."""
+    return yamlfile.read_text(path, max_bytes=MAX_FILE_BYTES)
 
 
 def load_file(path: Path | str, *, env: str | None = None, source: str | None = None) -> tuple[list[Definition], list[Problem]]:
@@ -415,83 +368,21 @@ def load_file(path: Path | str, *, env: str | None = None, source: str | None = 
         text = read_text(path)
     except (OSError, ValueError) as exc:
         return [], [Problem(source, 0, _reason(exc))]
-    loader = _Loader(text)
     definitions: list[Definition] = []
     problems: list[Problem] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None:
-                continue
-            line = node.start_mark.line + 1
-            lines: dict[tuple, int] = {}
-            structural = list(_walk(node, (), lines))
-            if structural:
-                problems.extend(Problem(source, ln, msg) for ln, msg in structural)
-                continue
-            try:
-                document = loader.construct_document(node)
-            except yaml.YAMLError:
-                raise
-            except Exception as exc:  # a constructor refusing a value (2020-13-45, !!int 0x): a problem
-                problems.append(Problem(source, line, f"a value cannot be read: {_brief(exc)}"))
-                continue
-            d, doc_problems = _definition(document, source, line, lines, env)
-            problems.extend(doc_problems)
-            if d is not None:
-                definitions.append(d)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        reason = getattr(exc, "problem", None) or str(exc)
-        problems.append(Problem(source, mark.line + 1 if mark else 0, f"YAML syntax error: {_brief(reason)}"))
-    except RecursionError:
-        problems.append(Problem(source, 0, "YAML nested too deeply: not a workflow definition"))
-    finally:
-        loader.dispose()
+    for doc in yamlfile.documents(text, _RULES):
+        if doc.problems:
+            problems.extend(Problem(source, line, message) for line, message in doc.problems)
+            continue
+        d, doc_problems = _definition(doc.data, source, doc.line, doc.lines, env)
+        problems.extend(doc_problems)
+        if d is not None:
+            definitions.append(d)
     return definitions, problems
 
 
-def _walk(node: yaml.Node, path: tuple, lines: dict[tuple, int], seen: set | None = None) -> Iterator[tuple[int, str]]:
-    """Record the line of every path; refuse aliases, duplicate keys and runaway documents."""
-    seen = set() if seen is None else seen
-    if id(node) in seen:
-        yield node.start_mark.line + 1, "YAML anchors and aliases are not allowed in definitions"
-        return
-    seen.add(id(node))
-    if len(seen) > MAX_NODES:
-        yield node.start_mark.line + 1, f"document has over {MAX_NODES} YAML nodes: not a workflow definition"
-        return
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        keys: set = set()
-        for key_node, value_node in node.value:
-            # Text keys everywhere; digits too below the top (response_options: {1: Yes}).
-            allowed = ("tag:yaml.org,2002:str",) if not path else ("tag:yaml.org,2002:str", "tag:yaml.org,2002:int")
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in allowed or not key_node.value:
-                yield key_node.start_mark.line + 1, f"keys must be plain text, not {short(key_node.value)}" if isinstance(
-                    key_node, yaml.ScalarNode) else "keys must be plain text"
-                continue
-            key = key_node.value
-            if key in keys:
-                yield key_node.start_mark.line + 1, f"duplicate key '{key}'"
-            keys.add(key)
-            lines[path + (key,)] = key_node.start_mark.line + 1
-            for problem in _walk(value_node, path + (key,), lines, seen):
-                yield problem
-                if "aliases" in problem[1] or "nodes" in problem[1]:
-                    return
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            yield from _walk(item, path + (i,), lines, seen)
-
-
 def _line_of(lines: dict[tuple, int], path: Sequence, default: int) -> int:
-    path = tuple(str(p) if not isinstance(p, int) else p for p in path)
-    while path:
-        if path in lines:
-            return lines[path]
-        path = path[:-1]
-    return default
+    return line_of(lines, path, default)
 
 
 _TYPE_WORDS = {"string": "text", "integer": "a whole number", "number": "a number", "boolean": "true or false",
@@ -526,16 +417,7 @@ def _kind(value: Any) -> str:
 
 def _shown(value: Any) -> str:
     """A value quoted in a message: a short visible prefix of text or a scalar, else what it is."""
-    if isinstance(value, str):
-        return f'"{_clip(value)}"'
-    if value is None or isinstance(value, (bool, int, float)):
-        return _clip(json.dumps(value))
-    return _kind(value)
-
-
-def _where(path: Sequence) -> str:
-    """A key path for a message (parameters.name.max_length); each key a short visible prefix."""
-    return ".".join(_clip(str(p)) for p in path)
+    return yamlfile.shown(value, _kind)
 
 
 def _schema_message(error) -> str:
@@ -545,14 +427,8 @@ def _schema_message(error) -> str:
     value = error.instance
     rule = error.validator_value
     if error.validator == "additionalProperties":
-        extra = [k for k in value if k not in error.schema.get("properties", {}) and not str(k).startswith("x-")]
         known = list(error.schema.get("properties", {}))
-        parts = []
-        for key in extra:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
-            parts.append(f"unknown key {short(str(key))}{hint}")
-        return prefix + "; ".join(parts)
+        return prefix + "; ".join(yamlfile.unknown_key(key, known) for key in yamlfile.unknown_keys(error))
     if error.validator == "required":
         missing = [k for k in rule if isinstance(value, dict) and k not in value]
         return prefix + f"missing required key {', '.join(repr(k) for k in missing[:1] or rule[:1])}"
@@ -590,12 +466,12 @@ def _unsafe_sentence(found: list[tuple[int, str]], multiline: bool = False) -> s
     return f"contains control characters or invisible/bidi characters: {listed}{more}{allowed}"
 
 
-def _text_problem(where: str, value: str, multiline: bool) -> str | None:
+def _text_problem(path: Sequence, value: str, multiline: bool) -> str | None:
     """Control (C0, C1, DEL) and bidi/invisible characters in a name, description or message: named, with offsets."""
     found = unsafe_characters(value)
-    if multiline:
+    if multiline and found:
         found = [(offset, code) for offset, code in found if code not in ("U+000A", "U+0009")]
-    return f"{where}: {_unsafe_sentence(found, multiline)}" if found else None
+    return f"{_where(path)}: {_unsafe_sentence(found, multiline)}" if found else None
 
 
 def _text_fields(document: dict) -> Iterator[tuple[tuple, Any, bool]]:
@@ -638,22 +514,23 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         return None, []
     if not isinstance(document, dict):
         return None, [Problem(source, line, f"a definition must be a mapping of keys, not {_kind(document)}")]
-    problems = []
     flagged: set[tuple] = set()
-    for error in sorted(_validator().iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
+
+    def explain(error) -> list[tuple[list, str]]:
         path = list(error.absolute_path)
         if error.validator == "pattern" and _is_text_field(path):
-            continue  # _text_problem says which character, and where
+            return []  # _text_problem says which character, and where
         if error.validator == "additionalProperties":
-            extra = [k for k in error.instance if k not in error.schema.get("properties", {}) and not str(k).startswith("x-")]
-            path = path + extra[:1]
+            path = path + yamlfile.unknown_keys(error)[:1]
         elif "propertyNames" in error.schema_path:
             path = path + [error.instance]
         flagged.add(tuple(map(str, error.absolute_path)))
-        problems.append(Problem(source, _line_of(lines, path, line), _schema_message(error)))
+        return [(path, _schema_message(error))]
+
+    problems = _schema().problems(document, source, lines, line, explain)
     for path, value, multiline in _text_fields(document):
         if isinstance(value, str):
-            text = _text_problem(_where(path), value, multiline)
+            text = _text_problem(path, value, multiline)
             if text is not None:
                 flagged.add(tuple(map(str, path)))
                 problems.append(Problem(source, _line_of(lines, path, line), text))

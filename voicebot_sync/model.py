@@ -102,6 +102,16 @@ class Scope:
             return True
         return (self.prefix is not None and name.startswith(self.prefix)) or name in self.names
 
+    def owned(self, remote: Iterable[Mapping[str, Any]], also_ids: Iterable[str] = ()) -> list[Mapping[str, Any]]:
+        """The remote workflows this repo owns: in scope by name, or claimed by a pinned id.
+
+        A definition that pins an id and has an in-scope name owns that workflow even
+        while its remote name is outside the scope: that is a rename into the scope,
+        and ``owns: names`` need not list the old name. The one ownership filter: the
+        planner and the saved-plan check both use it, so their fingerprints agree."""
+        extra = {str(i) for i in also_ids}
+        return [w for w in remote if self.contains(str(w.get("name", ""))) or str(w.get("id")) in extra]
+
     def describe(self) -> str:
         parts = []
         if self.prefix is not None:

@@ -118,6 +118,10 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # The config environment the plan was made for (apply --plan uses the same one).
     env: str | None = None
+    # When apply's last request could start if it began now, given the budget left (None: not known).
+    eta_now: float | None = None
+    # Ids pinned by in-scope definitions: owned even while their remote name is outside the scope.
+    pinned_ids: list[str] = field(default_factory=list)
     # Why apply would refuse this plan (a share guard, an empty prune), or None: plan warns.
     refusal: str | None = None
     # Names the remote had when the plan was made (not saved): apply settles its journal with them.
@@ -214,11 +218,13 @@ class Plan:
             "unmanaged": self.unmanaged,
             "requests": self.requests,
             "estimated_seconds": int(round(self.estimated_seconds)),
+            "estimated_seconds_now": None if self.eta_now is None else int(round(self.eta_now)),
             "remote_count": self.remote_count,
             "definitions": self.definitions,
             "notes": list(self.notes),
             "env": self.env,
             "apply_would_refuse": self.refusal,
+            "pinned_ids": list(self.pinned_ids),
         }
 
     @classmethod
@@ -238,6 +244,7 @@ class Plan:
                 definitions=int(data.get("definitions", 0)),
                 notes=[str(n) for n in data.get("notes", [])],
                 env=data.get("env"),
+                pinned_ids=[str(i) for i in data.get("pinned_ids", [])],
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"plan file is incomplete: {exc}") from exc

@@ -66,7 +66,8 @@ def make_plan(
     """The plan that makes ``remote`` match ``definitions``."""
     scope = scope or Scope()
     remote = list(remote)
-    owned = [w for w in remote if scope.contains(str(w.get("name", "")))]
+    pinned = [str(d.id) for d in definitions if d.id is not None and scope.contains(d.name)]
+    owned = scope.owned(remote, pinned)
     by_id = {str(w["id"]): w for w in owned}
     everything_by_id = {str(w["id"]): w for w in remote}
 
@@ -167,4 +168,5 @@ def make_plan(
         definitions=len(definitions),
         notes=notes,
         remote_names={str(w.get("name")) for w in owned},
+        pinned_ids=sorted(pinned),
     )

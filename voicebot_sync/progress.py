@@ -120,9 +120,20 @@ class TerminalEvents(LineEvents):
         super().start(plan, executor)
 
     def wait(self, seconds: float, why: str) -> None:
-        left = self.total - self.done
-        eta = self.executor.remaining_seconds(left) if self.executor else seconds
-        self._set_status(f"[{self.done}/{self.total}] waiting {format_seconds(seconds)}: {why}; ETA {format_seconds(eta)}")
+        self._why = why
+        self._shown_left = None
+        self.tick(seconds)
+
+    def tick(self, left: float) -> None:
+        """Redraw the status line while a wait runs (once a second), so it never looks frozen."""
+        whole = int(left + 0.999)
+        if whole == getattr(self, "_shown_left", None):
+            return
+        self._shown_left = whole
+        todo = self.total - self.done
+        eta = self.executor.remaining_seconds(todo) if self.executor else left
+        self._set_status(f"[{self.done}/{self.total}] waiting {format_seconds(whole)}: {visible(getattr(self, '_why', ''))}; "
+                         f"ETA {format_seconds(max(eta, left))}")
 
     def begin(self, index: int, change: Change) -> None:
         self._set_status(f"[{self.done}/{self.total}] {change.action} \"{visible(change.name)}\" ...")

@@ -21,7 +21,9 @@ class StopRequested(Exception):
 class StopSignal:
     """Set by a signal handler (or a test); read between operations and inside waits."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_tick: Callable[[float], None] | None = None) -> None:
+        # Called about every 0.2 s of a wait with the seconds left: a status line that ticks.
+        self.on_tick = on_tick
         self._event = threading.Event()
         self.reason = ""
         self.signals = 0
@@ -46,6 +48,8 @@ class StopSignal:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
+            if self.on_tick is not None:
+                self.on_tick(left)
             # Short slices: the main thread must get back to Python to see a signal.
             if self._event.wait(min(left, 0.2)):
                 raise StopRequested(self.reason)

@@ -9,6 +9,8 @@ from .escaping import short
 from .model import MAX_MESSAGE_LENGTH
 
 PLACEHOLDER = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*)\]")
+# {{name}} or {name}: other template syntaxes that would reach a patient unfilled.
+OTHER_PLACEHOLDER = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}|(?<!\{)\{[A-Za-z_][A-Za-z0-9_]*\}(?!\})")
 
 
 def placeholders(message: str) -> list[str]:
@@ -76,6 +78,17 @@ def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
                 f"message can be {worst} characters when filled in ({fixed} fixed + the max_length of each placeholder); "
                 f"the limit is {MAX_MESSAGE_LENGTH}"
             )
+    # The conversation-call page writes {{name}}; the workflow API fills only [name].
+    other = sorted(set(OTHER_PLACEHOLDER.findall(message)))
+    if other:
+        problems.append("placeholder " + ", ".join(_clip(m) for m in other[:5])
+                        + " is not filled in by the workflow API: write [name] (square brackets)")
+    for name, spec in (parameters or {}).items():
+        if isinstance(spec, Mapping) and spec.get("example") is not None and isinstance(spec.get("max_length"), int):
+            length = len(str(spec["example"]))
+            if length > spec["max_length"]:
+                problems.append(f"parameter {short(str(name))}: its example is {length} characters, over its "
+                                f"max_length {spec['max_length']}")
     if parameters is not None:
         used = placeholders(message)
         undeclared = [p for p in used if p not in parameters]

@@ -138,6 +138,27 @@ class Ledger:
         """Add a request that started (or will be counted) at ``start_wall``."""
         self._update(lambda starts, block: (starts + [float(start_wall)], block))
 
+    def reserve(self, windows, start_wall: float) -> float:
+        """Record a request at ``start_wall`` if every window has room in the ledger; else the wait.
+
+        Read, decide and write under the one lock, so processes running at the same
+        time (a plan and an apply on one key) never take the same slot: 0.0 means
+        recorded; a positive number is how long until the ledger has room."""
+        wait = 0.0
+
+        def change(starts: list[float], block):
+            nonlocal wait
+            starts = sorted(starts)
+            until = block[0]
+            free_at = max([until] + [starts[-count] + length for count, length in windows if len(starts) >= count])
+            if free_at > start_wall:
+                wait = free_at - start_wall
+                return starts, block
+            return starts + [float(start_wall)], block
+
+        self._update(change)
+        return wait
+
     def settle(self, old_wall: float, new_wall: float) -> None:
         """Move the entry recorded at ``old_wall`` to ``new_wall`` (never earlier).
 

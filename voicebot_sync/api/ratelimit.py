@@ -123,19 +123,49 @@ class RateLimiter:
         return max(wait, 0.0), why
 
     def acquire(self) -> float:
-        """Wait until every window has room, record the start, and return the time waited."""
+        """Wait until every window has room, record the start, and return the time waited.
+
+        With a ledger, the slot is also reserved in it (under its lock), so other
+        processes spending the same key at the same time are counted too."""
         waited = 0.0
         while True:
             wait, why = self.delay()
-            if wait <= 0:
+            if wait <= 0 and self.ledger is not None and self.ledger_problem is None:
+                wait = self._reserve_shared()
+                why = "rate limit shared with another run of this key"
+                if wait <= 0:
+                    break
+            elif wait <= 0:
                 break
             if self.on_wait:
                 self.on_wait(wait, why)
             self.sleep(wait)
             waited += wait
-        self.record()
+        if self.ledger is not None and self.ledger_problem is None:
+            self._record_local()  # the ledger has it already
+        else:
+            self.record()
         self.waited += waited
         return waited
+
+    def _reserve_shared(self) -> float:
+        """0.0 when the ledger granted (and recorded) the slot now; else seconds to wait."""
+        from .ledger import LedgerError
+
+        assert self.ledger is not None
+        wall = self.ledger.wall()
+        try:
+            wait = self.ledger.reserve(self.windows, wall)
+        except LedgerError as exc:
+            self.ledger_problem = str(exc)
+            return 0.0  # our own log decides from now on (record() below writes nothing more)
+        if wait <= 0:
+            self._ledger_newest = wall
+        return wait
+
+    def _record_local(self) -> None:
+        self._log.append(self.clock())
+        self.recorded += 1
 
     def record(self, at: float | None = None) -> None:
         """Count a request that started at ``at`` (now by default)."""

@@ -123,8 +123,8 @@ def make_client(
     )
 
 
-def owned(remote: list[dict[str, Any]], scope: Scope) -> list[dict[str, Any]]:
-    return [w for w in remote if scope.contains(str(w.get("name", "")))]
+def owned(remote: list[dict[str, Any]], scope: Scope, also_ids=()) -> list[dict[str, Any]]:
+    return scope.owned(remote, also_ids)
 
 
 def plan_against(client, definitions, *, api_url: str, windows, prune: bool, scope: Scope) -> Plan:
@@ -132,7 +132,12 @@ def plan_against(client, definitions, *, api_url: str, windows, prune: bool, sco
     from ..planner import make_plan
 
     remote = client.list_workflows()
-    return make_plan(definitions, remote, api_url=api_url, windows=windows, prune=prune, scope=scope)
+    plan = make_plan(definitions, remote, api_url=api_url, windows=windows, prune=prune, scope=scope)
+    if plan.has_changes and windows:
+        # From the budget left now (this run's requests and, through the ledger, earlier runs'),
+        # not only from an empty window: apply's own list plus one request per change.
+        plan.eta_now = client.limiter.earliest_starts(plan.requests)[-1]
+    return plan
 
 
 def reload_saved_plan(client, path: str, *, api_url: str, scope: Scope) -> Plan:
@@ -141,7 +146,7 @@ def reload_saved_plan(client, path: str, *, api_url: str, scope: Scope) -> Plan:
     plan = Plan.load(path)
     if plan.api_url != api_url:
         raise PlanError(f"the plan in {path} was made for {plan.api_url}, not {api_url}: nothing was changed")
-    remote = owned(client.list_workflows(), scope)
+    remote = owned(client.list_workflows(), scope, plan.pinned_ids)
     plan.check_fresh(remote_fingerprint(remote))
     plan.check_targets(remote)
     return plan
