@@ -90,7 +90,7 @@ def test_lost_answers_after_writes_never_duplicate(seed):
 
 
 def _cli(*args, env):
-    return [sys.executable, "-m", "voicebot_sync.cli", *map(str, args)]
+    return [sys.executable, "-m", "voicebot_sync", *map(str, args)]
 
 
 def test_sigint_in_the_middle_exits_3_and_a_rerun_converges(tmp_path):

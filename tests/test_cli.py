@@ -37,7 +37,7 @@ def test_validate_reports_every_problem_as_file_line(runner, tmp_path):
     (d / "c.yaml").write_text('name: C\nmessage: hi\nworkflow_type: ROBOCOP\n')
     result = invoke(runner, "validate", d)
     assert result.exit_code == 1
-    lines = result.stdout.splitlines()
+    lines = result.stderr.splitlines()  # problems go to stderr: stdout holds only documents
     assert any(line.startswith(f"{d / 'a.yaml'}:") or "a.yaml:" in line and "1000" in line for line in lines)
     assert any("b.yaml:2:" in line and "mesage" in line for line in lines)
     assert any("c.yaml:3:" in line and "ROBOCOP" in line for line in lines)

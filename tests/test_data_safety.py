@@ -317,3 +317,103 @@ def test_export_round_trips_a_name_with_surrounding_whitespace_by_pinning_its_id
     assert f"id: {w['id']}" in text
     result = _cli(runner, "plan", "--detailed-exitcode", tmp_path / "out")
     assert result.exit_code == 0, result.output + result.stderr
+
+
+# -- over HTTP, against the emulator's faults ---------------------------------------------------
+
+
+def test_over_http_an_envelope_that_says_error_is_never_an_empty_remote(runner, workflows, monkeypatch, tmp_path):
+    from voicebot_sync.emulator import Emulator, running
+
+    from conftest import KEY
+
+    emulator = Emulator(api_keys=[KEY], fault_status_error=1.0)
+    emulator.add_workflow(name="Appointment reminder", message="Hello [name], your appointment is on [date] at [time].")
+    with running(emulator) as url:
+        result = _cli(runner, "apply", "--yes", workflows, "--api-url", url, "--api-key", KEY, "--rate-limit", "off")
+    assert result.exit_code == 1 and "Error" in result.stderr
+    assert len(emulator.workflows) == 1  # nothing created again
+
+
+@pytest.mark.parametrize("fault", [{"page_size": 1}, {"list_shape": "nested"}, {"omit_fields": ("message",)},
+                                   {"null_name": True}, {"html_answers": True}])
+def test_over_http_a_list_that_is_not_the_whole_remote_stops_the_run(runner, workflows, fault):
+    from voicebot_sync.emulator import Emulator, running
+
+    from conftest import KEY
+
+    emulator = Emulator(api_keys=[KEY], **fault)
+    for name in ("Appointment reminder", "Refill ready", "Lab results"):
+        emulator.add_workflow(name=name, message="m")
+    with running(emulator) as url:
+        result = _cli(runner, "apply", "--yes", "--prune", workflows, "--api-url", url, "--api-key", KEY,
+                      "--rate-limit", "off")
+    assert result.exit_code == 1
+    assert len(emulator.workflows) == 3 and emulator.stats["writes"] == 0
+    assert len(result.stderr.strip().splitlines()) == 1  # one line, at once (not retried)
+
+
+def test_over_http_a_list_that_lags_and_lost_answers_never_duplicate(tmp_path):
+    from voicebot_sync.commands.common import Connection, make_client
+    from voicebot_sync.emulator import Emulator, running
+
+    from conftest import KEY
+
+    emulator = Emulator(api_keys=[KEY], list_lag=0.6, fault_drop_after_write=0.5, fault_seed=3)
+    definitions = [D(f"W{i}") for i in range(6)]
+    with running(emulator) as url:
+        for _ in range(4):
+            with make_client(Connection(url, KEY, [], max_retries=6, timeout=5, backoff_base=0.01)) as client:
+                plan = make_plan(definitions, client.list_workflows(), api_url=url)
+                report = Executor(client, journal=Journal(str(tmp_path / "j.json")), settle=1.0).run(plan)
+            if report.complete and not plan.changes:
+                break
+    names = sorted(w["name"] for w in emulator.workflows)
+    assert names == sorted(d.name for d in definitions)  # each exactly once
+    assert emulator.stats["dropped"] >= 1
+
+
+def test_a_trickling_answer_fails_within_the_total_deadline():
+    import time as _time
+
+    from voicebot_sync.api.client import VoicebotClient
+    from voicebot_sync.emulator import Emulator, running
+    from voicebot_sync.errors import AnswerLost
+
+    emulator = Emulator(trickle=0.2)
+    emulator.add_workflow(name="A", message="m" * 50)
+    with running(emulator) as url:
+        client = VoicebotClient(url, None, timeout=0.8, retry=RetryPolicy(max_retries=0))
+        started = _time.monotonic()
+        with pytest.raises(AnswerLost, match="in total"):
+            client.list_workflows()
+    assert _time.monotonic() - started < 5  # a read timeout alone would never fire
+
+
+def test_a_retry_after_past_the_cap_is_refused_and_max_duration_bounds_every_wait():
+    from voicebot_sync.errors import RateLimited
+    from voicebot_sync.stop import StopRequested, StopSignal
+
+    client = client_for(lambda r: httpx.Response(429, headers={"Retry-After": "86400"}, json={"message": "slow"}))
+    with pytest.raises(RateLimited, match="24h"):
+        client.list_workflows()
+    stop = StopSignal()
+    stop.deadline = __import__("time").monotonic() + 10
+    with pytest.raises(StopRequested):
+        stop.sleep(1800)  # a wait past --max-duration is not started
+    assert "max-duration" in stop.reason
+
+
+def test_a_server_that_always_answers_429_is_given_up_with_a_clear_line():
+    from voicebot_sync.errors import RateLimited
+
+    calls = []
+
+    def always(request):
+        calls.append(1)
+        return httpx.Response(429, headers={"Retry-After": "1"}, json={"message": "slow down"})
+
+    client = client_for(always)
+    with pytest.raises(RateLimited, match="still rate limited"):
+        client.list_workflows()
+    assert len(calls) == client.retry.max_rate_limited + 1

@@ -1,4 +1,4 @@
-"""github.py's parts on their own: runner files, the REST client against a fake GitHub
+"""The Action's parts on their own: runner files, the REST client against a fake GitHub
 over HTTP, the plan comment and the reviewed-plan lookup."""
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import sys
 import httpx
 import pytest
 
-from voicebot_sync.github import action as github
-from voicebot_sync.github.action import (
-    CHANGES_RE, COMMENT_LIMIT, FINGERPRINT_RE, SUMMARY_LIMIT, GitHubApi, GitHubError, Runner, annotation,
-    comment_body, marker_for, merged_pull, plan_comment, reviewed_plan, upsert_comment,
+from voicebot_sync.github import comment as github_comment, inputs as github_inputs, steps as github_steps
+from voicebot_sync.github.comment import (
+    CHANGES_RE, COMMENT_LIMIT, FINGERPRINT_RE, comment_body, marker_for, merged_pull, plan_comment, reviewed_plan,
+    upsert_comment,
 )
+from voicebot_sync.github.rest import GitHubApi, GitHubError
+from voicebot_sync.github.runner import SUMMARY_LIMIT, Runner, annotation
 from voicebot_sync.plan import Change, Plan
 
 from fake_github import FakeGitHub, serving
@@ -85,7 +87,7 @@ def test_the_summary_never_passes_githubs_limit(tmp_path):
 
 
 def test_a_huge_plan_is_cut_for_the_summary_with_a_pointer_to_the_plan_file():
-    text = github._summary_markdown(make_plan(1_500, "x" * 900), None)
+    text = github_steps.summary_markdown(make_plan(1_500, "x" * 900), None)
     assert len(text.encode("utf-8")) <= SUMMARY_LIMIT - 10_000
     assert "the full plan is in this step's log and in the plan file (output `plan-file`)" in text
     assert text.count("```") % 2 == 0
@@ -208,7 +210,8 @@ def test_a_plan_too_big_for_its_hashes_carries_the_fingerprint_alone():
     body = comment_body(plan, MARKER)
     assert len(body) <= COMMENT_LIMIT
     assert FINGERPRINT_RE.search(body) and not CHANGES_RE.search(body)
-    assert "cut here to fit GitHub's comment limit; the full plan is in the job summary" in body
+    # render's own cut pointer (no second copy of it here), and the tail's link
+    assert "_The plan is cut here to fit; the full plan is in the job summary._" in body
 
 
 def test_the_comment_is_cut_at_exactly_githubs_limit():
@@ -256,40 +259,36 @@ def test_markers_inside_the_rendered_plan_are_ignored(gh):
 
 
 def test_no_token_no_comment_and_a_note():
-    assert "No GitHub token" in github._comment(None, 7, "body", MARKER)
+    assert "No GitHub token" in github_steps.comment_on(None, 7, "body", MARKER)
 
 
 def test_a_pull_request_the_token_cannot_see_is_a_note_not_a_failure(gh):
     fake, api = gh
     fake.fail[("GET", r"/repos/.*/issues/7/comments")] = 404
-    note = github._comment(api, 7, f"{MARKER}\nplan", MARKER)
+    note = github_steps.comment_on(api, 7, f"{MARKER}\nplan", MARKER)
     assert "may not comment on #7 (HTTP 404" in note
 
 
 def test_github_down_is_a_note_not_a_failure():
-    note = github._comment(GitHubApi(TOKEN, REPO, "http://127.0.0.1:9"), 7, "body", MARKER)
+    note = github_steps.comment_on(GitHubApi(TOKEN, REPO, "http://127.0.0.1:9"), 7, "body", MARKER)
     assert note.startswith("_Could not post the plan on #7: GitHub API unreachable")
 
 
-def test_the_tool_never_sees_the_github_token(monkeypatch):
-    seen = {}
-
-    class FakePopen:
-        def __init__(self, args, env, **kw):
-            seen.update(env)
-            self.stdout, self.stderr = io.StringIO("{}"), io.StringIO("error: boom\nprogress\n")
-
-        def wait(self):
-            return 1
-
-    monkeypatch.setattr(subprocess, "Popen", FakePopen)
-    err = io.StringIO()
-    runner = Runner({"VS_GITHUB_TOKEN": TOKEN, "GITHUB_TOKEN": TOKEN, "VOICEBOT_API_KEY": "k", "VOICEBOT_ENV": ""}, err=err)
-    result = github._cli(runner, "plan")
-    assert result.code == 1 and result.stdout == "{}" and result.errors == ["boom"]
-    assert err.getvalue() == "error: boom\nprogress\n"  # stderr streams to the log
-    assert TOKEN not in seen.values() and seen["VOICEBOT_API_KEY"] == "k" and "VOICEBOT_ENV" not in seen
-    assert seen["GITHUB_ACTIONS"] == "true"
+def test_the_steps_run_the_commands_in_process_and_settings_never_hold_the_github_token(monkeypatch, tmp_path):
+    """No child process: the settings come from the step's variables (never the GitHub token), and the tool's
+    typed errors become an exit code, an annotation and summary text."""
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("the steps must not start a process"))
+    monkeypatch.chdir(tmp_path)
+    summary, out, err = tmp_path / "summary", io.StringIO(), io.StringIO()
+    summary.write_text("")
+    env = {"VS_GITHUB_TOKEN": TOKEN, "GITHUB_TOKEN": TOKEN, "VOICEBOT_API_KEY": "", "VOICEBOT_ENV": "",
+           "GITHUB_STEP_SUMMARY": str(summary), "RUNNER_TEMP": str(tmp_path)}
+    runner = Runner(env, out=out, err=err)
+    settings = github_inputs.settings_for(runner, None, need_key=False)
+    assert settings.api_key is None and TOKEN not in repr(settings)
+    assert github_steps.step_plan(runner) == 1  # ConfigError: no API key
+    assert "::error title=voicebot-sync plan::no API key" in out.getvalue()
+    assert "### voicebot-sync plan failed" in summary.read_text() and "error: no API key" in err.getvalue()
 
 
 def test_the_module_runs_and_rejects_unknown_steps():
@@ -344,7 +343,9 @@ def test_own_commands_pass_the_stdout_door_and_outside_text_does_not():
     stream = SafeStream(raw, actions=True)
     runner = Runner({}, out=stream)
     runner.command("::error title=x::ours")
-    runner.relay("workflows/a.yaml:1: bad\n::error file=workflows/a.yaml,line=1::bad\n::set-env name=X::forged?\n")
+    runner.log("workflows/a.yaml:1: bad")
+    runner.command(annotation("error", "workflows/a.yaml", 1, "bad"))
+    runner.log("::set-env name=X::forged?\n")
     runner.log("::add-mask::from outside\n")
     lines = raw.getvalue().splitlines()
     assert lines[0] == "::error title=x::ours" and lines[2] == "::error file=workflows/a.yaml,line=1::bad"
@@ -363,9 +364,9 @@ def test_only_the_trusted_login_writes_the_plan_comment():
     assert plan_comment(comments, MARKER)["id"] == 3
     assert plan_comment(comments[:2], MARKER) is None  # a Bot type is not enough
     assert plan_comment(comments, MARKER, "Other[bot]")["id"] == 2
-    found, ignored = github.plan_comments(comments, MARKER)
+    found, ignored = github_comment.plan_comments(comments, MARKER)
     assert [c["id"] for c in ignored] == [1, 2]
-    note = github.ignored_note(ignored, "github-actions[bot]")
+    note = github_comment.ignored_note(ignored, "github-actions[bot]")
     assert "mallory" in note and "other&#91;bot&#93;" in note
 
 
@@ -396,19 +397,19 @@ def test_empty_inputs_set_nothing_and_the_key_goes_where_the_environment_reads_i
     from voicebot_sync.redaction import forget_secrets
 
     out = io.StringIO()
-    env = github.action_environment({"VS_API_URL": "", "VS_RATE_LIMIT": "", "VS_API_KEY": "", "VOICEBOT_API_URL": "job"},
+    env = github_inputs.action_environment({"VS_API_URL": "", "VS_RATE_LIMIT": "", "VS_API_KEY": "", "VOICEBOT_API_URL": "job"},
                                     out=out)
     assert env["VOICEBOT_API_URL"] == "job" and "VOICEBOT_RATE_LIMIT" not in env and "VOICEBOT_API_KEY" not in env
     assert not any(k.startswith("VS_API") for k in env)
     config = tmp_path / "voicebot-sync.yaml"
     config.write_text("environments:\n  production:\n    api_key_env: VOICEBOT_PROD_KEY\n")
     try:
-        env = github.action_environment({"VS_API_KEY": " sk-prod-key-1 \n", "VS_ENVIRONMENT": "production",
+        env = github_inputs.action_environment({"VS_API_KEY": " sk-prod-key-1 \n", "VS_ENVIRONMENT": "production",
                                          "VS_CONFIG": str(config)}, out=out)
         assert env["VOICEBOT_PROD_KEY"] == "sk-prod-key-1" and "VOICEBOT_API_KEY" not in env
         assert env["VOICEBOT_ENV"] == "production" and env["VOICEBOT_SYNC_CONFIG"] == str(config)
         assert "::add-mask::sk-prod-key-1" in out.getvalue()
-        env = github.action_environment({"VS_API_KEY": "sk-general-1"}, out=out)
+        env = github_inputs.action_environment({"VS_API_KEY": "sk-general-1"}, out=out)
         assert env["VOICEBOT_API_KEY"] == "sk-general-1"
     finally:
         forget_secrets()

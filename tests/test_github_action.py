@@ -2,9 +2,10 @@
 
 ``run_action`` reads action.yml and runs each ``run:`` step in bash, with the step's
 ``env:`` expanded from the inputs, in a temporary workspace with the runner's files
-(GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, GITHUB_ENV, GITHUB_EVENT_PATH). setup-python and
-the pip install are skipped: the package is installed in this venv, whose interpreter stands in
-for the outputs of both (``python-path``, the install step's ``python``).
+(a GITHUB_OUTPUT of each step's own, GITHUB_STEP_SUMMARY, GITHUB_ENV, GITHUB_EVENT_PATH). setup-python,
+the pip install and the cache steps (``uses:``) are skipped: the package is installed in this venv, whose
+interpreter stands in for the outputs of both (``python-path``, the install step's ``python``); every other
+step's outputs feed the later steps' ``${{ steps.ID.outputs.NAME }}``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 import yaml
 
 from voicebot_sync.emulator import Emulator, running
-from voicebot_sync.github.action import CHANGES_RE, FINGERPRINT_RE
+from voicebot_sync.github.comment import CHANGES_RE, FINGERPRINT_RE, REMOTE_RE
 
 from conftest import KEY, write_workflow
 from fake_github import FakeGitHub, serving
@@ -44,7 +45,7 @@ def load_action() -> dict:
 
 
 def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None, github_api="http://127.0.0.1:9",
-               cancel_when=None, job_env=None):
+               cancel_when=None, job_env=None, steps_seen=None):
     """Each `run:` step of action.yml as the runner runs it (bash --noprofile --norc -eo pipefail FILE);
     returns (exit code, log, outputs, summary). With ``cancel_when``, the last step is cancelled as
     GitHub cancels a job: SIGINT to the step's process alone, once ``cancel_when()`` is true. ``job_env``:
@@ -54,6 +55,7 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
     values["github-token"] = TOKEN
     values.update(inputs)
     files = {name: workspace / name for name in ("output", "summary", "env", "event.json")}
+    steps_seen = {} if steps_seen is None else steps_seen
     for path in files.values():
         path.write_text("")
     files["event.json"].write_text(json.dumps(event or {}))
@@ -62,7 +64,7 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
         "GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(files["output"]), "GITHUB_STEP_SUMMARY": str(files["summary"]),
         "GITHUB_ENV": str(files["env"]), "GITHUB_EVENT_PATH": str(files["event.json"]), "GITHUB_EVENT_NAME": event_name,
         "GITHUB_REPOSITORY": "clinic/voicebot-workflows", "GITHUB_API_URL": github_api, "GITHUB_SHA": SHA,
-        "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242",
+        "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1",
         "RUNNER_TEMP": str(workspace), "PYTHONPATH": ROOT, "GITHUB_ACTION": "__voicebot-sync",
         **(job_env or {}),
     }
@@ -71,7 +73,7 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
     def expand(text: str) -> str:
         text = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}", lambda m: values[m.group(1)], str(text))
         text = re.sub(r"\$\{\{\s*steps\.([\w-]+)\.outputs\.([\w-]+)\s*\}\}",
-                      lambda m: step_outputs[f"{m.group(1)}.{m.group(2)}"], text)
+                      lambda m: step_outputs.get(f"{m.group(1)}.{m.group(2)}", ""), text)
         return text.replace("${{ github.action_path }}", ROOT).replace("${{ github.token }}", TOKEN)
 
     log, code = "", 0
@@ -80,7 +82,10 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
             continue
         script = workspace / f".step{number}.sh"
         script.write_text(expand(step["run"]))
-        env = {**base, **{k: expand(v) for k, v in step.get("env", {}).items()}}
+        # The runner gives each step a fresh GITHUB_OUTPUT; the command step's is the one returned.
+        output = files["output"] if step.get("id") == "run" else workspace / f".output{number}"
+        output.write_text("")
+        env = {**base, "GITHUB_OUTPUT": str(output), **{k: expand(v) for k, v in step.get("env", {}).items()}}
         proc = subprocess.Popen(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
                                 env=env, cwd=workspace, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if cancel_when and step.get("id") == "run":
@@ -90,6 +95,9 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
             proc.send_signal(signal.SIGINT)
         log += proc.communicate(timeout=60)[0]
         code = proc.returncode
+        for name, value in read_outputs(output).items():
+            step_outputs[f"{step.get('id')}.{name}"] = value
+        steps_seen[step.get("id") or f"step{number}"] = env
         if code:
             break
     return code, log, read_outputs(files["output"]), files["summary"].read_text()
@@ -283,7 +291,8 @@ def test_a_long_plan_is_cut_to_the_comment_limit_with_a_pointer(repo, api_url, g
     assert code == 0
     body = fake.comments[7][0]["body"]
     assert len(body) <= 65_536 and body.count("```") % 2 == 0
-    assert f"the full plan is in the [job summary]({RUN_URL})" in body
+    assert "_The plan is cut here to fit; the full plan is in the job summary._" in body  # render's own cut
+    assert f"Full plan: the [job summary]({RUN_URL})" in body
     assert len(CHANGES_RE.search(body).group(1).split()) == 122  # every change's hash survives the cut
     assert len(summary) > 65_536 and "cut here" not in summary  # the summary holds it all
 
@@ -345,7 +354,8 @@ def test_apply_on_merge_applies_the_reviewed_plan(repo, api_url, github):
     assert outputs["complete"] == "true" and outputs["create"] == "2" and outputs["exit-code"] == "0"
     assert outputs["remaining"] == "0" and outputs["failed"] == "0" and outputs["plan-fingerprint"] == fingerprint
     assert f"Reviewed on #7: this is exactly the reviewed plan (`{fingerprint[:19]}…`)" in summary
-    assert "**Complete:** 2 created" in summary and "<summary>Done (2)</summary>" in summary
+    assert "Apply complete: 2 created, 0 updated, 0 deleted, 0 failed, 0 remaining." in summary
+    assert "<summary>Done (2)</summary>" in summary and '+ created "Refill ready"' in summary
     assert len(emulator.workflows) == 2
     assert fake.writes() == [("POST", "/repos/clinic/voicebot-workflows/issues/7/comments")]  # apply writes nothing
     assert_no_key(summary, outputs, unmasked(log), open(outputs["plan-file"]).read())
@@ -359,7 +369,8 @@ def test_apply_refuses_a_plan_that_differs_from_the_reviewed_one(repo, api_url, 
     code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
     assert code == 1 and outputs["exit-code"] == "1" and outputs["complete"] == "false"
     assert "### voicebot-sync apply refused" in summary
-    assert "Refusing to apply: 1 change(s) are not in the plan reviewed on #7, e.g. update `Refill ready`" in summary
+    assert "**Refusing to apply** (nothing was changed)" in summary
+    assert '1 change not in the reviewed plan' in summary and 'update "Refill ready"' in summary
     assert "::error title=voicebot-sync apply::Refusing to apply" in log and "The plan it would have applied" in summary
     assert len(emulator.workflows) == 1  # nothing changed
     code, log, outputs, summary = run_action(repo, apply_inputs(url, **{"allow-plan-change": "true"}),
@@ -422,8 +433,8 @@ def test_apply_that_runs_out_of_time_reports_incomplete(repo, api_url, github, f
     code, log, outputs, summary = run_action(repo, inputs, event_name="workflow_dispatch", github_api=gh_url)
     assert code == expected, log
     assert outputs["complete"] == "false" and outputs["exit-code"] == "3" and outputs["remaining"] == "3"
-    assert "**Not complete:** 2 created" in summary and "**Not started (3; time budget" in summary
-    assert "Run the apply workflow again" in summary
+    assert "Apply stopped: 2 created" in summary and "Not started (3)" in summary and "Stopped: time budget" in summary
+    assert "Run apply again to finish" in summary
     assert "::warning title=voicebot-sync apply::Apply stopped before finishing (3 remaining)" in log
     # The apply process paces itself: its list + 2 creates fill the 3/1m window; the rest could not start within 2s.
     assert len(emulator.workflows) == 2
@@ -440,7 +451,7 @@ def test_a_cancelled_apply_stops_cleanly_and_reports_what_remains(repo, api_url,
     assert time.monotonic() - started < 15
     assert code == 0, log
     assert outputs["complete"] == "false" and outputs["exit-code"] == "3" and outputs["remaining"] == "2"
-    assert "**Not started (2; SIGINT received" in summary and len(emulator.workflows) == 1
+    assert "Stopped: SIGINT received" in summary and "Not started (2)" in summary and len(emulator.workflows) == 1
 
 
 def test_the_scheduled_follow_up_finishes_the_reviewed_plan_and_nothing_else(repo, api_url, github):
@@ -464,12 +475,12 @@ def test_the_scheduled_follow_up_finishes_the_reviewed_plan_and_nothing_else(rep
     emulator.add_workflow(name="Extra 9", message="m")
     (repo / "workflows" / "extra-9.yaml").write_text('name: "Extra 9"\nmessage: changed\n')
     code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="schedule", github_api=gh_url)
-    assert code == 1 and "not in the plan reviewed on #7, e.g. update `Extra 9`" in summary
+    assert code == 1 and '1 change not in the reviewed plan' in summary and 'update "Extra 9"' in summary
 
 
 def test_the_docs_show_the_examples_and_every_input_and_output():
     docs = open(os.path.join(ROOT, "docs/github-action.md"), encoding="utf-8").read()
-    for name in ("plan.yml", "apply.yml", "drift.yml"):
+    for name in ("plan.yml", "apply.yml", "drift.yml", "merge-queue.yml"):
         example = open(os.path.join(ROOT, "examples/github", name), encoding="utf-8").read()
         assert f"```yaml\n{example}```" in docs, name
     action = load_action()
@@ -606,7 +617,7 @@ def test_each_use_of_the_action_gets_its_own_plan_file(repo, api_url):
 
 def forged(fake, repo, url, gh_url, author, number=7):
     """A plan made without posting, then its exact comment posted by ``author``; the PR merged as SHA."""
-    from voicebot_sync.github.action import comment_body
+    from voicebot_sync.github.comment import comment_body
     from voicebot_sync.plan import Plan
 
     code, log, outputs, _ = run_action(repo, inputs_for(url, comment="false"), event=pr_event(number), github_api=gh_url)
@@ -639,7 +650,9 @@ def test_the_ignored_author_is_escaped_in_the_summary(repo, api_url, github):
     gh_url, fake = github
     forged(fake, repo, url, gh_url, "@org/team <b>x</b>")
     code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
-    assert code == 1 and "@org" not in summary and "<b>" not in summary and "&#64;org/team &lt;b&gt;x" in summary
+    from voicebot_sync.escaping import md_text
+
+    assert code == 1 and "@org" not in summary and "<b>" not in summary and md_text("@org/team <b>x</b>") in summary
 
 
 def test_trusted_commenter_names_the_apps_login(repo, api_url, github):
@@ -675,3 +688,183 @@ def test_drift_reports_into_the_summary_and_an_output(repo, api_url, github):
                                              event_name="schedule", github_api=gh_url)
     assert code == 2 and outputs["drift"] == "true"
     assert emulator.stats["writes"] == 0  # drift only reads
+
+
+# -- a list of environments: one comment, a section each, each applied against its own --------------
+
+
+@pytest.fixture
+def production_api():
+    """A second API for production: the environments of one list run at once, each against its own."""
+    emulator = Emulator(api_keys=[KEY])
+    with running(emulator) as url:
+        yield url, emulator
+
+
+def two_environments(repo, production_url):
+    (repo / "voicebot-sync.yaml").write_text(f"environments:\n  staging: {{}}\n  production:\n    api_url: {production_url}\n")
+
+
+def test_a_list_of_environments_posts_one_comment_with_a_section_each(repo, api_url, production_api, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    two_environments(repo, production_api[0])
+    inputs = {"api-key": KEY, "rate-limit": "off", "environment": "staging,production", "api-url": ""}
+    (repo / "voicebot-sync.yaml").write_text(f"api_url: {url}\n" + (repo / "voicebot-sync.yaml").read_text())
+    code, log, outputs, summary = run_action(repo, inputs, event=pr_event(), github_api=gh_url)
+    assert code == 0, log
+    (comment,) = fake.comments[7]
+    body = comment["body"]
+    assert body.startswith("<!-- voicebot-sync-plan:staging,production:workflows -->\n")
+    assert "<!-- voicebot-sync-plan-env: staging -->" in body and "<!-- voicebot-sync-plan-env: production -->" in body
+    assert len(FINGERPRINT_RE.findall(body)) == 2 and len(CHANGES_RE.findall(body)) == 2
+    assert "### voicebot-sync plan (staging)" in body and "### voicebot-sync plan (production)" in body
+    assert outputs["create"] == "4" and outputs["changes"] == "true"  # summed over both
+    assert outputs["plan-fingerprint"].startswith("staging=sha256:") and " production=sha256:" in outputs["plan-fingerprint"]
+    assert emulator.stats["requests"] == production_api[1].stats["requests"] == 1  # one list each
+    # Kept current: the next push updates the one comment.
+    code, log, outputs, summary = run_action(repo, inputs, event=pr_event(), github_api=gh_url)
+    assert code == 0 and len(fake.comments[7]) == 1 and "Plan comment updated on #7" in summary
+
+    # Merged: each environment is applied against its own section.
+    fake.pulls[SHA] = [{"number": 7, "merge_commit_sha": SHA, "merged_at": "2026-11-25T00:00:00Z"}]
+    code, log, outputs, summary = run_action(repo, {**inputs, "command": "apply"}, event_name="push", github_api=gh_url)
+    assert code == 0, log + summary
+    assert "#### staging" in summary and "#### production" in summary
+    assert summary.count("Reviewed on #7: this is exactly the reviewed plan") == 2
+    assert len(emulator.workflows) == len(production_api[1].workflows) == 2
+    assert outputs["complete"] == "true" and outputs["create"] == "4"
+
+
+def test_each_environment_is_checked_against_its_own_section(repo, api_url, production_api, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    two_environments(repo, production_api[0])
+    inputs = {"api-key": KEY, "rate-limit": "off", "environment": "staging,production"}
+    (repo / "voicebot-sync.yaml").write_text(f"api_url: {url}\n" + (repo / "voicebot-sync.yaml").read_text())
+    assert run_action(repo, inputs, event=pr_event(), github_api=gh_url)[0] == 0
+    fake.pulls[SHA] = [{"number": 7, "merge_commit_sha": SHA, "merged_at": "2026-11-25T00:00:00Z"}]
+    comment = fake.comments[7][0]
+    # Production's section reviewed nothing: staging still applies what it reviewed, production refuses.
+    comment["body"] = re.sub(r"(<!-- voicebot-sync-plan-env: production -->\n"
+                             r"<!-- voicebot-sync-plan-fingerprint: \S+ -->\n)<!-- voicebot-sync-plan-changes: [0-9a-f ]* -->",
+                             r"\1<!-- voicebot-sync-plan-changes:  -->", comment["body"])
+    code, log, outputs, summary = run_action(repo, {**inputs, "command": "apply"}, event_name="push", github_api=gh_url)
+    assert code == 1 and outputs["complete"] == "false"
+    assert len(emulator.workflows) == 2 and production_api[1].workflows == []
+    assert "**Refusing to apply (production)**" in summary and "2 changes not in the reviewed plan" in summary
+    assert "::error title=voicebot-sync apply::Refusing to apply (production)" in log
+
+
+# -- force -------------------------------------------------------------------------------------
+
+
+def test_force_applies_past_the_share_guards_and_the_plan_says_when_it_is_needed(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    for i in range(10):
+        emulator.add_workflow(name=f"Old {i}", message="m")
+    inputs = inputs_for(url, prune="true")
+    code, log, outputs, summary = run_action(repo, inputs, event=pr_event(), github_api=gh_url)
+    assert code == 0 and outputs["delete"] == "10", log
+    body = fake.comments[7][0]["body"]
+    assert "**Apply would refuse this plan:**" in body and "`force: true`" in body
+    assert "**Apply would refuse this plan:**" in summary
+    fake.pulls[SHA] = [{"number": 7, "merge_commit_sha": SHA, "merged_at": "2026-11-25T00:00:00Z"}]
+    code, log, outputs, summary = run_action(repo, apply_inputs(url, prune="true"), event_name="push", github_api=gh_url)
+    assert code == 1 and "refusing to delete 10 of 10" in summary and "set `force: true`" in summary
+    assert len(emulator.workflows) == 10
+    code, log, outputs, summary = run_action(repo, apply_inputs(url, prune="true", force="true"), event_name="push",
+                                             github_api=gh_url)
+    assert code == 0 and outputs["delete"] == "10" and len(emulator.workflows) == 2, summary
+
+
+# -- the merge queue ---------------------------------------------------------------------------
+
+
+def merge_group_event(number=7):
+    return {"merge_group": {"head_sha": "abcdef1" + "0" * 33, "base_ref": "refs/heads/main",
+                            "head_ref": f"refs/heads/gh-readonly-queue/main/pr-{number}-{'f' * 40}"}}
+
+
+def test_the_merge_queue_passes_the_reviewed_plan_and_fails_a_stale_one(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    fingerprint = reviewed(fake, repo, url, gh_url)
+    assert REMOTE_RE.search(fake.comments[7][0]["body"])
+    writes = len(fake.writes())
+    code, log, outputs, summary = run_action(repo, inputs_for(url), event_name="merge_group", event=merge_group_event(),
+                                             github_api=gh_url)
+    assert code == 0, log + summary
+    assert outputs["matches-review"] == "true" and outputs["plan-fingerprint"] == fingerprint
+    assert "the plan matches the review" in summary and len(fake.writes()) == writes  # no comment from the queue
+    # The remote changed since the review (a hand edit, or another merge applied): the check fails.
+    emulator.add_workflow(name="Made by hand", message="m")
+    code, log, outputs, summary = run_action(repo, inputs_for(url), event_name="merge_group", event=merge_group_event(),
+                                             github_api=gh_url)
+    assert code == 1 and outputs["matches-review"] == "false"
+    assert "the remote changed since the review on #7" in summary
+    assert len(re.findall(r"^::error title=voicebot-sync merge queue::", log, re.M)) == 1
+    # A change nobody reviewed (the queue merged it with something else) fails too.
+    emulator.workflows.clear()
+    write_workflow(repo / "workflows", "Lab results", "Your results are in.")
+    code, log, outputs, summary = run_action(repo, inputs_for(url), event_name="merge_group", event=merge_group_event(),
+                                             github_api=gh_url)
+    assert code == 1 and '1 change not in the plan reviewed on #7: create "Lab results"' in summary
+    assert emulator.stats["writes"] == 0
+
+
+def test_the_merge_queue_refuses_without_a_trusted_plan_comment(repo, api_url, github):
+    url, emulator = api_url
+    gh_url, fake = github
+    forged(fake, repo, url, gh_url, "mallory")
+    code, log, outputs, summary = run_action(repo, inputs_for(url), event_name="merge_group", event=merge_group_event(),
+                                             github_api=gh_url)
+    assert code == 1 and "#7 carries no reviewed voicebot-sync plan" in summary and "written by mallory" in summary
+    code, log, outputs, summary = run_action(repo, inputs_for(url), event_name="merge_group",
+                                             event={"merge_group": {"head_ref": "refs/heads/elsewhere"}}, github_api=gh_url)
+    assert code == 1 and "cannot tell the pull request of merge group" in summary
+
+
+def test_the_merge_queue_example_reads_only():
+    queue = yaml.safe_load(open(os.path.join(ROOT, "examples/github/merge-queue.yml")))
+    assert "merge_group" in queue[True] and queue["permissions"] == {}
+    (job,) = queue["jobs"].values()
+    assert job["permissions"] == {"contents": "read", "pull-requests": "read"}
+    assert "VOICEBOT_PLAN_KEY" in json.dumps(job) and job.get("environment") is None
+
+
+# -- the ledger outlives the job (actions/cache) -------------------------------------------------
+
+
+def test_the_ledger_lives_under_runner_temp_and_the_cache_steps_name_it_by_the_keys_fingerprint(repo, api_url):
+    from voicebot_sync.redaction import fingerprint
+
+    url, emulator = api_url
+    steps = {}
+    code, log, outputs, summary = run_action(repo, inputs_for(url, comment="false", **{"rate-limit": "6/1m"}),
+                                             event=pr_event(), steps_seen=steps)
+    assert code == 0, log
+    ledger = read_outputs(repo / ".output3")  # the ledger step's own GITHUB_OUTPUT
+    assert ledger["fingerprint"] == fingerprint(KEY) and KEY not in json.dumps(ledger)
+    state = os.path.join(str(repo), "voicebot-sync-state")
+    assert ledger["dir"] == state and ledger["ledger-dir"] == os.path.join(state, "ledger")
+    assert steps["run"]["VS_STATE_DIR"] == state
+    # The plan's list request was recorded where the cache saves it, under the key's fingerprint.
+    assert os.path.exists(os.path.join(state, "ledger", f"{fingerprint(KEY)}.json"))
+    assert not os.path.exists(repo / ".voicebot-sync" / "ledger")
+    action = load_action()["runs"]["steps"]
+    names = [s.get("id") or s.get("uses", "").split("@")[0] for s in action]
+    restore, save = (next(s for s in action if s.get("uses", "").startswith(f"actions/cache/{what}@"))
+                     for what in ("restore", "save"))
+    assert names.index("ledger") < action.index(restore) < names.index("run") < action.index(save)
+    prefix = "voicebot-sync-ledger-${{ steps.ledger.outputs.fingerprint }}-"
+    assert restore["with"]["restore-keys"] == prefix
+    assert restore["with"]["key"] == save["with"]["key"] == prefix + "${{ github.run_id }}-${{ github.run_attempt }}"
+    assert restore["with"]["path"] == save["with"]["path"] == "${{ steps.ledger.outputs.ledger-dir }}"
+    assert save["if"].startswith("always()") and "fingerprint != ''" in restore["if"]
+
+
+def test_without_a_key_the_ledger_step_names_nothing_and_validate_still_runs(repo):
+    code, log, outputs, summary = run_action(repo, {"command": "validate"})
+    assert code == 0 and read_outputs(repo / ".output3")["fingerprint"] == ""

@@ -100,7 +100,7 @@ def test_a_definition_outside_its_own_scope_is_a_validation_error(runner, tmp_pa
     (tmp_path / "voicebot-sync.yaml").write_text('workflows_dir: wf\nowns: {names: ["team-a/only"]}\n')
     monkeypatch.chdir(tmp_path)
     result = invoke(runner, "validate")
-    assert result.exit_code == 1 and "outside this repo's ownership scope (1 listed name)" in result.stdout
+    assert result.exit_code == 1 and "outside this repo's ownership scope (1 listed name)" in result.stderr
 
 
 # -- environments ----------------------------------------------------------------
@@ -160,7 +160,7 @@ def test_render_uses_examples_and_set_and_counts(runner, tmp_path):
     result = invoke(runner, "render", d / "a.yaml", "--set", "date=Friday")
     assert result.stdout == "Hi Ada, see you Friday.\n" and "23 characters (limit 1000)" in result.stderr
     long = invoke(runner, "render", d / "a.yaml", "--set", "name=" + "x" * 1000)
-    assert long.exit_code == 1 and "filled-in message is 1020 characters; the limit is 1000" in long.stdout
+    assert long.exit_code == 1 and "filled-in message is 1020 characters; the limit is 1000" in long.stderr
 
 
 def test_render_names_a_missing_value(runner, tmp_path):

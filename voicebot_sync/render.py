@@ -115,17 +115,12 @@ WORD_DIFF_FIELDS = ("name", "description", "message")
 CELL_LIMIT = 200  # characters of outside text in a table cell or a summary line
 WORD_CONTEXT = 6  # unchanged words kept on each side of a changed run
 _WORD_DIFF_MAX = 250_000  # tokens before x tokens after: beyond that, only the line diff
-# GitHub links these after cmark has rendered the text, entities decoded: an @mention (and
-# e-mail autolinks), a #123 or owner/repo#123 reference, a GH-123 reference, URL autolinks
-# (scheme:// and www.), :emoji: codes. An empty HTML comment inside the pattern splits the
-# text node, so nothing matches; the comment itself renders as nothing.
-_UNLINK = re.compile(r"(&#64;|&#35;|&#58;(?=//|[\w+-]+&#58;)|(?i:\bwww)&#46;|(?i:\bgh)(?=-\d))")
 _LINE_START = "-+0123456789"
 
 
 def _md_unlink(escaped: str) -> str:
-    """md_text output with mentions, references, autolinks and emoji codes broken up."""
-    return _UNLINK.sub(r"\1<!-- -->", escaped)
+    """md_text output: mentions, references, autolinks and emoji codes are broken up there already."""
+    return escaped
 
 
 def _md_inline(text: Any) -> str:
@@ -355,6 +350,9 @@ def render_markdown(plan: Plan, *, rate_limit: str | None = None, max_chars: int
         f"| {s['create']} | {s['update']} | {s['delete']} | {s['unchanged']} | {s['unmanaged']} |\n",
         _budget_line(plan, rate_limit) + "\n",
     ]
+    if plan.refusal:
+        # Say it in the pull request, where it can still be fixed, not first at apply on merge.
+        blocks.append(f"> [!WARNING]\n> **Apply would refuse this plan:** {md_text(plan.refusal)}\n")
     if plan.changes:
         rows = ["| | action | workflow | id | fields | source |", "|---|---|---|---|---|---|"]
         for c in plan.changes:

@@ -24,6 +24,7 @@ class StopSignal:
     def __init__(self, on_tick: Callable[[float], None] | None = None) -> None:
         # Called about every 0.2 s of a wait with the seconds left: a status line that ticks.
         self.on_tick = on_tick
+        self.deadline: float | None = None  # time.monotonic() past which no wait may end
         self._event = threading.Event()
         self.reason = ""
         self.signals = 0
@@ -39,10 +40,16 @@ class StopSignal:
         self._event.set()
 
     def sleep(self, seconds: float) -> None:
-        """Sleep, unless a stop is requested; then raise StopRequested (outside a guard)."""
+        """Sleep, unless a stop is requested; then raise StopRequested (outside a guard).
+
+        A wait that would end past ``deadline`` (--max-duration) is not started at all:
+        a Retry-After of an hour never holds a run that has ten seconds left."""
         if self._guarded:
             time.sleep(seconds)
             return
+        if self.deadline is not None and time.monotonic() + seconds > self.deadline:
+            self.request("time budget (--max-duration) would run out during a wait")
+            raise StopRequested(self.reason)
         deadline = time.monotonic() + seconds
         while True:
             left = deadline - time.monotonic()

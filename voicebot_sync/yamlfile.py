@@ -71,14 +71,19 @@ def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES, rule: str 
     if st.st_size > max_bytes:
         raise ValueError(f"file is {st.st_size} bytes; " + rule.format(limit=max_bytes))
     fd = os.open(path, _O_READ)
-    with open(fd, "rb", closefd=True) as fh:
+    try:
         opened = os.fstat(fd)
         if not stat.S_ISREG(opened.st_mode):  # replaced between the check and the open
             raise ValueError(not_regular(opened.st_mode))
         # Read what fstat promises (+1 to see growth), never more than the limit (+1 to see it passed).
-        data = fh.read(min(opened.st_size, max_bytes) + 1)
-        if len(data) > opened.st_size:
-            data += fh.read(max_bytes + 1 - len(data))
+        data = os.read(fd, min(opened.st_size, max_bytes) + 1)
+        while len(data) <= max_bytes:
+            more = os.read(fd, max_bytes + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise ValueError(f"file is over {max_bytes} bytes; " + rule.format(limit=max_bytes))
     try:

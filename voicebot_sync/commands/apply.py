@@ -122,6 +122,7 @@ def apply(
             return _nothing_to_do(the_plan, client)
         confirm(the_plan)
         deadline = options.started + options.max_duration if options.max_duration is not None else None
+        stop.deadline = deadline  # every wait, not only the start of each operation
         executor = Executor(client, events=events, stop=stop, deadline=deadline, journal=journal,
                             settle=settings.settle_time)
         # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..errors import TooMuchChange, UnsafePlan
 from ..plan import Plan
+from ..render import markdown_previews
 from .common import Hooks, add_skipped_note, check_prune_scope, client_for, load, plan_against
 
 
@@ -16,6 +17,7 @@ def plan(settings, hooks: Hooks | None = None) -> Plan:
         result = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                               prune=settings.prune, scope=settings.scope)
     result.env = settings.env
+    result.previews = markdown_previews(definitions)
     add_skipped_note(result, skipped)
     warn_if_apply_would_refuse(result, settings)
     return result

@@ -1,0 +1,205 @@
+"""Options every command shares, settings from them, environments, and the hooks through which
+commands talk to this face."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import click
+
+from ..errors import EXIT, UsageError, ValidationError, VoicebotSyncError
+from .app import _print_problems
+
+# -- shared options --------------------------------------------------------------
+
+
+def connection_options(f):
+    """--api-url, --api-key, --rate-limit, --config, --env, --insecure, -v on every command that talks to the API."""
+    options = [
+        click.option("--api-url", envvar="VOICEBOT_API_URL", help="API base URL, or 'local' for the built-in emulator.  [env: VOICEBOT_API_URL; default: https://voicebot.intron.health/voicebot/v1]"),
+        click.option("--api-key", envvar="VOICEBOT_API_KEY", help="API key (prefer the environment variable).  [env: VOICEBOT_API_KEY]"),
+        click.option("--rate-limit", envvar="VOICEBOT_RATE_LIMIT", help="COUNT/DURATION[,...] or off.  [env: VOICEBOT_RATE_LIMIT; default: 6/1m,60/1h]"),
+        click.option("--insecure", is_flag=True, default=None, help="Allow http:// to a host other than loopback (the key travels in clear)."),
+        click.option("-v", "--verbose", is_flag=True, help="Print each request's method, path, status and time (never the key)."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return config_options(f)
+
+
+def _no_color(ctx, param, value):
+    if value:
+        ctx.find_root().meta["no_color"] = True
+    return value
+
+
+def config_options(f):
+    f = click.option("--env", "env_name", envvar="VOICEBOT_ENV",
+                     help="An environment of the config file, or several: staging,production.  [env: VOICEBOT_ENV]")(f)
+    f = click.option("--all-environments", "all_envs", is_flag=True,
+                     help="Every environment of the config file, each with its own key and budget, at once.")(f)
+    f = click.option("--config", "config_file", envvar="VOICEBOT_SYNC_CONFIG", type=click.Path(dir_okay=False),
+                     help="Config file.  [env: VOICEBOT_SYNC_CONFIG; default: voicebot-sync.yaml if present]")(f)
+    f = click.option("--no-config", is_flag=True, help="Read no config file, not even voicebot-sync.yaml.")(f)
+    f = click.option("--no-color", is_flag=True, expose_value=False, callback=_no_color, is_eager=True,
+                     help="No colours (also NO_COLOR=1 or TERM=dumb).")(f)
+    return f
+
+
+def _settings(need_key: bool = False, env: str | None | bool = False, **given):
+    """Resolved settings; only options the user actually gave are passed on (click resolved envvars
+    already, but config.load_settings must know the true source, so it re-reads the environment).
+    ``env`` (when not False) selects one environment of several."""
+    from ..config import load_settings
+
+    ctx = click.get_current_context()
+    cli: dict[str, Any] = {}
+    names = {"api_url": "api_url", "api_key": "api_key", "rate_limit": "rate_limit", "config_file": "config",
+             "env_name": "env", "paths": "paths", "prune": "prune", "insecure": "insecure", "settle_time": "settle_time"}
+    for param, key in names.items():
+        if param not in given:
+            continue
+        source = ctx.get_parameter_source(param)
+        if source == click.core.ParameterSource.COMMANDLINE:
+            value = given[param]
+            if key == "paths":
+                value = list(value) or None
+            if key in ("prune", "insecure") and not value:
+                continue
+            if value is not None:
+                cli[key] = value
+    if given.get("env_from_plan") and "env" not in cli:
+        cli["env"] = given["env_from_plan"]
+    environ = os.environ
+    if env is not False:
+        cli["env"] = env
+        environ = {k: v for k, v in os.environ.items() if k != "VOICEBOT_ENV"}
+    if ctx.params.get("no_config"):
+        cli["no_config"] = True
+    return load_settings(cli, environ, os.getcwd(), need_key=need_key)
+
+
+def _environments(env_name: str | None, all_envs: bool, config_file: str | None) -> list[str] | None:
+    """Several environments (``--env a,b`` or ``--all-environments``), or None for the one-environment case."""
+    if not all_envs and not (env_name and "," in env_name):
+        return None
+    if all_envs and env_name and _from_command_line(click.get_current_context(), "env_name"):
+        raise UsageError("--all-environments and --env cannot go together")
+    if all_envs:
+        from ..config import config_environments
+
+        names = config_environments(config_file, os.environ, os.getcwd())
+        if not names:
+            raise UsageError("--all-environments: the config file defines no environments")
+        return names
+    names = [n.strip() for n in env_name.split(",")]
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise UsageError(f"--env {env_name!r}: give distinct names separated by commas, such as staging,production")
+    return names
+
+
+_SEVERITY = [EXIT["ok"], EXIT["changes"], EXIT["incomplete"], EXIT["error"], EXIT["interrupted"], EXIT["internal"]]
+
+
+def worst(codes) -> int:
+    """The exit code of several environments: the most serious of theirs."""
+    return max(codes, key=_SEVERITY.index, default=EXIT["ok"])
+
+
+def _each_environment(envs: list[str], work) -> list[tuple[str, Any, BaseException | None]]:
+    """Run ``work(env)`` for every environment at once (each its own client, limiter and ledger)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def guarded(env):
+        try:
+            return env, work(env), None
+        except VoicebotSyncError as exc:
+            return env, None, exc
+
+    with ThreadPoolExecutor(max_workers=len(envs)) as pool:
+        return list(pool.map(guarded, envs))
+
+
+def _code_of(exc: BaseException | None) -> int:
+    if exc is None:
+        return EXIT["ok"]
+    return getattr(exc, "exit_code", EXIT["error"])
+
+
+def _report_failure(env: str, exc: BaseException) -> None:
+    from ..escaping import visible
+
+    if isinstance(exc, ValidationError):
+        _print_problems(exc)
+    click.echo(f"error: [{visible(env)}] {exc}", err=True)
+
+
+def _hooks(*, verbose: bool = False, log=None, prefix: str = ""):
+    """How commands talk to this face: notes and retries on stderr, -v request lines, --log-file."""
+    from ..commands.common import Hooks
+    from ..durations import format_seconds
+    from ..escaping import visible
+
+    hooks = [h for h in ((_verbose_printer(prefix) if verbose else None), log) if h]
+
+    def request(record):
+        for hook in hooks:
+            hook(record)
+
+    def retry(text: str, wait: float) -> None:
+        click.echo(f"{prefix}retrying in {format_seconds(wait)}: {visible(text)}", err=True)
+
+    return Hooks(note=lambda text: click.echo(prefix + visible(text), err=True), wait=_wait_printer(prefix=prefix),
+                 request=request if hooks else None, retry=retry)
+
+
+def _verbose_printer(prefix: str = ""):
+    def show(record) -> None:
+        status = record.status if record.status is not None else "no answer"
+        click.echo(f"{prefix}  {record.method} {record.path} -> {status} ({record.seconds * 1000:.0f} ms)", err=True)
+
+    return show
+
+
+def _wait_printer(threshold: float = 5.0, prefix: str = ""):
+    """A line for every wait a person would otherwise take for a hang."""
+    from ..durations import format_seconds
+    from ..escaping import visible
+
+    def on_wait(seconds: float, why: str) -> None:
+        if seconds >= threshold:
+            click.echo(f"{prefix}waiting {format_seconds(seconds)}: {visible(why)}", err=True)
+
+    return on_wait
+
+
+def paths_argument(f):
+    return click.argument("paths", nargs=-1, type=click.Path())(f)
+
+
+
+def _color(stream) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR (no-color.org), TERM=dumb or --no-color."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().meta.get("no_color"):
+        return False
+    return stream.isatty()
+
+
+def _from_command_line(ctx, param: str) -> bool:
+    return ctx.get_parameter_source(param) == click.core.ParameterSource.COMMANDLINE
+
+
+def _plan_env(path: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+        env = data.get("env") if isinstance(data, dict) else None
+        return env if isinstance(env, str) and env else None
+    except (OSError, ValueError, RecursionError):
+        return None  # Plan.load says what is wrong with it, with the right error
+
