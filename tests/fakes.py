@@ -46,6 +46,8 @@ class FakeApi:
         self.faults: list[tuple[str, str]] = []  # (method, fault)
         self.clock = clock
         self.request_times: list[float] = []
+        # What the server does with a request (after faults): a test may wrap it, e.g. to spy or refuse.
+        self.act = self.default_act
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -69,14 +71,14 @@ class FakeApi:
             return httpx.Response(429, json={"status": "Error", "message": "too many requests"}, headers={"Retry-After": "7"})
         if fault == "500":
             return httpx.Response(500, json={"status": "Error", "message": "internal error"})
-        response = self._act(method, path, request)
+        response = self.act(method, path, request)
         if fault == "lose":
             raise httpx.ReadTimeout("timed out", request=request)
         if fault == "500-after":
             return httpx.Response(502, text="Bad Gateway")
         return response
 
-    def _act(self, method: str, path: str, request: httpx.Request) -> httpx.Response:
+    def default_act(self, method: str, path: str, request: httpx.Request) -> httpx.Response:
         parts = path.rstrip("/").split("/")
         wid = parts[-1] if parts[-1] != "workflows" else None
         if method == "GET" and wid is None:

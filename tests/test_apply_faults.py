@@ -41,7 +41,8 @@ def test_apply_sends_exactly_one_request_per_change_plus_the_list_and_gets_no_42
     assert report.rate_limited == 0 == emulator.stats["rate_limited"]
     # 15 requests at 5/1s,12/4s: the 13th waits for the 4s window.
     assert least_time(15, SCALED) == 4
-    assert 4 <= wall < 4 * 1.1 + 0.3
+    # The one real-time smoke test of pacing: never faster than the limit allows (a generous upper bound).
+    assert 4 <= wall < 4 * 3
 
 
 def test_budget_partly_spent_by_another_client_still_converges():

@@ -50,7 +50,7 @@ def test_order_is_creates_then_updates_then_deletes_and_requests_are_exactly_one
 def test_update_sends_only_the_changed_fields():
     api = FakeApi([{"id": "w1", "name": "Keep", "message": "old", "description": "same", "workflow_type": "ROBOCALL"}])
     sent = []
-    original = api._act
+    original = api.default_act
 
     def spy(method, path, request):
         if method == "PUT":
@@ -58,7 +58,7 @@ def test_update_sends_only_the_changed_fields():
             sent.append(json.loads(request.content))
         return original(method, path, request)
 
-    api._act = spy
+    api.act = spy
     plan_and_run(api, [D("Keep", "new", description="same")])
     assert sent == [{"message": "new"}]
 
@@ -124,14 +124,14 @@ def test_lost_delete_is_checked_and_a_vanished_workflow_counts_as_deleted():
 
 def test_4xx_fails_that_operation_and_the_others_go_on():
     api = FakeApi([{"id": "w1", "name": "A", "message": "m"}])
-    original = api._act
+    original = api.default_act
 
     def reject_b(method, path, request):
         if method == "POST" and b'"B"' in request.content:
             return httpx.Response(400, json={"status": "Error", "message": "message too long"})
         return original(method, path, request)
 
-    api._act = reject_b
+    api.act = reject_b
     _, report, _, _ = plan_and_run(api, [D("A", "changed"), D("B"), D("C")])
     assert [o.status for o in report.outcomes] == ["failed", "created", "updated"]
     assert report.failed[0].error == "message too long"
@@ -140,8 +140,8 @@ def test_4xx_fails_that_operation_and_the_others_go_on():
 
 def test_401_stops_the_whole_run_at_once():
     api = FakeApi()
-    original = api._act
-    api._act = lambda m, p, r: httpx.Response(401, json={"message": "invalid key"}) if m == "POST" else original(m, p, r)
+    original = api.default_act
+    api.act = lambda m, p, r: httpx.Response(401, json={"message": "invalid key"}) if m == "POST" else original(m, p, r)
     _, report, _, _ = plan_and_run(api, [D("A"), D("B"), D("C")])
     assert len(report.failed) == 1 and [c.name for c in report.remaining] == ["B", "C"]
     assert api.count("POST") == 1

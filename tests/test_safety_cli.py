@@ -9,7 +9,8 @@ from conftest import KEY, write_workflow
 
 def invoke(runner, *args):
     result = runner.invoke(main, [str(a) for a in args])
-    assert "Traceback" not in result.output + result.stderr and KEY not in result.output + result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert KEY not in result.output + result.stderr
     return result
 
 
