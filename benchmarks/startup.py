@@ -19,7 +19,7 @@ def main() -> None:
         times = []
         for _ in range(RUNS):
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "voicebot_sync.cli", *args], check=True, capture_output=True)
+            subprocess.run([sys.executable, "-m", "voicebot_sync", *args], check=True, capture_output=True)
             times.append(time.perf_counter() - started)
         print(f"voicebot-sync {' '.join(args):<28} median {statistics.median(times) * 1000:6.0f} ms  (min {min(times) * 1000:.0f} ms, {RUNS} runs)")
     bare = []

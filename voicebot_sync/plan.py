@@ -23,14 +23,17 @@ def _digest(data: Any) -> str:
     return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def remote_fingerprint(remote: Iterable[Mapping[str, Any]]) -> str:
+def remote_fingerprint(remote: Iterable[Mapping[str, Any]], normalised: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """A hash of the remote's ids and managed fields, order-independent.
 
     Fields no request sets (timestamps, status) are left out so that they never
-    make a reviewed plan stale."""
+    make a reviewed plan stale. ``normalised`` (id -> all_remote_fields) saves the
+    planner normalising every workflow twice."""
     from .model import all_remote_fields
 
-    rows = sorted(([str(w.get("id")), all_remote_fields(w)] for w in remote), key=lambda r: r[0])
+    normalised = normalised or {}
+    rows = sorted(([str(w.get("id")), normalised.get(str(w.get("id"))) or all_remote_fields(w)] for w in remote),
+                  key=lambda r: r[0])
     return _digest(rows)
 
 
@@ -118,8 +121,9 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     # The config environment the plan was made for (apply --plan uses the same one).
     env: str | None = None
-    # For the Markdown view (not saved): example values and worst-case lengths per definition name.
-    previews: tuple = field(default=({}, {}), repr=False, compare=False)
+    # For the Markdown view (not saved): makes (examples, limits) per definition name on demand,
+    # so a JSON or text plan of 10,000 files never pays for it.
+    preview_maker: Any = field(default=None, repr=False, compare=False)
     # When apply's last request could start if it began now, given the budget left (None: not known).
     eta_now: float | None = None
     # Ids pinned by in-scope definitions: owned even while their remote name is outside the scope.
@@ -128,6 +132,10 @@ class Plan:
     refusal: str | None = None
     # Names the remote had when the plan was made (not saved): apply settles its journal with them.
     remote_names: set = field(default_factory=set, repr=False, compare=False)
+
+    def previews(self) -> tuple[dict, dict]:
+        """(examples, limits) for ``render_markdown``: each message as a patient hears it."""
+        return self.preview_maker() if self.preview_maker is not None else ({}, {})
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]

@@ -69,6 +69,8 @@ def make_plan(
     pinned = [str(d.id) for d in definitions if d.id is not None and scope.contains(d.name)]
     owned = scope.owned(remote, pinned)
     by_id = {str(w["id"]): w for w in owned}
+    # Every owned workflow normalised once: for the comparison and the fingerprint alike.
+    normalised = {wid: all_remote_fields(w) for wid, w in by_id.items()}
     everything_by_id = {str(w["id"]): w for w in remote}
 
     problems: list[Problem] = []
@@ -126,7 +128,8 @@ def make_plan(
         if w is None:
             creates.append(Change("create", d.name, None, d.source, None, desired, d.line))
             continue
-        current = remote_fields(w, tuple(desired))
+        known = normalised[str(w["id"])]
+        current = {f: known[f] for f in desired} if all(f in known for f in desired) else remote_fields(w, tuple(desired))
         if current == desired:
             unchanged += 1
             continue
@@ -159,7 +162,7 @@ def make_plan(
     changes = creates + updates + deletes
     return Plan(
         api_url=api_url,
-        remote_fingerprint=remote_fingerprint(owned),
+        remote_fingerprint=remote_fingerprint(owned, normalised),
         changes=changes,
         unchanged=unchanged,
         unmanaged=unmanaged,

@@ -163,32 +163,42 @@ def _document(loader, node: yaml.Node, rules: Rules) -> Document:
 def walk(node: yaml.Node, rules: Rules, lines: dict[tuple, int], problems: list[tuple[int, str]]) -> bool:
     """Record the line of every key path in ``lines``; append problems; True when nothing may be built.
 
-    Iterative, in document order. Keys that are not plain text are reported and dropped from the node."""
+    Iterative, in document order. Keys that are not plain text are reported and dropped from the node.
+    Scalar values (most nodes) are settled where they are met, without a trip through the stack:
+    this walk runs once per file, 10,000 times for a large repository."""
     seen: set[int] = set()
     stack: list[tuple[yaml.Node, tuple]] = [(node, ())]
     top_keys = (_STR,)
     below_keys = (_STR, _INT) if rules.number_keys else (_STR,)
+    count = 0
+
+    def alias(at: tuple, n: yaml.Node) -> bool:
+        # An alias has no position of its own once composed: its parent's line is the closest.
+        problems.append((line_of(lines, at, n.start_mark.line + 1),
+                         f"YAML anchors and aliases are not allowed in {rules.aliases_in}"))
+        return True  # the first is enough: a bomb has thousands
+
     while stack:
         node, path = stack.pop()
         if id(node) in seen:
-            # An alias has no position of its own once composed: its parent's line is the closest.
-            problems.append((line_of(lines, path, node.start_mark.line + 1),
-                             f"YAML anchors and aliases are not allowed in {rules.aliases_in}"))
-            return True  # the first is enough: a bomb has thousands
+            return alias(path, node)
         seen.add(id(node))
-        if len(seen) > MAX_NODES:
+        count += 1
+        if count > MAX_NODES:
             problems.append((node.start_mark.line + 1, f"document has over {MAX_NODES} YAML nodes: not {rules.document}"))
             return True
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
+        if path not in lines:
+            lines[path] = node.start_mark.line + 1
+        kind = node.id
+        if kind == "mapping":
             allowed = below_keys if path else top_keys
             keys: set[str] = set()
             kept = []
             children = []
             for key_node, value_node in node.value:
                 line = key_node.start_mark.line + 1
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in allowed or not key_node.value:
-                    what = short(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "a collection"
+                if key_node.id != "scalar" or key_node.tag not in allowed or not key_node.value:
+                    what = short(key_node.value) if key_node.id == "scalar" else "a collection"
                     problems.append((line, f"keys must be plain text, not {what}{rules.key_hint}"))
                     continue
                 kept.append((key_node, value_node))
@@ -196,12 +206,19 @@ def walk(node: yaml.Node, rules: Rules, lines: dict[tuple, int], problems: list[
                 if key in keys:
                     problems.append((line, f"duplicate key {short(key)}"))
                 keys.add(key)
-                lines[path + (key,)] = line
-                children.append((value_node, path + (key,)))
+                child = path + (key,)
+                lines[child] = line
+                if value_node.id == "scalar":
+                    if id(value_node) in seen:
+                        return alias(child, value_node)
+                    seen.add(id(value_node))
+                    count += 1
+                else:
+                    children.append((value_node, child))
             if len(kept) != len(node.value):
                 node.value = kept
             stack.extend(reversed(children))
-        elif isinstance(node, yaml.SequenceNode):
+        elif kind == "sequence":
             stack.extend(reversed([(item, path + (i,)) for i, item in enumerate(node.value)]))
     return False
 

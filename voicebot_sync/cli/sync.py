@@ -31,7 +31,7 @@ def _render_plan(plan, fmt: str, settings) -> str:
         return render_json(plan)
     if fmt == "markdown":
         title = f"voicebot-sync plan ({plan.env})" if plan.env else "voicebot-sync plan"
-        examples, limits = plan.previews
+        examples, limits = plan.previews()
         return render_markdown(plan, rate_limit=settings.rate_limit, title=title, examples=examples, limits=limits)
     return render_text(plan, rate_limit=settings.rate_limit, color=_color(sys.stdout))
 

@@ -17,7 +17,7 @@ def plan(settings, hooks: Hooks | None = None) -> Plan:
         result = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                               prune=settings.prune, scope=settings.scope)
     result.env = settings.env
-    result.previews = markdown_previews(definitions)
+    result.preview_maker = lambda: markdown_previews(definitions)
     add_skipped_note(result, skipped)
     warn_if_apply_would_refuse(result, settings)
     return result

@@ -13,7 +13,7 @@ from .comment import Reviewed, Section, marker_for, reviewed_plan, scope_for
 from .inputs import environments, settings_for
 from .rest import GitHubError, api_from
 from .runner import Runner, code
-from .steps import describe_failure, exit_code, hooks_for, prefix_of, run_each, summary_markdown, title_for, worst
+from .steps import describe_failure, exit_code, hooks_for, prefix_of, run_each, summary_markdown, worst
 
 # A refusal changes nothing: the plan's own checks (reviewed, fresh, guards) and a missing confirmation.
 REFUSALS = (StalePlan, UnsafePlan, Refused)

@@ -103,7 +103,7 @@ def sections_body(sections: Sequence[tuple[str | None, Any]], marker: str, rate_
     for env, plan in sections:
         extra = "\n" + refusal_note(plan) + "\n" if plan.refusal else ""
         title = f"voicebot-sync plan ({env})" if env else "voicebot-sync plan"
-        text = render_markdown(plan, rate_limit=rate_limit, title=title, max_chars=max(room - len(extra) - 2, 200))
+        text = render_markdown(plan, rate_limit=rate_limit, title=title, **_previews(plan), max_chars=max(room - len(extra) - 2, 200))
         bodies.append(cut_bytes(text + extra, room - 1))
     text = head + "\n".join(bodies) + tail
     return text if len(text) <= COMMENT_LIMIT else head + cut_bytes("\n".join(bodies), COMMENT_LIMIT - len(head) - len(tail)) + tail
@@ -258,3 +258,9 @@ def reviewed_plan(api: GitHubApi, sha: str, marker: str, trusted: str = DEFAULT_
     if pull is None:
         return Reviewed(None)
     return reviewed_on(api, pull["number"], marker, trusted)
+
+
+def _previews(plan) -> dict:
+    """Each created or changed message as a patient hears it (when the plan knows its definitions)."""
+    examples, limits = plan.previews()
+    return {"examples": examples, "limits": limits}

@@ -87,10 +87,10 @@ def summary_markdown(plan, rate_limit: str | None, title: str = "voicebot-sync p
     from ..render import render_markdown
 
     limit = (SUMMARY_LIMIT - 10_000) // max(share, 1)  # room for the notes that follow it
-    text, chars, cut = render_markdown(plan, rate_limit=rate_limit, title=title), None, False
+    text, chars, cut = render_markdown(plan, rate_limit=rate_limit, title=title, **_previews(plan)), None, False
     while len(data := text.encode("utf-8")) > limit:
         chars = min(len(text), limit) * limit // len(data) - 1_000
-        text, cut = render_markdown(plan, rate_limit=rate_limit, title=title, max_chars=max(chars, 1_000)), True
+        text, cut = render_markdown(plan, rate_limit=rate_limit, title=title, **_previews(plan), max_chars=max(chars, 1_000)), True
         if chars <= 1_000:
             break
     if cut:
@@ -273,3 +273,9 @@ def step_drift(runner: Runner, transport=None) -> int:
         if runner.flag("FAIL_ON_DRIFT"):
             return EXIT["changes"]
     return EXIT["ok"]
+
+
+def _previews(plan) -> dict:
+    """Each created or changed message as a patient hears it (when the plan knows its definitions)."""
+    examples, limits = plan.previews()
+    return {"examples": examples, "limits": limits}
