@@ -116,3 +116,15 @@ def test_one_environment_failing_does_not_stop_the_others(tmp_path, monkeypatch)
     assert result.exit_code == 1  # the worst: an error beats "changes present"
     assert "== environment good ==" in result.stdout and "Plan: 1 to add" in result.stdout
     assert "error: [bad]" in result.stderr
+
+
+def test_validate_checks_every_environment_and_refuses_an_unknown_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "voicebot-sync.yaml").write_text("environments:\n  staging: {}\n  production: {}\n")
+    (tmp_path / "workflows").mkdir()
+    (tmp_path / "workflows" / "a.yaml").write_text(
+        "name: A\nmessage: Hello [name]\nenvironments:\n  staging: {message: 'Hi {{name}}'}\n  prod: {description: x}\n")
+    result = CliRunner().invoke(main, ["validate"])
+    assert result.exit_code == 1
+    assert "environment 'prod' is not defined in the config file" in result.stderr
+    assert "(environment staging)" in result.stderr and "{{name}}" in result.stderr

@@ -51,6 +51,8 @@ class Definition:
     source: str
     line: int
     key_lines: dict[str, int] = field(default_factory=dict)
+    # The environments its ``environments:`` overrides name (validate checks them against the config).
+    environment_names: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:
@@ -588,4 +590,6 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
         problems.extend(Problem(source, message_line, text) for text in template_problems)
     key_lines = {str(k[0]): v for k, v in lines.items() if len(k) == 1}
-    return Definition(fields, source, line, key_lines), problems
+    environments = document.get("environments")
+    names = tuple(environments) if isinstance(environments, dict) else ()
+    return Definition(fields, source, line, key_lines, names), problems
