@@ -248,11 +248,11 @@ def _first(*candidates: tuple[Any, str]) -> tuple[Any, str | None]:
     return None, None
 
 
-def config_environments(config_file: str | None, environ: Mapping[str, str], cwd: str) -> list[str]:
-    """The names of the config file's environments (none without a config file)."""
+def config_environments(config_file: str | None, environ: Mapping[str, str], cwd: str) -> list[str] | None:
+    """The names of the config file's environments; None without a config file (nothing to check against)."""
     path, _ = _config_path({"config": config_file} if config_file else {}, environ, cwd)
     if not path:
-        return []
+        return None
     data = load_config_file(path, shown=_shown(path, cwd))
     environments = data.get("environments")
     return sorted(environments) if isinstance(environments, dict) else []

@@ -19,7 +19,6 @@ import io
 import os
 import re
 import sys
-import tempfile
 from typing import IO, Iterator
 
 from .errors import FileError
@@ -144,6 +143,8 @@ def _write(path: str, text: str, mode: str) -> None:
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(text)
         return
+    import tempfile  # not at start-up: most commands never write a file
+
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".voicebot-sync-", suffix=".tmp", dir=folder)
     try:

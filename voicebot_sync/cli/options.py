@@ -90,7 +90,7 @@ def _environments(env_name: str | None, all_envs: bool, config_file: str | None)
     if all_envs:
         from ..config import config_environments
 
-        names = config_environments(config_file, os.environ, os.getcwd())
+        names = config_environments(config_file, os.environ, os.getcwd()) or []
         if not names:
             raise UsageError("--all-environments: the config file defines no environments")
         return names

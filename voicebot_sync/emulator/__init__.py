@@ -5,5 +5,21 @@
 format, so each checks the other.
 """
 
-from .core import FAULT_OPTIONS, LIST_SHAPES, RETRY_AFTER_FORMATS, Emulator, Response  # noqa: F401
-from .server import local_transport, main_serve, make_wsgi_app, running, serve  # noqa: F401
+from __future__ import annotations
+
+from typing import Any
+
+# Imported on first use (PEP 562): `voicebot-sync --help` builds the emulator's options from
+# FAULT_OPTIONS without paying for the server, threads and file locks.
+_FROM = {"FAULT_OPTIONS": ".options", "LIST_SHAPES": ".options", "RETRY_AFTER_FORMATS": ".options",
+         "Emulator": ".core", "Response": ".core", "local_transport": ".server", "main_serve": ".server",
+         "make_wsgi_app": ".server", "running": ".server", "serve": ".server"}
+__all__ = sorted(_FROM)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(_FROM[name], __name__), name)

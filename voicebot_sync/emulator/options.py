@@ -1,0 +1,49 @@
+"""The emulator's fault and quirk options, as a table the CLI turns into flags.
+
+Kept apart from the core so that building the command line imports nothing heavy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+RETRY_AFTER_FORMATS = ("seconds", "http-date", "none")
+LIST_SHAPES = ("envelope", "bare", "nested")
+
+# The Emulator keyword arguments that make it misbehave, for front ends (the CLI's
+# ``emulator`` command) to offer generically as ``--name-with-dashes`` options.
+# Each row is (keyword, type, default, help). The type is ``bool`` (a flag), ``int``,
+# ``float``, ``str``, ``tuple`` (a list of strings: the Emulator also takes one
+# comma-separated string), or a tuple of strings (a choice among those values).
+# A default of None means "off" (an ``int`` option with no value).
+FAULT_OPTIONS: list[tuple[str, Any, Any, str]] = [
+    ("retry_after", RETRY_AFTER_FORMATS, "seconds",
+     "How a 429 says when to retry: Retry-After in seconds, as an HTTP date, or none at all."),
+    ("quirks", bool, False,
+     "Trim trailing whitespace from stored text and return null descriptions, like a sloppy server."),
+    ("fault_5xx", float, 0.0,
+     "Share of requests answered 500 without acting."),
+    ("fault_drop_after_write", float, 0.0,
+     "Share of successful writes carried out, then the connection dropped without an answer."),
+    ("fault_status_error", float, 0.0,
+     'Share of successful answers replaced by HTTP 200 with a "status": "Error" envelope; such writes are not carried out.'),
+    ("fault_seed", int, None,
+     "Seed for the random faults, so a run can be repeated."),
+    ("page_size", int, None,
+     "Paginate the list: at most this many workflows per page, with next/page/pages/total; ?page=N serves page N."),
+    ("list_lag", float, 0.0,
+     "Seconds a created workflow stays missing from the list (eventual consistency); GET/PUT/DELETE see it at once."),
+    ("always_429", bool, False,
+     "Answer every request 429 (Retry-After as --retry-after says)."),
+    ("trickle", float, 0.0,
+     "Over HTTP, send each answer body one byte per this many seconds, after prompt headers."),
+    ("echo_auth_on_401", bool, False,
+     "A 401 repeats the Authorization header it received, like a careless server."),
+    ("html_answers", bool, False,
+     "Answer every request 200 with an HTML login page (captive portal), not JSON."),
+    ("list_shape", LIST_SHAPES, "envelope",
+     "The list answer's shape: the documented envelope, a bare JSON array, or data nested as {warnings, workflows}."),
+    ("omit_fields", tuple, (),
+     "Workflow fields left out of list and get answers (comma-separated, e.g. message,workflow_type)."),
+    ("null_name", bool, False,
+     "Return workflow names as null in list and get answers."),
+]
