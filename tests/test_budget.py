@@ -128,3 +128,23 @@ def test_validate_checks_every_environment_and_refuses_an_unknown_one(tmp_path, 
     assert result.exit_code == 1
     assert "environment 'prod' is not defined in the config file" in result.stderr
     assert "(environment staging)" in result.stderr and "{{name}}" in result.stderr
+
+
+def test_a_definition_pins_a_different_id_per_environment(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    staging, production = Emulator(api_keys=["k-s"]), Emulator(api_keys=["k-p"])
+    s_id = staging.add_workflow(name="Old name", message="Hello [name]")["id"]
+    p_id = production.add_workflow(name="Old name", message="Hello [name]")["id"]
+    with running(staging) as s_url, running(production) as p_url:
+        (tmp_path / "voicebot-sync.yaml").write_text(
+            "rate_limit: 'off'\nowns: {names: [Reminder]}\nenvironments:\n"
+            f"  staging: {{api_url: '{s_url}', api_key_env: S_KEY}}\n"
+            f"  production: {{api_url: '{p_url}', api_key_env: P_KEY}}\n")
+        (tmp_path / "workflows").mkdir()
+        (tmp_path / "workflows" / "r.yaml").write_text(
+            f"name: Reminder\nmessage: Hello [name]\nenvironments:\n  staging: {{id: {s_id}}}\n  production: {{id: {p_id}}}\n")
+        env = {"S_KEY": "k-s", "P_KEY": "k-p"}
+        result = CliRunner().invoke(main, ["apply", "--all-environments", "--yes"], env=env)
+    assert result.exit_code == 0, result.stderr
+    # A rename in each account, by its own id; owns: names needs only the new name.
+    assert [w["name"] for w in staging.workflows] == ["Reminder"] == [w["name"] for w in production.workflows]

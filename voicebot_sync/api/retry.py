@@ -14,7 +14,7 @@ class RetryPolicy:
     base: float = 1.0
     cap: float = 60.0
     # A 429 is never a failure by itself, but a server that answers nothing else is.
-    max_rate_limited: int = 30
+    max_rate_limited: int = 12
     # The longest Retry-After worth waiting for: the longest rate window plus a margin.
     max_retry_after: float = 3600.0 + 60.0
     rng: random.Random = field(default_factory=random.Random, repr=False)
