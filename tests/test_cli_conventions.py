@@ -10,7 +10,7 @@ from voicebot_sync.api.client import parse_retry_after
 from voicebot_sync.cli import main
 from voicebot_sync.escaping import visible
 
-from conftest import KEY, write_workflow
+from conftest import write_workflow
 
 
 @pytest.mark.parametrize("env,args", [({"NO_COLOR": "1"}, []), ({"TERM": "dumb"}, []), ({}, ["--no-color"])])

@@ -353,7 +353,7 @@ def test_valid_workflows_take_the_fast_path(document):
 def test_the_fuzzing_reaches_both_sides():
     verdicts = []
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
     @given(workflow_documents())
     def count(document):
         verdicts.append(WORKFLOW.passes(document))

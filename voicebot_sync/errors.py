@@ -48,6 +48,20 @@ EXIT = {
 }
 
 
+# From least to most serious: several environments end with the most serious code of theirs.
+_SEVERITY = [EXIT["ok"], EXIT["changes"], EXIT["incomplete"], EXIT["error"], EXIT["interrupted"], EXIT["internal"]]
+
+
+def worst(codes) -> int:
+    """The exit code of several environments: the most serious of theirs (an unknown code counts as worst)."""
+    return max(codes, key=lambda c: _SEVERITY.index(c) if c in _SEVERITY else len(_SEVERITY), default=EXIT["ok"])
+
+
+def exit_code_of(exc: BaseException | None) -> int:
+    """The code an outcome ends with: 0 for none, the error's own code, else 1."""
+    return EXIT["ok"] if exc is None else getattr(exc, "exit_code", EXIT["error"])
+
+
 class VoicebotSyncError(Exception):
     """Root of every expected failure; ``str(err)`` is the one line a user sees."""
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from ..errors import EXIT, UsageError, ValidationError, VoicebotSyncError
+from ..errors import UsageError, ValidationError
 from .app import _print_problems
 
 # -- shared options --------------------------------------------------------------
@@ -98,34 +98,6 @@ def _environments(env_name: str | None, all_envs: bool, config_file: str | None)
     if any(not n for n in names) or len(set(names)) != len(names):
         raise UsageError(f"--env {env_name!r}: give distinct names separated by commas, such as staging,production")
     return names
-
-
-_SEVERITY = [EXIT["ok"], EXIT["changes"], EXIT["incomplete"], EXIT["error"], EXIT["interrupted"], EXIT["internal"]]
-
-
-def worst(codes) -> int:
-    """The exit code of several environments: the most serious of theirs."""
-    return max(codes, key=_SEVERITY.index, default=EXIT["ok"])
-
-
-def _each_environment(envs: list[str], work) -> list[tuple[str, Any, BaseException | None]]:
-    """Run ``work(env)`` for every environment at once (each its own client, limiter and ledger)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def guarded(env):
-        try:
-            return env, work(env), None
-        except VoicebotSyncError as exc:
-            return env, None, exc
-
-    with ThreadPoolExecutor(max_workers=len(envs)) as pool:
-        return list(pool.map(guarded, envs))
-
-
-def _code_of(exc: BaseException | None) -> int:
-    if exc is None:
-        return EXIT["ok"]
-    return getattr(exc, "exit_code", EXIT["error"])
 
 
 def _report_failure(env: str, exc: BaseException) -> None:

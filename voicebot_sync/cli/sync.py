@@ -9,10 +9,10 @@ import click
 
 from ..errors import EXIT, Refused, UsageError, VoicebotSyncError
 from .app import EXIT_CHANGES, main
+from ..commands.common import each_environment as _each_environment
+from ..errors import exit_code_of as _code_of, worst
 from .options import (
-    _code_of,
     _color,
-    _each_environment,
     _environments,
     _from_command_line,
     _hooks,
@@ -21,7 +21,6 @@ from .options import (
     _settings,
     connection_options,
     paths_argument,
-    worst,
 )
 
 def _render_plan(plan, fmt: str, settings) -> str:

@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
-from ..errors import EXIT, ValidationError, VoicebotSyncError
+from ..commands.common import each_environment as run_each  # noqa: F401 - the steps' name for it
+from ..errors import EXIT, ValidationError
+from ..errors import exit_code_of as exit_code, worst  # noqa: F401 - shared with the CLI
 from ..escaping import md_text, visible
 from .comment import failure_body, marker_for, refusal_note, sections_body, upsert_comment
 from .inputs import environments, settings_for, _settings_environ
 from .rest import GitHubError, api_from
 from .runner import DEFAULT_TRUSTED_COMMENTER, SUMMARY_LIMIT, Runner, annotation, code
-
-_SEVERITY = [EXIT["ok"], EXIT["changes"], EXIT["incomplete"], EXIT["error"], EXIT["interrupted"], EXIT["internal"]]
-
-
-def worst(codes: Sequence[int]) -> int:
-    """The exit code of several environments: the most serious of theirs."""
-    return max(codes, key=lambda c: _SEVERITY.index(c) if c in _SEVERITY else len(_SEVERITY), default=EXIT["ok"])
-
 
 def hooks_for(runner: Runner, prefix: str = ""):
     """Hooks that put the command's notes, and its waits of 5 seconds or more, into the log (stderr)."""
@@ -37,27 +31,6 @@ def hooks_for(runner: Runner, prefix: str = ""):
 
 def prefix_of(env: str | None, envs: Sequence[str | None]) -> str:
     return f"[{env}] " if env and len(envs) > 1 else ""
-
-
-def run_each(envs: Sequence[str | None], work: Callable[[str | None], Any]) -> list[tuple[str | None, Any, Exception | None]]:
-    """``work(env)`` for every environment: one in this thread, several at once (each its own settings,
-    client, limiter and ledger). The tool's own errors are results; anything else is a bug and propagates."""
-    def guarded(env):
-        try:
-            return env, work(env), None
-        except VoicebotSyncError as exc:
-            return env, None, exc
-
-    if len(envs) == 1:
-        return [guarded(envs[0])]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=len(envs)) as pool:
-        return list(pool.map(guarded, envs))
-
-
-def exit_code(exc: BaseException | None) -> int:
-    return EXIT["ok"] if exc is None else getattr(exc, "exit_code", EXIT["error"])
 
 
 def describe_failure(runner: Runner, exc: Exception, command: str, env: str | None = None, *, limit: int = 50,
