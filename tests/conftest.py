@@ -3,6 +3,13 @@ import textwrap
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
+
+# CI runs the property tests with a fixed seed (a landing must not hang on a new random
+# example); locally they explore afresh each run, which is how they find bugs.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 from voicebot_sync.emulator import Emulator, running
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicebot_sync import yamlfile
+from voicebot_sync import schemacheck, yamlfile
 from voicebot_sync.config import load_config_file
 from voicebot_sync.definitions import load_definitions
 from voicebot_sync.errors import ValidationError
@@ -72,7 +72,7 @@ def test_a_fifo_is_never_opened_by_either_reader(tmp_path):
 
 
 def test_config_file_size_keeps_its_own_sentence(tmp_path):
-    from voicebot_sync.config import MAX_CONFIG_BYTES
+    from voicebot_sync.configfile import MAX_CONFIG_BYTES
 
     big = tmp_path / "voicebot-sync.yaml"
     with open(big, "wb") as fh:
@@ -171,13 +171,13 @@ def test_the_config_file_never_echoes_a_long_value(tmp_path):
 
 # -- the schema fast path ------------------------------------------------------------
 
-WORKFLOW = yamlfile.Schema(schema("workflow"))
-CONFIG = yamlfile.Schema(schema("config"))
-PLAN = yamlfile.Schema(schema("plan"))
+WORKFLOW = schemacheck.Schema(schema("workflow"))
+CONFIG = schemacheck.Schema(schema("config"))
+PLAN = schemacheck.Schema(schema("plan"))
 VALIDATORS = {id(s): jsonschema.Draft202012Validator(s.schema) for s in (WORKFLOW, CONFIG, PLAN)}
 
 
-def certainly(schema_: yamlfile.Schema, document) -> None:
+def certainly(schema_: schemacheck.Schema, document) -> None:
     """The property: the fast path never accepts what jsonschema rejects."""
     if schema_.passes(document):
         errors = list(VALIDATORS[id(schema_)].iter_errors(document))

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
-import json
 import math
 import os
 from dataclasses import dataclass, field, fields
-from typing import Any, Iterator, Mapping
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from .durations import DEFAULT_RATE_LIMIT, parse_rate_limit
-from .errors import ConfigError, Problem, ValidationError
+from .errors import ConfigError
 from .escaping import short
 from .model import Scope
 from .redaction import QUERY_SECRET, redact, register_secret
+from .configfile import config_schema, load_config_file  # noqa: F401 - part of this module's API
 from .plan import Guards
 
 DEFAULT_API_URL = "https://voicebot.intron.health/voicebot/v1"
@@ -40,10 +40,6 @@ SETTINGS = ("workflows_dir", "api_url", "api_key_env", "rate_limit", "prune", "g
             "settle_time")
 DEFAULT_SETTLE_TIME = 10.0
 
-MAX_CONFIG_BYTES = 1024 * 1024
-_KEY_IN_FILE = "keys do not belong in files under git: set api_key_env to the name of a variable that holds it"
-_INSECURE_IN_FILE = ("insecure cannot be set in a file: pass --insecure on the command line when you mean it "
-                     "(the key would travel in clear)")
 
 
 @dataclass
@@ -371,137 +367,3 @@ def is_loopback(host: str | None) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-# -- the config file --------------------------------------------------------------
-
-
-def load_config_file(path: str, *, shown: str | None = None) -> dict[str, Any]:
-    """The config file as a dict, validated against its schema.
-
-    Read by ``yamlfile`` (the reader shared with definition files: only a regular
-    file is opened, bounded, strict UTF-8, no aliases, duplicate or non-text keys).
-    Raises ValidationError carrying every problem as ``FILE:LINE: message``
-    (``shown`` is the FILE to print; by default the path as given)."""
-    from . import yamlfile
-
-    source = shown or path
-    try:
-        text = _read_text(path)
-    except (OSError, ValueError) as exc:
-        raise ValidationError([Problem(source, 0, getattr(exc, "strerror", None) or str(exc))]) from None
-    # Only text keys in a config file; a refused key is dropped, so the rest is still checked.
-    rules = yamlfile.Rules(aliases_in="the config file", document="a config file", key_hint=" (quote it)")
-    (doc,) = yamlfile.documents(text, rules, single=True)
-    if doc.fatal:  # a syntax error, or anything built from this could be huge or unhashable: stop here
-        raise ValidationError([Problem(source, line, msg) for line, msg in doc.problems])
-    data, lines = doc.data, doc.lines
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ValidationError([Problem(source, 1, "the config file must be a mapping of settings, such as 'prune: false'")])
-
-    problems = [Problem(source, line, msg) for line, msg in doc.problems]
-    environments = data.get("environments") if isinstance(data.get("environments"), dict) else {}
-    sections = [((), data)] + [(("environments", name), section)
-                               for name, section in environments.items() if isinstance(section, dict)]
-    # Refused outright, with their own sentence, before the schema calls them unknown.
-    for where, section in sections:
-        for key, message in (("api_key", _KEY_IN_FILE), ("insecure", _INSECURE_IN_FILE)):
-            if key in section:
-                problems.append(Problem(source, _line_of(lines, where + (key,)), message))
-                section.pop(key)
-    problems.extend(_schema_validator().problems(data, source, lines, 1, _schema_problems))
-    for where, section in sections:
-        if isinstance(section.get("rate_limit"), str):
-            try:
-                parse_rate_limit(section["rate_limit"])
-            except ConfigError as exc:
-                problems.append(Problem(source, _line_of(lines, where + ("rate_limit",)), ".".join(map(str, where + ("rate_limit",))) + f": {exc}"))
-    if problems:
-        raise ValidationError(problems)
-    return data
-
-
-def config_schema() -> dict[str, Any]:
-    """The config file's JSON Schema, as shipped inside the package."""
-    from importlib.resources import files
-
-    return json.loads(files("voicebot_sync").joinpath("schemas", "config.schema.json").read_text(encoding="utf-8"))
-
-
-def _schema_validator():
-    """The config schema, compiled once: a fast structural check, and jsonschema to explain a failure."""
-    from . import yamlfile
-
-    return yamlfile.packaged("config")
-
-
-def _read_text(path: str) -> str:
-    from . import yamlfile
-
-    return yamlfile.read_text(path, max_bytes=MAX_CONFIG_BYTES, rule="a config file may have at most {limit}")
-
-
-def _line_of(lines: dict[tuple, int], path) -> int:
-    """The line of the deepest part of ``path`` that the file has (1 when nothing matches)."""
-    from .yamlfile import line_of
-
-    return line_of(lines, path, 1)
-
-
-_TYPES = {"boolean": "true or false", "integer": "a whole number", "number": "a number",
-          "string": "text", "object": "a mapping of settings", "array": "a list"}
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "empty"
-    if isinstance(value, bool):
-        return f"{str(value).lower()} (YAML reads yes/no/on/off as true/false; quote it)"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    return type(value).__name__
-
-
-def _schema_problems(error) -> Iterator[tuple[list, str]]:
-    """(path, message) for one jsonschema error; unknown keys one by one, each at its own line.
-
-    A value is never quoted beyond ``escaping.short``'s length (keys and paths alike)."""
-    from . import yamlfile
-
-    path = list(error.absolute_path)
-    where = yamlfile.where(path)
-    prefix = f"{where}: " if where else ""
-    if error.validator == "additionalProperties":
-        known = list(error.schema.get("properties", {}))
-        for key in yamlfile.unknown_keys(error):
-            if key == "environments" and path:
-                yield path + [key], f"{prefix}environments cannot be nested in an environment"
-                continue
-            yield path + [key], prefix + yamlfile.unknown_key(key, known)
-        return
-    if "propertyNames" in error.relative_schema_path:
-        yield path + [error.instance], f"{prefix}{short(error.instance)}: {error.schema.get('errorMessage') or yamlfile.bounded_message(error)}"
-        return
-    if "errorMessage" in error.schema:
-        # Never echo the value: under api_key_env it may be a key pasted in by mistake.
-        yield path, prefix + error.schema["errorMessage"]
-        return
-    if error.validator == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        yield path, prefix + f"must be {' or '.join(_TYPES.get(t, t) for t in wanted)}, not {_kind(error.instance)}"
-        return
-    if error.validator == "minLength":
-        yield path, prefix + "must not be empty"
-        return
-    if error.validator == "minProperties" and path and path[-1] == "owns":
-        yield path, prefix + "give a prefix, a list of names, or both (or leave owns out to manage every workflow)"
-        return
-    yield path, prefix + yamlfile.bounded_message(error)
