@@ -101,7 +101,7 @@ def _plan_environments(envs, given, fmt, detailed_exitcode, verbose) -> None:
 @click.option("--prune", is_flag=True, help="Delete remote workflows that no definition matches.")
 @click.option("--yes", "-y", is_flag=True, help="Apply without asking (required without a terminal).")
 @click.option("--plan", "plan_file", type=click.Path(dir_okay=False),
-              help="Apply exactly this saved plan, without asking; refused if the remote changed.")
+              help="Apply exactly this saved plan (asks like any apply: --yes in CI); refused if the remote changed.")
 @click.option("--force", is_flag=True, help="Apply past the delete/update share guards.")
 @click.option("--reviewed", "reviewed_file", type=click.Path(dir_okay=False),
               help="Refuse any change not in this reviewed plan (a plan JSON, or change fingerprints one per line).")
@@ -147,7 +147,7 @@ def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_dura
             return _apply_environments(envs, given, options, yes, fmt, verbose, log)
         settings = _settings(need_key=True, env_name=env_name, env_from_plan=_plan_env(plan_file) if plan_file else None,
                              **given)
-        _apply_one(settings, options, yes or bool(plan_file), fmt, verbose, log)
+        _apply_one(settings, options, yes, fmt, verbose, log)
     finally:
         if log:
             log.close()
