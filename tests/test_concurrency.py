@@ -49,3 +49,22 @@ def test_two_local_applies_at_once_lose_no_write_and_duplicate_nothing(tmp_path)
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr  # no changes: all 10 there, none twice
     assert "Unmanaged" not in result.stdout
+
+
+def test_two_checkouts_on_one_machine_do_not_apply_at_once(tmp_path):
+    emulator = Emulator(api_keys=[KEY])
+    with running(emulator) as url:
+        procs = []
+        for checkout in ("a", "b"):
+            root = tmp_path / checkout
+            env = _repo(root)  # each its own .voicebot-sync/ (state dir): only the machine-wide lock is shared
+            env.update(VOICEBOT_API_URL=url, VOICEBOT_API_KEY=KEY, VOICEBOT_RATE_LIMIT="off")
+            procs.append(subprocess.Popen([sys.executable, "-m", "voicebot_sync", "apply", "--yes"], cwd=root,
+                                          env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        codes = [p.wait(timeout=120) for p in procs]
+        for p in procs:
+            p.stdout.close()
+            p.stderr.close()
+    assert codes == [0, 0]
+    names = [w["name"] for w in emulator.workflows]
+    assert sorted(names) == sorted(set(names)) and len(names) == 8

@@ -417,3 +417,37 @@ def test_a_server_that_always_answers_429_is_given_up_with_a_clear_line():
     with pytest.raises(RateLimited, match="still rate limited"):
         client.list_workflows()
     assert len(calls) == client.retry.max_rate_limited + 1
+
+
+def test_a_hand_edited_remote_count_cannot_get_a_saved_plan_past_the_guards(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from voicebot_sync.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for i in range(12):
+        (tmp_path / "workflows").mkdir(exist_ok=True)
+        (tmp_path / "workflows" / f"w{i}.yaml").write_text(f"name: wf{i}\nmessage: hello {i}\n")
+    assert _cli(runner, "apply", "--api-url", "local", "--yes").exit_code == 0
+    for i in range(2, 12):
+        (tmp_path / "workflows" / f"w{i}.yaml").unlink()
+    assert _cli(runner, "plan", "--api-url", "local", "--prune", "--out", "p.json").exit_code == 0
+    data = json.loads((tmp_path / "p.json").read_text())
+    data["remote_count"] = 0
+    data["apply_would_refuse"] = None
+    (tmp_path / "p2.json").write_text(json.dumps(data))
+    result = _cli(runner, "apply", "--plan", "p2.json", "--api-url", "local", "--yes")
+    assert result.exit_code == 1 and "refusing to delete 10 of 12" in result.stderr
+    # The empty-prune guard's count is inside the fingerprint: editing it is an edited plan.
+    data["definitions"] = 99
+    (tmp_path / "p3.json").write_text(json.dumps(data))
+    assert "edited" in _cli(runner, "apply", "--plan", "p3.json", "--api-url", "local", "--yes").stderr
+
+
+def test_settle_time_must_be_a_finite_number(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    monkeypatch.chdir(tmp_path)
+    result = _cli(CliRunner(), "apply", "--api-url", "local", "--settle-time", "nan", "--yes")
+    assert result.exit_code == 1 and "settle_time" in result.stderr

@@ -171,3 +171,27 @@ def test_an_unexpected_error_is_one_line_exit_70_and_a_log(tmp_path, monkeypatch
     assert line.startswith("error: unexpected error: RuntimeError: injected bug; details in ")
     log = line.split("details in ")[1].split(" (please")[0]
     assert "injected bug" in open(log).read() and "Traceback" in open(log).read()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "https://xn--/v1", "https://api.example:99999/v1"])
+def test_a_malformed_api_url_is_one_line_exit_1(tmp_path, monkeypatch, url):
+    monkeypatch.chdir(tmp_path)
+    write_workflow(tmp_path / "workflows", "Reminder")
+    result = _run(CliRunner(), "plan", "--api-url", url, env={"VOICEBOT_API_KEY": "k-123456"})
+    assert result.exit_code == 1 and result.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+def test_a_key_too_short_to_mask_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_workflow(tmp_path / "workflows", "Reminder")
+    result = _run(CliRunner(), "plan", "--api-url", "https://127.0.0.1:9/v1", env={"VOICEBOT_API_KEY": "ab"})
+    assert result.exit_code == 1 and "too short" in result.stderr and " ab" not in result.stderr
+
+
+def test_one_account_however_its_url_is_spelled():
+    from voicebot_sync.statedir import account_id
+
+    same = ["https://voicebot.intron.health/voicebot/v1", "https://VOICEBOT.intron.health:443/voicebot/v1/"]
+    assert len({account_id(u, "K") for u in same}) == 1
+    loop = ["http://127.0.0.1:8080/voicebot/v1", "http://localhost:8080/voicebot/v1/"]
+    assert len({account_id(u, "K") for u in loop}) == 1

@@ -166,7 +166,7 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     if cli.get("paths"):
         _set(s, "workflows", [str(p) for p in cli["paths"]], "command line")
     if cli.get("settle_time") is not None:
-        _set(s, "settle_time", float(cli["settle_time"]), "--settle-time")
+        _set(s, "settle_time", _settle(cli["settle_time"], "--settle-time"), "--settle-time")
     if cli.get("prune") is not None:
         _set(s, "prune", bool(cli["prune"]), "--prune" if cli["prune"] else "--no-prune")
     if cli.get("insecure"):
@@ -210,6 +210,9 @@ def check_api_key(key: str, source: str) -> str:
     stripped = key.strip()
     if not stripped:
         raise ConfigError(f"the API key from {source} is empty (only whitespace)")
+    if len(stripped) < 3:
+        raise ConfigError(f"the API key from {source} is too short to be a key ({len(stripped)} characters): "
+                          "it was not used; copy the key again (nothing was sent)")
     for position, ch in enumerate(stripped, 1):
         if not "\x21" <= ch <= "\x7e":
             kind = ("whitespace" if ch.isspace() else "a control character" if ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0
@@ -296,7 +299,7 @@ def _apply_layer(s: Settings, layer: Mapping[str, Any], source: str, base: str, 
             s.scope = Scope(value.get("prefix"), value.get("names"))
             s.sources["owns"] = source
         elif key == "settle_time":
-            _set(s, key, float(value), source)
+            _set(s, key, _settle(value, source), source)
         elif key == "timeout":
             timeout = float(value)
             if not math.isfinite(timeout) or not 0 < timeout <= 3600:
@@ -304,6 +307,13 @@ def _apply_layer(s: Settings, layer: Mapping[str, Any], source: str, base: str, 
             _set(s, key, timeout, source)
         elif key in SETTINGS:
             _set(s, key, value, source)
+
+
+def _settle(value: Any, source: str) -> float:
+    seconds = float(value)
+    if not math.isfinite(seconds) or not 0 <= seconds <= 600:
+        raise ConfigError(f"settle_time (from {source}) must be a number of seconds from 0 to 600")
+    return seconds
 
 
 def _inside(base: str, given: str, source: str) -> str:
@@ -338,7 +348,13 @@ def check_api_url(url: str, *, insecure: bool = False) -> str:
     url = str(url).strip().rstrip("/")
     if url == LOCAL_API_URL:
         return url
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parses the port: a bad one raises here, not at the first request
+        (parts.hostname or "").encode("idna")
+    except (ValueError, UnicodeError):
+        raise ConfigError(f"invalid API URL {short(redact(url), 80)}: use https://HOST/PATH, or 'local' for the "
+                          "built-in emulator") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"invalid API URL {url!r}: use https://HOST/PATH, or 'local' for the built-in emulator")

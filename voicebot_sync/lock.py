@@ -22,14 +22,39 @@ from .statedir import account_id, state_dir
 def account_lock(api_url: str, api_key: str | None, *, timeout: float,
                  on_wait: Callable[[str], None] | None = None) -> Iterator[str]:
     """Hold the account's lock; wait up to ``timeout`` seconds (0: refuse at once). Yields the lock path."""
-    from filelock import FileLock, Timeout
+    from filelock import FileLock
 
-    path = os.path.join(state_dir("locks"), account_id(api_url, api_key) + ".lock")
+    name = account_id(api_url, api_key) + ".lock"
+    path = os.path.join(state_dir("locks"), name)
     owner_file = path + ".owner"
-    lock = FileLock(path)
+    # The working directory's lock, and one for the whole machine: two checkouts of one repo
+    # (or a second clone) against the same account must not apply at once either.
+    with _machine_lock(name, timeout, on_wait):
+        with _held(FileLock(path), path, owner_file, timeout, on_wait):
+            yield path
+
+
+def _machine_lock(name: str, timeout: float, on_wait):
+    import tempfile
+
+    from filelock import FileLock
+
+    folder = os.path.join(tempfile.gettempdir(), "voicebot-sync-locks")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, name)
+        return _held(FileLock(path, mode=0o666), path, path + ".owner", timeout, on_wait, optional=True)
+    except OSError:
+        return contextlib.nullcontext()  # no shared temp dir: the working directory's lock still holds
+
+
+@contextlib.contextmanager
+def _held(lock, path: str, owner_file: str, timeout: float, on_wait, optional: bool = False) -> Iterator[str]:
+    from filelock import Timeout
+
     try:
         lock.acquire(timeout=0)
-    except Timeout:
+    except Timeout:  # (a TimeoutError, so an OSError: it must come first)
         holder = _holder(owner_file)
         if timeout <= 0:
             raise Locked(f"another apply against this account is running{holder}: not applying; "
@@ -41,6 +66,11 @@ def account_lock(api_url: str, api_key: str | None, *, timeout: float,
         except Timeout:
             raise Locked(f"another apply against this account still runs after {timeout:g}s{holder}: "
                          "nothing was changed") from None
+    except OSError:
+        if not optional:
+            raise
+        yield path  # a machine-wide lock we may not use (another user's file): the directory's lock holds
+        return
     try:
         with contextlib.suppress(OSError):
             with open(owner_file, "w", encoding="utf-8") as fh:

@@ -162,7 +162,10 @@ class Plan:
 
         Where a change was defined (file, line) is left out, so moving a definition
         or editing a comment does not make a reviewed plan look different."""
-        return _digest({"api_url": self.api_url, "changes": [c.effect() for c in self.changes]})
+        # ``definitions`` guards the empty-prune check of a saved plan (an edit would change this hash);
+        # ``remote_count`` needs no such help: apply counts the live remote itself.
+        return _digest({"api_url": self.api_url, "changes": [c.effect() for c in self.changes],
+                        "definitions": self.definitions})
 
     def summary_line(self) -> str:
         s = self.summary

@@ -17,14 +17,14 @@ from urllib.parse import quote, quote_plus
 
 MASK = "***"
 # Shorter values would mask ordinary words; keys are long random strings.
-MIN_SECRET_LENGTH = 4
+MIN_SECRET_LENGTH = 3  # config refuses shorter keys: nothing shorter can be masked without masking words
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
 _AUTH_HEADER = re.compile(r"(?i)\b(authorization|proxy-authorization)(['\"]?\s*[:=]\s*['\"]?)([^\r\n'\",}]*)")
-_BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=\-:%]{4,})")
+_BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)([A-Za-z0-9._~+/=\-:%]{3,})")
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/\s@'\"<>]*@)")
 QUERY_SECRET = re.compile(
     r"(?i)([?&;](?:api[_-]?key|apikey|key|token|access[_-]?token|auth|secret|password|passwd|pwd|sig|signature)=)([^&#\s'\"<>]*)"

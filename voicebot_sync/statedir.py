@@ -23,6 +23,26 @@ def state_dir(*parts: str, create: bool = True) -> str:
     return path
 
 
+def canonical_url(api_url: str) -> str:
+    """One spelling per server: scheme and host in lower case, no default port, loopback names as one,
+    no trailing slash (``https://API.example:443/v1/`` and ``https://api.example/v1`` are one account)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(api_url.strip())
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port
+    except ValueError:
+        return api_url.strip().rstrip("/")
+    if not parts.scheme:
+        return api_url.strip().rstrip("/")
+    if host in ("localhost", "::1") or host.startswith("127."):
+        host = "loopback"
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    netloc = host if port in (None, default) else f"{host}:{port}"
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+
+
 def account_id(api_url: str, api_key: str | None) -> str:
-    """One account: the API URL and the key, as a fingerprint."""
-    return fingerprint(f"{api_url}\n{api_key or ''}")
+    """One account: the API URL (canonical) and the key, as a fingerprint."""
+    return fingerprint(f"{canonical_url(api_url)}\n{api_key or ''}")

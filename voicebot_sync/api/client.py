@@ -362,7 +362,7 @@ class VoicebotClient:
         where = f"{self.base_url}"
         try:
             yield
-        except (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        except (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL, UnicodeError) as exc:
             # The request could not even be written: repeating it cannot help.
             raise Unreachable(f"cannot send to {where}: the request was refused before it left ({type(exc).__name__})",
                               method=method, path=path) from exc

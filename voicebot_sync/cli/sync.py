@@ -291,6 +291,16 @@ def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, ver
         click.echo(f"wrote {visible(path)}")
         names.setdefault(str(w.get("name")), []).append(str(w["id"]))
     click.echo(f"Exported {len(written)} workflow{'s' if len(written) != 1 else ''} to {out_dir}.")
+    from ..escaping import unsafe_characters
+
+    for path, w in written:
+        texts = [str(w.get("name") or "")] + [str(w.get(f) or "").replace("\n", "").replace("\t", "")
+                                               for f in ("description", "message")]
+        if any(unsafe_characters(text) for text in texts):
+            # Written all the same: a file left out would make --prune delete the workflow.
+            click.echo(f"warning: {visible(path)}: the remote workflow holds control or bidi characters that "
+                       "validate refuses; rename or edit it (remotely or in the file) before a plan of it can run",
+                       err=True)
     for name, ids in names.items():
         if len(ids) > 1:
             click.echo(f"warning: {len(ids)} remote workflows are named {visible(name)!r} ({', '.join(ids)}): "

@@ -169,6 +169,8 @@ def reload_saved_plan(client, path: str, *, api_url: str, scope: Scope) -> Plan:
     remote = owned(client.list_workflows(), scope, plan.pinned_ids)
     plan.check_fresh(remote_fingerprint(remote))
     plan.check_targets(remote)
+    # The share guards count the remote as it is, never as a (hand-edited) file says it was.
+    plan.remote_count = len(remote)
     return plan
 
 
