@@ -17,13 +17,13 @@ from voicebot_sync.export import HEADER, to_yaml, write_export
 from voicebot_sync.scaffold import (
     HOOK_ID,
     defined_names,
-    init_repo,
     modeline_for,
     new_definition,
     schema_id,
     slugify,
     with_modelines,
 )
+from voicebot_sync.starter import init_repo
 
 PACKAGED = files("voicebot_sync").joinpath("schemas")
 ALL_FILES = ["schemas/workflow.schema.json", "schemas/config.schema.json", "voicebot-sync.yaml",

@@ -164,7 +164,7 @@ def new(name, directory, workflow_type):
 def init(force):
     """Start a repository: voicebot-sync.yaml, workflows/, the JSON Schemas (for editors, offline),
     a pre-commit hook and VS Code settings."""
-    from ..scaffold import init_repo
+    from ..starter import init_repo
 
     written = init_repo(os.getcwd(), force=force)
     for path in written:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import datetime as _dt
 import email.utils
 import hmac
 import json
@@ -30,62 +29,24 @@ import time
 import urllib.parse
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from filelock import FileLock
 
-PREFIX = "/voicebot/v1"
-COLLECTION = PREFIX + "/workflows"
-WORKFLOW_TYPES = ("ROBOCALL", "CONVERSATION")
-MAX_MESSAGE_LENGTH = 1000
-# Request fields the server stores; anything else in a request body is ignored.
-TEXT_FIELDS = ("name", "description", "workflow_type", "message", "call_back_url")
-STORED_FIELDS = ("name", "description", "workflow_type", "message", "include_reply", "response_options", "call_back_url")
-ANONYMOUS = "(no auth)"  # the rate-limit log's key when auth is off
 from .options import LIST_SHAPES, RETRY_AFTER_FORMATS
-
-LOGIN_PAGE = (
-    b"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign in - Guest Wi-Fi</title></head>\n"
-    b"<body><h1>Sign in to continue</h1>\n"
-    b"<form method=\"post\" action=\"/login\"><input name=\"user\"> <input name=\"password\" type=\"password\">"
-    b" <button>Sign in</button></form>\n</body></html>\n"
+from .wire import (  # noqa: F401 - COLLECTION, PREFIX, Response: part of the core's API
+    COLLECTION,
+    LOGIN_PAGE,
+    PREFIX,
+    BadRequest as _BadRequest,
+    Response,
+    envelope as _envelope,
+    json_answer as _json,
+    now_iso as _now_iso,
+    request_fields,
 )
 
-
-@dataclass
-class Response:
-    """What the emulator answers; ``drop`` means: send nothing and cut the connection."""
-
-    status: int
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-    drop: bool = False
-
-    def json(self) -> Any:
-        """The body, decoded as JSON."""
-        return json.loads(self.body)
-
-
-class _BadRequest(Exception):
-    """A request body the server refuses (400)."""
-
-
-def _now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _envelope(
-    status: int, message: str, data: Any = None, headers: dict[str, str] | None = None, *, ok: bool | None = None
-) -> Response:
-    """The documented answer; ``ok`` overrides the envelope's status word (normally Ok below 400)."""
-    ok = status < 400 if ok is None else ok
-    body = {"status": "Ok" if ok else "Error", "message": message, "data": data}
-    return Response(status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body).encode("utf-8"))
-
-
-def _json(data: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(200, {"Content-Type": "application/json", **(headers or {})}, json.dumps(data).encode("utf-8"))
+ANONYMOUS = "(no auth)"  # the rate-limit log's key when auth is off
 
 
 class Emulator:
@@ -464,34 +425,7 @@ class Emulator:
         return _envelope(200, "workflow deleted successfully", {})
 
     def _fields(self, body: bytes) -> dict[str, Any]:
-        """The stored fields given in a request body, validated; unknown fields are dropped."""
-        try:
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise _BadRequest("invalid JSON body") from None
-        if not isinstance(data, dict):
-            raise _BadRequest("request body must be a JSON object")
-        fields = {f: data[f] for f in STORED_FIELDS if f in data}
-        if fields.get("description", "") is None:
-            fields["description"] = ""  # a null description is the empty one
-        for name in TEXT_FIELDS:
-            if name in fields and not isinstance(fields[name], str):
-                raise _BadRequest(f"{name} must be a string")
-        if "include_reply" in fields and not isinstance(fields["include_reply"], bool):
-            raise _BadRequest("include_reply must be a boolean")
-        options = fields.get("response_options", {})
-        if not isinstance(options, dict) or not all(isinstance(v, str) for v in options.values()):
-            raise _BadRequest("response_options must be an object of strings")
-        if "workflow_type" in fields and fields["workflow_type"] not in WORKFLOW_TYPES:
-            raise _BadRequest("workflow_type must be ROBOCALL or CONVERSATION")
-        if self.quirks:
-            # The sloppy server trims what it stores, so a naive client sees a diff forever.
-            for name in ("message", "description"):
-                if name in fields:
-                    fields[name] = fields[name].rstrip()
-        if len(fields.get("message", "")) > MAX_MESSAGE_LENGTH:
-            raise _BadRequest(f"message must not exceed {MAX_MESSAGE_LENGTH} characters")
-        return fields
+        return request_fields(body, quirks=self.quirks)
 
     def _public(self, record: dict[str, Any]) -> dict[str, Any]:
         out = dict(record)
