@@ -16,6 +16,8 @@ import pytest
 from voicebot_sync.emulator import server as emulator_module
 from voicebot_sync.emulator import Emulator, local_transport, main_serve, make_wsgi_app, running
 
+from fakes import FakeClock
+
 KEY = "test-key-123"
 REMINDER = {
     "name": "Reminder",
@@ -23,16 +25,6 @@ REMINDER = {
     "workflow_type": "ROBOCALL",
     "message": "Hello [name], your appointment is on [date]",
 }
-
-
-class FakeClock:
-    """A monotonic clock that tests move by hand."""
-
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture(params=["wsgi", "http"])

@@ -17,6 +17,8 @@ import pytest
 
 from voicebot_sync.emulator import FAULT_OPTIONS, Emulator, local_transport, running
 
+from fakes import FakeClock
+
 KEY = "test-key-123"
 REMINDER = {
     "name": "Reminder",
@@ -24,16 +26,6 @@ REMINDER = {
     "workflow_type": "ROBOCALL",
     "message": "Hello [name], your appointment is on [date]",
 }
-
-
-class FakeClock:
-    """A monotonic clock that tests move by hand."""
-
-    def __init__(self, now: float = 1000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
