@@ -16,7 +16,8 @@ from typing import Sequence
 
 from .errors import Problem
 from .escaping import visible
-from .yamlfile import clip as _clip, not_regular as _not_regular
+from .escaping import clip as _clip
+from .yamlfile import not_regular as _not_regular
 
 SUFFIXES = (".yaml", ".yml")  # matched in any letter case
 _SWAP_SUFFIXES = (".swp", ".swo", ".swx")

@@ -48,10 +48,15 @@ def visible_lines(text: object) -> str:
     return str(text).translate(_ESCAPED_KEEP_NEWLINES)
 
 
-def short(value: object, limit: int = 40) -> str:
-    """A value quoted in a message: a visible prefix of at most ``limit`` characters."""
+def clip(value: object, limit: int = 40) -> str:
+    """A short visible prefix, unquoted: for key paths, file paths, placeholder names and parser messages."""
     text = visible(value if isinstance(value, str) else repr(value))
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def short(value: object, limit: int = 40) -> str:
+    """A value quoted in a message: a visible prefix of at most ``limit`` characters (text in quotes)."""
+    text = clip(value, limit)
     return f"'{text}'" if isinstance(value, str) else text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping
 
-from .escaping import short
+from .escaping import clip, short
 from .model import MAX_MESSAGE_LENGTH
 
 PLACEHOLDER = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*)\]")
@@ -52,11 +52,6 @@ def render(message: str, values: Mapping[str, Any]) -> str:
     return PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), message)
 
 
-def _clip(name: str, limit: int = 40) -> str:
-    """A placeholder name in a message: names are identifiers, so only their length needs bounding."""
-    return name if len(name) <= limit else name[: limit - 1] + "…"
-
-
 def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
     """Problems with a message and its declared parameters, each a sentence with the numbers.
 
@@ -83,7 +78,7 @@ def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
     # The conversation-call page writes {{name}}; the workflow API fills only [name].
     other = sorted(set(OTHER_PLACEHOLDER.findall(message)))
     if other:
-        problems.append("placeholder " + ", ".join(_clip(m) for m in other[:5])
+        problems.append("placeholder " + ", ".join(clip(m) for m in other[:5])
                         + " is not filled in by the workflow API: write [name] (square brackets)")
     for name, spec in (parameters or {}).items():
         if isinstance(spec, Mapping) and spec.get("example") is not None and isinstance(spec.get("max_length"), int):
@@ -96,7 +91,7 @@ def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
         undeclared = [p for p in used if p not in parameters]
         unused = [p for p in parameters if p not in used]
         if undeclared:
-            problems.append("placeholder " + ", ".join(f"[{_clip(p)}]" for p in undeclared) + " not declared in parameters")
+            problems.append("placeholder " + ", ".join(f"[{clip(p)}]" for p in undeclared) + " not declared in parameters")
         if unused:
             problems.append("parameter " + ", ".join(short(str(p)) for p in unused) + " declared but not used in message")
     return problems

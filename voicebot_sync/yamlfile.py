@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import yaml
 
-from .escaping import short, visible
+from .escaping import clip, short, visible
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 20_000  # per document: far above any real workflow or config file, far below trouble
@@ -39,12 +39,6 @@ _INT = "tag:yaml.org,2002:int"
 
 
 # -- reading ---------------------------------------------------------------------
-
-
-def clip(value: object, limit: int = 40) -> str:
-    """A short visible prefix, unquoted (``short`` quotes text): for key paths, file paths and parser messages."""
-    text = visible(value if isinstance(value, str) else repr(value))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def not_regular(mode: int) -> str:
