@@ -265,10 +265,7 @@ class Executor:
                     self._uncertain(entry)
                     raise _Uncertain(str(check_failed)) from exc
                 if found is not None:
-                    if self.journal and entry and change.action == "create" and found.status == "created":
-                        self.journal.created(entry, str(found.id))
-                    else:
-                        self._done(entry)
+                    self._known(entry, found)
                     found.note = "confirmed after a lost answer"
                     return found
                 self._done(entry)  # looked long enough: it did not take effect
@@ -290,10 +287,7 @@ class Executor:
                 self._uncertain(entry)
                 raise
             else:
-                if self.journal and entry and change.action == "create" and outcome.status == "created":
-                    self.journal.created(entry, str(outcome.id))
-                else:
-                    self._done(entry)
+                self._known(entry, outcome)
                 return outcome
 
     def _begin(self, change: Change, fields: dict[str, Any]) -> Entry | None:
@@ -302,6 +296,14 @@ class Executor:
     def _done(self, entry: Entry | None) -> None:
         if self.journal and entry:
             self.journal.done(entry)
+
+    def _known(self, entry: Entry | None, outcome: Outcome) -> None:
+        """The write's outcome is known. A confirmed create stays in the journal for the settle time
+        (a list may not show it yet, and the next run must not create it again); anything else leaves."""
+        if self.journal and entry and outcome.change.action == "create" and outcome.status == "created":
+            self.journal.created(entry, str(outcome.id))
+        else:
+            self._done(entry)
 
     def _uncertain(self, entry: Entry | None) -> None:
         if self.journal and entry:

@@ -40,10 +40,11 @@ def remote_fingerprint(remote: Iterable[Mapping[str, Any]], normalised: Mapping[
 def _check_schema(data: Mapping[str, Any]) -> None:
     """plan.schema.json: the first problem, located, as one PlanError (nothing is changed)."""
     import jsonschema
-    from importlib.resources import files
 
-    schema = json.loads(files("voicebot_sync").joinpath("schemas", "plan.schema.json").read_text(encoding="utf-8"))
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    from .schemacheck import packaged
+
+    schema = packaged("plan")  # loaded and compiled once; a valid plan never reaches jsonschema
+    error = None if schema.passes(data) else jsonschema.exceptions.best_match(schema.validator.iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "the top"
         kind = error.validator if error.validator != "required" else "a required key is missing"
