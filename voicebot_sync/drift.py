@@ -13,7 +13,6 @@ from typing import Any
 
 from .escaping import md_code, md_text, visible
 from .plan import Plan
-from .redaction import redact
 
 
 def _json(value: Any) -> str:
@@ -68,7 +67,7 @@ def render_drift_markdown(report: dict[str, Any]) -> str:
         "",
         f"**{s['differs']} differ, {s['missing']} missing remotely, {s['unmanaged']} not in git; {s['in_sync']} in sync.**",
         "",
-        f"Remote: {md_code(redact(report['api_url']))}. Run `voicebot-sync apply` to put the repo's version back, "
+        f"Remote: {md_code(report['api_url'])}. Run `voicebot-sync apply` to put the repo's version back, "
         "or change the definitions to keep the remote's.",
         "",
     ]

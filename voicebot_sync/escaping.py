@@ -79,6 +79,19 @@ def actions_property(text: str) -> str:
     return actions_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def actions_command(level: str, message: str, *, file: str | None = None, line: int = 0,
+                    title: str | None = None) -> str:
+    """``::error file=F,line=L,title=T::message`` (or warning, notice), escaped as the runner expects."""
+    props = []
+    if file:
+        props.append(f"file={actions_property(file)}")
+        if line:
+            props.append(f"line={int(line)}")
+    if title:
+        props.append(f"title={actions_property(title)}")
+    return f"::{level}{' ' + ','.join(props) if props else ''}::{actions_data(message)}"
+
+
 _MD_NEUTRAL = {
     "@": "&#64;",  # no @mention notifies anyone
     "#": "&#35;",  # no #123 links an issue

@@ -20,6 +20,28 @@ from .render import SYMBOL
 CI_WAIT_THRESHOLD = 5.0
 
 
+def wait_line(seconds: float, why: str, *, at_least: float = CI_WAIT_THRESHOLD) -> str | None:
+    """The line a log shows for a wait a person would otherwise take for a hang; None when too short to say."""
+    return f"waiting {format_seconds(seconds)}: {visible(why)}" if seconds >= at_least else None
+
+
+class Prefixed:
+    """A stream that starts every line with ``prefix`` (one environment's progress among several)."""
+
+    def __init__(self, out: TextIO, prefix: str):
+        self.out, self.prefix = out, prefix
+
+    def write(self, text: str) -> int:
+        self.out.write("\n".join((self.prefix + line) if line else line for line in text.split("\n")))
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _stamp() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -77,8 +99,9 @@ class LineEvents(Events):
         self._line(f"applying {len(plan.changes)} changes; the rate limit allows them in {format_seconds(eta)} at the least")
 
     def wait(self, seconds: float, why: str) -> None:
-        if seconds >= self.quiet_waits_under:
-            self._line(f"waiting {format_seconds(seconds)}: {why}")
+        line = wait_line(seconds, why, at_least=self.quiet_waits_under)
+        if line:
+            self._line(line)
 
     def end(self, index: int, outcome: Outcome) -> None:
         self._line(f"[{index}/{self.total}] {describe_outcome(outcome)}")

@@ -11,7 +11,6 @@ from .durations import format_seconds
 from .escaping import md_code, md_code_block, md_text, visible
 from .model import MAX_MESSAGE_LENGTH
 from .plan import Change, Plan
-from .redaction import redact
 from .template import PLACEHOLDER, example_values, max_filled_length, placeholders, render as fill
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
@@ -70,7 +69,7 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
         return f"\x1b[{_SGR[colour]}m{text}\x1b[0m"
 
     colours = {"create": "green", "update": "yellow", "delete": "red"}
-    out.append(f"Remote: {visible(redact(plan.api_url))} ({plan.remote_count} workflow{'s' if plan.remote_count != 1 else ''})")
+    out.append(f"Remote: {visible(plan.api_url)} ({plan.remote_count} workflow{'s' if plan.remote_count != 1 else ''})")
     for note in plan.notes:
         out.append(f"Note: {visible(note)}")
     out.append("")

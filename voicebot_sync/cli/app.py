@@ -120,7 +120,7 @@ def _internal_error(exc: BaseException) -> int:
 
 def _print_problems(exc: ValidationError) -> None:
     from ..doors import workflow_command
-    from ..escaping import actions_data, actions_property, visible
+    from ..escaping import actions_command, visible
 
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     for problem in exc.problems:
@@ -128,8 +128,7 @@ def _print_problems(exc: ValidationError) -> None:
         # Problems go to stderr, so stdout holds only the document (`--format json | jq` never breaks).
         click.echo(visible(f"{where}: {problem.message}"), err=True)
         if github:
-            line = f",line={problem.line}" if problem.line else ""
-            workflow_command(f"::error file={actions_property(problem.file)}{line}::{actions_data(problem.message)}")
+            workflow_command(actions_command("error", problem.message, file=problem.file, line=problem.line))
 
 
 

@@ -135,14 +135,14 @@ def _verbose_printer(prefix: str = ""):
     return show
 
 
-def _wait_printer(threshold: float = 5.0, prefix: str = ""):
+def _wait_printer(prefix: str = ""):
     """A line for every wait a person would otherwise take for a hang."""
-    from ..durations import format_seconds
-    from ..escaping import visible
+    from ..progress import wait_line
 
     def on_wait(seconds: float, why: str) -> None:
-        if seconds >= threshold:
-            click.echo(f"{prefix}waiting {format_seconds(seconds)}: {visible(why)}", err=True)
+        line = wait_line(seconds, why)
+        if line:
+            click.echo(prefix + line, err=True)
 
     return on_wait
 

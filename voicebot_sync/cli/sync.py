@@ -172,7 +172,7 @@ def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> No
     try:
         result = run(settings, options, _hooks(verbose=verbose, log=log), events=events, confirm=confirm,
                      stop=StopSignal(on_tick=events.tick),
-                     on_stop_requested=lambda executor: _first_stop_line(events, executor))
+                     stop_hint="press Ctrl-C again to stop at once")
     except KeyboardInterrupt as exc:
         result = getattr(exc, "result", None)
         raise
@@ -188,7 +188,7 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
     """Several environments at once: each its own lock, journal, client and budget; one combined report."""
     from ..commands.apply import apply as run
     from ..escaping import visible
-    from ..progress import LineEvents
+    from ..progress import LineEvents, Prefixed
     from ..stop import StopSignal
 
     if not yes and not options.plan_file:
@@ -200,7 +200,7 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
 
     def work(env):
         prefix = f"[{env}] "
-        events = LineEvents(_Prefixed(out, prefix))
+        events = LineEvents(Prefixed(out, prefix))
         return run(settings_of[env], options, _hooks(verbose=verbose, log=log, prefix=prefix), events=events, stop=stop)
 
     with stop.handling_signals():
@@ -229,34 +229,6 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
     code = worst(codes)
     if code:
         sys.exit(code)
-
-
-class _Prefixed:
-    """A stream that starts every line with ``prefix`` (one environment's progress among several)."""
-
-    def __init__(self, out, prefix: str):
-        self.out, self.prefix = out, prefix
-
-    def write(self, text: str) -> int:
-        lines = text.split("\n")
-        self.out.write("\n".join((self.prefix + line) if line else line for line in lines))
-        return len(text)
-
-    def flush(self) -> None:
-        self.out.flush()
-
-    def isatty(self) -> bool:
-        return False
-
-
-def _first_stop_line(events, executor) -> None:
-    """The first Ctrl-C: say at once what happens next."""
-    what = executor.in_flight
-    if what is not None:
-        events.note(f"stopping after the request in flight ({what.action} \"{what.name}\") is answered and checked; "
-                    "press Ctrl-C again to stop at once")
-    else:
-        events.note("stopping: no new operation will start; press Ctrl-C again to stop at once")
 
 
 def _confirm(plan, yes: bool) -> None:

@@ -82,7 +82,7 @@ def apply(
     events: Events | None = None,
     stop: StopSignal | None = None,
     confirm: Callable[[Plan], None] = lambda plan: None,
-    on_stop_requested: Callable[[Executor], None] | None = None,
+    stop_hint: str = "",
 ) -> ApplyResult:
     """Apply ``settings``' definitions (or ``options.plan_file``); ``confirm`` may show the plan and raise Refused."""
     hooks = hooks or Hooks()
@@ -92,7 +92,7 @@ def apply(
         check_prune_scope(settings)
     account = lock_url(settings)
     with account_lock(account, settings.api_key, timeout=options.lock_wait, on_wait=hooks.note), \
-            client_for(settings, hooks, stop=stop, on_wait=lambda s, w: (events.wait(s, w), hooks.wait and hooks.wait(s, w))) as client:
+            client_for(settings, hooks, stop=stop, on_wait=events.wait) as client:  # events show apply's waits
         journal = Journal.for_account(account, settings.api_key)
         if journal.problem:
             hooks.note(f"warning: {journal.problem}")
@@ -126,15 +126,22 @@ def apply(
         executor = Executor(client, events=events, stop=stop, deadline=deadline, journal=journal,
                             settle=settings.settle_time)
         # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.
-        first = (lambda: on_stop_requested(executor)) if on_stop_requested else None
         result = ApplyResult(the_plan, None)
-        with stop.handling_signals(on_first=first):
+        with stop.handling_signals(on_first=lambda: events.note(stop_notice(executor, stop_hint))):
             try:
                 result.report = executor.run(the_plan)
             except KeyboardInterrupt as exc:
                 exc.result = ApplyResult(the_plan, getattr(executor, "last_report", None))  # for the face's report
                 raise
         return result
+
+
+def stop_notice(executor: Executor, hint: str = "") -> str:
+    """What the first stop signal says at once: what happens to the operation in flight."""
+    what = executor.in_flight
+    text = (f"stopping after the request in flight ({what.action} \"{what.name}\") is answered and checked"
+            if what is not None else "stopping: no new operation will start")
+    return f"{text}; {hint}" if hint else text
 
 
 def _nothing_to_do(plan: Plan, client) -> ApplyResult:

@@ -20,20 +20,6 @@ REFUSALS = (StalePlan, UnsafePlan, Refused)
 AGAIN = "Re-run the pull request's plan and review it, or set allow-plan-change: true."
 
 
-class _Prefixed:
-    """A stream that starts every line with ``prefix`` (one environment's progress among several)."""
-
-    def __init__(self, out, prefix: str):
-        self.out, self.prefix = out, prefix
-
-    def write(self, text: str) -> int:
-        self.out.write("\n".join((self.prefix + line) if line else line for line in text.split("\n")))
-        return len(text)
-
-    def flush(self) -> None:
-        self.out.flush()
-
-
 def reviewed_changes(runner: Runner, transport, notes: list[str], names: list[str]) -> tuple[Reviewed | None, str | None]:
     """The review of the pull request this commit came from (None: no check), or a refusal.
 
@@ -120,7 +106,7 @@ def _apply_one(runner: Runner, env, envs, reviewed: Reviewed | None, stop, plans
     from ..commands.apply import ApplyOptions, apply
     from ..commands.plan import plan as make_plan
     from ..durations import parse_duration
-    from ..progress import LineEvents
+    from ..progress import LineEvents, Prefixed
 
     prefix = prefix_of(env, envs)
     settings = settings_for(runner, env)
@@ -148,14 +134,8 @@ def _apply_one(runner: Runner, env, envs, reviewed: Reviewed | None, stop, plans
                             f"#{reviewed.number} (`{section.fingerprint[:19]}…`); the remote or the definitions "
                             "changed after review; nothing was changed")
         options.plan_file, options.out_file = out, None
-    events = LineEvents(_Prefixed(runner.err, prefix) if prefix else runner.err)
-
-    def first_stop(executor) -> None:
-        what = executor.in_flight
-        events.note(f"stopping after the request in flight ({what.action} \"{what.name}\") is answered and checked"
-                    if what is not None else "stopping: no new operation will start")
-
-    return apply(settings, options, hooks, events=events, stop=stop, on_stop_requested=first_stop)
+    events = LineEvents(Prefixed(runner.err, prefix) if prefix else runner.err)
+    return apply(settings, options, hooks, events=events, stop=stop)
 
 
 def _load(path: str | None):

@@ -57,11 +57,6 @@ def key_variables(environ: Mapping[str, str], cwd: str | None = None) -> list[st
     return list(dict.fromkeys(found))
 
 
-def key_variable(environ: Mapping[str, str], cwd: str | None = None) -> str:
-    """The variable the tool reads the key from (the first environment's, with a list)."""
-    return key_variables(environ, cwd)[0]
-
-
 def action_environment(environ: Mapping[str, str], out=None) -> dict[str, str]:
     """The step's environment with the action's inputs applied: non-empty ``VS_*`` inputs set the tool's
     ``VOICEBOT_*`` variables; the ``api-key`` input (``VS_API_KEY``, stripped) goes to the variable the tool

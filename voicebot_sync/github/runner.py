@@ -13,7 +13,7 @@ import uuid
 from typing import Any, Mapping
 
 from .. import doors
-from ..escaping import actions_data, actions_property, md_code
+from ..escaping import actions_command, actions_data, md_code
 from ..redaction import redact
 
 SUMMARY_LIMIT = 1_000_000  # bytes: GitHub drops a step summary over 1024k, whole
@@ -25,10 +25,7 @@ MERGE_GROUP_REF = re.compile(r"(?:^|/)gh-readonly-queue/.+/pr-(\d+)-[0-9a-f]{7,6
 
 def annotation(level: str, file: str, line: int, message: str) -> str:
     """``::error file=F,line=L::message``, escaped the way the runner expects, and redacted."""
-    props = f"file={actions_property(file)}"
-    if line:
-        props += f",line={int(line)}"
-    return redact(f"::{level} {props}::{actions_data(message)}")
+    return redact(actions_command(level, message, file=file, line=line))
 
 
 def code(text: Any) -> str:
@@ -92,8 +89,7 @@ class Runner:
                     self.command(f"::add-mask::{part}")
 
     def error(self, message: str, title: str | None = None, level: str = "error") -> None:
-        props = f" title={actions_property(title)}" if title else ""
-        self.command(redact(f"::{level}{props}::{actions_data(message)}"))
+        self.command(actions_command(level, message, title=title))  # command() redacts
 
     # -- the files -----------------------------------------------------------------
 

@@ -20,11 +20,12 @@ from .runner import DEFAULT_TRUSTED_COMMENTER, SUMMARY_LIMIT, Runner, annotation
 def hooks_for(runner: Runner, prefix: str = ""):
     """Hooks that put the command's notes, and its waits of 5 seconds or more, into the log (stderr)."""
     from ..commands.common import Hooks
-    from ..durations import format_seconds
+    from ..progress import wait_line
 
     def wait(seconds: float, why: str) -> None:
-        if seconds >= 5:
-            runner.note(f"{prefix}waiting {format_seconds(seconds)}: {visible(why)}")
+        line = wait_line(seconds, why)
+        if line:
+            runner.note(prefix + line)
 
     return Hooks(note=lambda text: runner.note(prefix + visible(text)), wait=wait)
 
