@@ -85,13 +85,17 @@ def _server_message(response: httpx.Response) -> str:
     except ValueError:
         if _looks_like_html(response):
             return f"an HTML page, not the API's JSON ({response.reason_phrase or 'no reason'})"
-        text = response.text.strip().splitlines()
-        return text[0][:200] if text else response.reason_phrase
+        return _first_line(response.text, 200) or response.reason_phrase
     if isinstance(body, dict):
         for key in ("message", "error", "detail"):
             if isinstance(body.get(key), str) and body[key]:
-                return body[key].strip().splitlines()[0][:500] if body[key].strip() else response.reason_phrase
+                return _first_line(body[key]) or response.reason_phrase
     return response.reason_phrase or "error"
+
+
+def _first_line(text: Any, limit: int = 500) -> str | None:
+    """The first line of a server's text, bounded; None when it has none."""
+    return text.strip().splitlines()[0][:limit] if isinstance(text, str) and text.strip() else None
 
 
 def _looks_like_html(response: httpx.Response) -> bool:
@@ -135,8 +139,7 @@ def _unwrap(response: httpx.Response, method: str, path: str) -> tuple[Any, dict
 
 
 def _envelope_message(body: dict[str, Any]) -> str:
-    message = body.get("message")
-    return message.strip().splitlines()[0][:500] if isinstance(message, str) and message.strip() else "no message"
+    return _first_line(body.get("message")) or "no message"
 
 
 def _check_list(data: Any, envelope: dict[str, Any] | None, method: str, path: str) -> list[dict[str, Any]]:
