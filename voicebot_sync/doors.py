@@ -116,13 +116,14 @@ def install(*, actions: bool | None = None) -> tuple[IO[str], IO[str]]:
     return previous
 
 
-def workflow_command(line: str, *, err: bool = False) -> None:
-    """Write one of our own workflow commands (``::error file=…::…``) past the line check."""
-    stream = sys.stderr if err else sys.stdout
+def workflow_command(line: str, *, stream: IO[str] | None = None) -> None:
+    """Write one of our own workflow commands (``::error file=…::…``, one line, redacted) past the
+    line check, to ``stream`` (stdout by default: where the runner reads them)."""
+    stream = sys.stdout if stream is None else stream
     if isinstance(stream, SafeStream):
         stream.command(line)
     else:
-        stream.write(redact(line) + "\n")
+        stream.write(redact(line.replace("\n", " ")) + "\n")
         stream.flush()
 
 

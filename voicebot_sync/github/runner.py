@@ -62,14 +62,7 @@ class Runner:
     def command(self, line: str) -> None:
         """One of our own workflow commands on stdout, where the runner reads them: redacted, and
         past the stdout door's ``::`` guard (``doors.workflow_command``) when stdout is that door."""
-        line = line.rstrip("\n")
-        if self.out is sys.stdout:
-            doors.workflow_command(line)
-        elif isinstance(self.out, doors.SafeStream):
-            self.out.command(line)
-        else:
-            self.out.write(redact(line.replace("\n", " ")) + "\n")
-            self.out.flush()
+        doors.workflow_command(line.rstrip("\n"), stream=self.out)
 
     def log(self, text: str) -> None:
         """Outside text for the log: through stdout as it is (the door guards it)."""
