@@ -122,3 +122,13 @@ class FakeDefinition:
         from voicebot_sync.model import desired_fields
 
         return desired_fields(self.fields)
+
+
+# A key and a workflow body for the emulator's own tests.
+EMULATOR_KEY = "test-key-123"
+REMINDER = {
+    "name": "Reminder",
+    "description": "Appointment reminder",
+    "workflow_type": "ROBOCALL",
+    "message": "Hello [name], your appointment is on [date]",
+}

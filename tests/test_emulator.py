@@ -16,15 +16,7 @@ import pytest
 from voicebot_sync.emulator import server as emulator_module
 from voicebot_sync.emulator import Emulator, local_transport, main_serve, make_wsgi_app, running
 
-from fakes import FakeClock
-
-KEY = "test-key-123"
-REMINDER = {
-    "name": "Reminder",
-    "description": "Appointment reminder",
-    "workflow_type": "ROBOCALL",
-    "message": "Hello [name], your appointment is on [date]",
-}
+from fakes import EMULATOR_KEY as KEY, REMINDER, FakeClock
 
 
 @pytest.fixture(params=["wsgi", "http"])

@@ -17,15 +17,7 @@ import pytest
 
 from voicebot_sync.emulator import FAULT_OPTIONS, Emulator, local_transport, running
 
-from fakes import FakeClock
-
-KEY = "test-key-123"
-REMINDER = {
-    "name": "Reminder",
-    "description": "Appointment reminder",
-    "workflow_type": "ROBOCALL",
-    "message": "Hello [name], your appointment is on [date]",
-}
+from fakes import EMULATOR_KEY as KEY, REMINDER, FakeClock
 
 
 @pytest.fixture
