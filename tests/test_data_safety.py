@@ -451,3 +451,20 @@ def test_settle_time_must_be_a_finite_number(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     result = _cli(CliRunner(), "apply", "--api-url", "local", "--settle-time", "nan", "--yes")
     assert result.exit_code == 1 and "settle_time" in result.stderr
+
+
+def test_an_id_like_a_path_deletes_exactly_its_own_workflow_over_http(tmp_path):
+    from voicebot_sync.commands.common import Connection, make_client
+    from voicebot_sync.emulator import Emulator, running
+
+    from conftest import KEY
+
+    emulator = Emulator(api_keys=[KEY])
+    keep = emulator.add_workflow(name="Keep", message="m")
+    odd = dict(emulator.add_workflow(name="Odd", message="m"))
+    emulator.add_workflow(id="../workflows", name="Traversal", message="m")  # a server may hand out any id
+    with running(emulator) as url:
+        with make_client(Connection(url, KEY, [])) as client:
+            client.delete_workflow("../workflows")
+    assert sorted(w["name"] for w in emulator.workflows) == ["Keep", "Odd"]
+    assert {keep["id"], odd["id"]} <= {w["id"] for w in emulator.workflows}

@@ -342,10 +342,11 @@ class Emulator:
 
     def _route(self, method: str, path: str, body: bytes, query: str = "", host: str = "") -> Response:
         path = path.rstrip("/")
-        wid = path[len(COLLECTION) + 1 :]
+        # The path as sent: an id is one segment, percent-decoded only once it is known to be one.
+        wid = urllib.parse.unquote(path[len(COLLECTION) + 1 :])
         if path == COLLECTION:
             handlers = {"GET": lambda: self._list(query, host), "POST": lambda: self._create(body)}
-        elif path.startswith(COLLECTION + "/") and "/" not in wid:
+        elif path.startswith(COLLECTION + "/") and "/" not in path[len(COLLECTION) + 1 :]:
             handlers = {
                 "GET": lambda: self._get(wid),
                 "PUT": lambda: self._update(wid, body),

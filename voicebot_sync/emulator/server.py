@@ -8,6 +8,7 @@ import http
 import os
 import socket
 import threading
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator
 
@@ -26,7 +27,9 @@ def make_wsgi_app(emulator: Emulator) -> Callable:
         headers = {k[5:].replace("_", "-"): v for k, v in environ.items() if k.startswith("HTTP_")}
         if environ.get("CONTENT_TYPE"):
             headers["Content-Type"] = environ["CONTENT_TYPE"]
-        path = environ.get("PATH_INFO", "")
+        # WSGI decodes PATH_INFO; the emulator routes on the path as sent, so encode it again
+        # (an id holding "/" cannot survive WSGI: the in-process transport below sends the raw path).
+        path = urllib.parse.quote(environ.get("PATH_INFO", ""), safe="/")
         if environ.get("QUERY_STRING"):
             path += "?" + environ["QUERY_STRING"]
         response = emulator.handle(environ["REQUEST_METHOD"], path, headers, body)
@@ -134,14 +137,25 @@ def running(emulator: Emulator, host: str = "127.0.0.1", port: int = 0) -> Itera
 
 
 def local_transport(state_file: str):
-    """An ``httpx.WSGITransport`` over an auth-free, unlimited emulator persisted in ``state_file``.
+    """An in-process httpx transport over an auth-free, unlimited emulator persisted in ``state_file``:
+    the ``--api-url local`` backend. It hands the emulator the path exactly as sent, as a server sees it.
 
     Several processes may use the same file at once (``shared_file``): none loses another's writes.
     """
     import httpx  # only this adapter needs it
 
     os.makedirs(os.path.dirname(os.path.abspath(state_file)), exist_ok=True)
-    return httpx.WSGITransport(app=make_wsgi_app(Emulator(data_file=state_file, shared_file=True)))
+    emulator = Emulator(data_file=state_file, shared_file=True)
+
+    class LocalTransport(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            answer = emulator.handle(request.method, request.url.raw_path.decode("ascii"), dict(request.headers),
+                                     request.read())
+            if answer.drop:
+                raise httpx.RemoteProtocolError("connection dropped by emulator", request=request)
+            return httpx.Response(answer.status, headers=answer.headers, content=answer.body, request=request)
+
+    return LocalTransport()
 
 
 def main_serve(
