@@ -10,6 +10,8 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, deadline=None)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+# The convergence property tests, deeper on demand: VOICEBOT_PROPERTY_EXAMPLES=600 python -m pytest -k converge
+PROPERTY_EXAMPLES = int(os.environ.get("VOICEBOT_PROPERTY_EXAMPLES") or 0)
 
 from voicebot_sync.emulator import Emulator, running
 

@@ -13,6 +13,7 @@ from voicebot_sync.emulator import Emulator, make_wsgi_app
 from voicebot_sync.executor import Executor
 from voicebot_sync.planner import make_plan
 
+from conftest import PROPERTY_EXAMPLES
 from fakes import FakeDefinition
 
 names = st.sampled_from([f"Workflow {c}" for c in "ABCDEFGH"])
@@ -40,7 +41,7 @@ definition_sets = st.lists(workflow(), max_size=6, unique_by=lambda w: w["name"]
 remote_sets = st.lists(workflow(), max_size=6, unique_by=lambda w: w["name"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=PROPERTY_EXAMPLES or 60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(definitions=definition_sets, remote=remote_sets, prune=st.booleans())
 def test_apply_then_plan_again_shows_no_changes(definitions, remote, prune):
     emulator = Emulator(quirks=True)

@@ -16,6 +16,7 @@ from voicebot_sync.planner import make_plan
 from voicebot_sync.api.ratelimit import RateLimiter
 from voicebot_sync.api.retry import RetryPolicy
 
+from conftest import PROPERTY_EXAMPLES
 from fakes import FakeApi, FakeClock, FakeDefinition as D
 
 W = {"id": "w1", "name": "A", "message": "m", "workflow_type": "ROBOCALL"}
@@ -220,7 +221,7 @@ def test_a_plan_whose_delete_points_at_another_workflow_is_refused_at_apply(tmp_
 # -- convergence under random faults and interruptions (property) ----------------------
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=PROPERTY_EXAMPLES or 40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     wanted=st.sets(st.sampled_from([f"W{i}" for i in range(6)]), max_size=6),
     existing=st.sets(st.sampled_from([f"W{i}" for i in range(3, 9)]), max_size=6),
