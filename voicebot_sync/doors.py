@@ -28,7 +28,7 @@ from .redaction import redact
 # Our own terminal sequences: the colours render.py uses and the status line's
 # "return and clear the line". Anything else is shown, never sent to the terminal.
 _OWN_SEQUENCE = re.compile(r"\x1b\[(?:0|1|2|22|31|32|33|36|39)m|\r\x1b\[2K")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u2028\u2029]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u2028\u2029\ud800-\udfff]")
 
 
 def _scrub(text: str) -> str:
@@ -141,7 +141,7 @@ def write_text(path: str, text: str, *, mode: str = "w", data: bool = False) -> 
 
 def _write(path: str, text: str, mode: str) -> None:
     if mode == "a":
-        with open(path, "a", encoding="utf-8") as fh:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(text)
         return
     import tempfile  # not at start-up: most commands never write a file
@@ -149,7 +149,9 @@ def _write(path: str, text: str, mode: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".voicebot-sync-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        # A lone surrogate from outside is written as its JSON escape (\ud800), which a JSON
+        # reader decodes back: the file round-trips and writing it never fails.
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as fh:
             fh.write(text)
         os.replace(tmp, path)
     except BaseException:
@@ -163,7 +165,7 @@ class RedactingFile(io.TextIOBase):
 
     def __init__(self, path: str):
         try:
-            self._fh = open(path, "a", encoding="utf-8")
+            self._fh = open(path, "a", encoding="utf-8", errors="backslashreplace")
         except OSError as exc:
             raise FileError.from_os_error(exc, path) from exc
 

@@ -7,9 +7,10 @@
     ├── ApiError                   the API answered with an error or not at all
     │   ├── AuthError              401/403: the key is missing, wrong or not allowed
     │   ├── NotFound               404
-    │   ├── RequestRejected        any other 4xx: the server refused this request
+    │   ├── RequestRejected        any other 4xx but 408, or a write answered 2xx with a status that is not Ok:
+    │   │                          refused, final (contract section 4): never repeated
     │   ├── RateLimited            429 (carries retry_after seconds, or None)
-    │   ├── ServerError            5xx (or a 2xx whose envelope says Error): the server may or may not have acted
+    │   ├── ServerError            5xx or 408 (or a read answered 2xx with an Error envelope): may have acted
     │   ├── UnexpectedAnswer       an answer the reference does not allow (HTML, wrong shape, pages): not retried
     │   ├── Unreachable            the API cannot be reached at all (name, TLS, refused at first contact): not retried
     │   └── ConnectionFailed       no answer at all (transient: retried)
@@ -152,7 +153,11 @@ class MatchError(ValidationError):
 
 
 class Uncertain(VoicebotSyncError):
-    """A write's outcome could not be checked; it is kept in the journal and checked on the next run."""
+    """A write's outcome could not be checked; it is kept in the journal and checked on the next run.
+
+    ``fatal``: the API itself is in doubt, so no further operation starts (False: this write only)."""
+
+    fatal = True
 
 
 class Locked(VoicebotSyncError):

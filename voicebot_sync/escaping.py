@@ -29,6 +29,8 @@ _CONTROL_CHARS = [chr(c) for c in range(0x00, 0x20)] + [chr(0x7F)] + [chr(c) for
 _ESCAPED = {ord(ch): f"\\u{ord(ch):04x}" for ch in _CONTROL_CHARS + list(BIDI_AND_INVISIBLE)}
 # The line separators break lines in some terminals and editors.
 _ESCAPED.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
+# A lone surrogate (a JSON "\ud800" from outside) cannot be encoded in any stream or file: shown, never sent.
+_ESCAPED.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)})
 _ESCAPED_KEEP_NEWLINES = {k: v for k, v in _ESCAPED.items() if k != 0x0A}
 _UNSAFE = re.compile("[" + re.escape("".join(map(chr, _ESCAPED))) + "]")
 

@@ -25,12 +25,14 @@ from .errors import (
     ConnectionFailed,
     NotFound,
     RateLimited,
+    RequestRejected,
     ServerError,
+    Uncertain,
     UnexpectedAnswer,
     Unreachable,
 )
 from .journal import Entry, Journal
-from .model import remote_fields
+from .model import loose_name_key, remote_fields
 from .plan import Change, Plan
 from .durations import least_time
 from .stop import StopRequested, StopSignal
@@ -157,7 +159,7 @@ class Executor:
         if journal is not None:
             for entry in journal.pending_creates():
                 sent = self.clock() - max(0.0, wall() - entry.sent_at)
-                self._unsettled[entry.name] = (sent, entry.id if entry.state == "created" else None)
+                self._unsettled[loose_name_key(entry.name)] = (sent, entry.id if entry.state == "created" else None)
 
     def remaining_seconds(self, operations: int) -> float:
         """When the last of the next ``operations`` requests may start, from now (the ETA)."""
@@ -184,7 +186,7 @@ class Executor:
                 self.events.begin(report.total - len(pending) + 1, change)
                 self.in_flight = change
                 try:
-                    outcome = self._apply(change)
+                    outcome = _depends_on_a_failure(change, report) or self._apply(change)
                 except StopRequested:
                     report.stopped = self.stop.reason or "stopped"
                     break
@@ -236,9 +238,9 @@ class Executor:
             return self._delete(change)
         except AuthError as exc:
             return Outcome(change, "failed", change.id, str(exc), fatal=True)
-        except _Uncertain as exc:
+        except Uncertain as exc:
             return Outcome(change, "uncertain", change.id, str(exc.__cause__ or exc), note=_check_hint(change),
-                           fatal=True)
+                           fatal=getattr(exc, "fatal", True))
         except (RateLimited, ServerError, ConnectionFailed, Unreachable, UnexpectedAnswer) as exc:
             # Still failing after every retry, or an API we cannot talk to: stop starting more.
             return Outcome(change, "failed", change.id, str(exc), fatal=True)
@@ -263,7 +265,7 @@ class Executor:
                         found = took_effect(sent)
                 except ApiError as check_failed:
                     self._uncertain(entry)
-                    raise _Uncertain(str(check_failed)) from exc
+                    raise Uncertain(str(check_failed)) from exc
                 if found is not None:
                     self._known(entry, found)
                     found.note = "confirmed after a lost answer"
@@ -278,8 +280,9 @@ class Executor:
                 if attempt > self.max_retries:
                     raise
                 self.client.backoff(attempt, exc)
-            except StopRequested:
-                # Stopped while waiting for a slot: nothing was sent for this attempt.
+            except (StopRequested, RequestRejected, AuthError, NotFound, RateLimited, Unreachable):
+                # Stopped while waiting for a slot, refused, or never acted on (401, 404, 429, not
+                # sent): the write certainly did not take effect. A refusal is final: not repeated.
                 self._done(entry)
                 raise
             except BaseException:
@@ -311,15 +314,16 @@ class Executor:
 
     def _create(self, change: Change) -> Outcome:
         fields = dict(change.after or {})
-        name = fields["name"]
+        wanted = loose_name_key(fields["name"])
 
         def find(sent: float) -> Outcome | None:
-            # The plan had no workflow of this name, so one that has it now is ours. A list may
-            # lag behind writes: keep looking until a list taken a settle time after the send.
+            # The plan had no workflow of this name (nor a look-alike: the planner refuses those), so
+            # one that has it now, however the server stored it, is ours. A list may lag behind
+            # writes: keep looking until a list taken a settle time after the send.
             while True:
                 listed = self.clock()
                 for w in self.client.list_workflows():
-                    if w["name"] == name:
+                    if loose_name_key(w["name"]) == wanted:
                         return Outcome(change, "created", str(w["id"]))
                 if listed - sent >= self.settle:
                     return None
@@ -328,18 +332,28 @@ class Executor:
                 self.events.wait(left, "waiting for the list to settle after a lost answer")
                 self.client.limiter.sleep(left)
 
-        if name in self._unsettled:
+        if wanted in self._unsettled:
             # An earlier run's create of this name may not be in the list yet: look first.
-            earlier, known_id = self._unsettled.pop(name)
+            earlier, known_id = self._unsettled.pop(wanted)
             with self.stop.guard():
-                found = self._fetch_created(change, known_id) if known_id else find(earlier)
+                found = self._fetch_created(change, known_id) if known_id else None
+                if found is None:
+                    found = find(earlier)
             if found is not None:
                 # The journal keeps the entry until a list shows it (or the settle time passes).
                 found.note = "created by an earlier run (the list did not show it yet)"
                 return found
+            if known_id and self.clock() - earlier < self.settle:
+                # Confirmed by the server, yet seen neither by id nor in a list: a server that lags
+                # everywhere. Never sent again inside the settle time; the next run looks again.
+                lagging = Uncertain(f"an earlier run created it (id {known_id}) {self.clock() - earlier:.0f}s ago, "
+                                    "but neither the workflow nor the list shows it yet")
+                lagging.fatal = False  # this workflow only: the other operations go on
+                raise lagging
 
         def write() -> Outcome:
-            return Outcome(change, "created", str(self.client.create_workflow(fields)["id"]))
+            answer = self.client.create_workflow(fields)
+            return self._answered(Outcome(change, "created", str(answer["id"])), fields, answer)
 
         return self._journalled(change, fields, write, find)
 
@@ -348,18 +362,30 @@ class Executor:
         try:
             w = self.client.get_workflow(workflow_id)
         except NotFound:
-            return None
-        return Outcome(change, "created", str(w["id"])) if w["name"] == change.name else None
+            return None  # a GET by id may lag like the list: the caller looks in lists next
+        return Outcome(change, "created", str(w["id"])) if loose_name_key(w["name"]) == loose_name_key(change.name) else None
+
+    def _answered(self, outcome: Outcome, sent: dict[str, Any], answer: Any) -> Outcome:
+        """Compare the name the server answered with the name sent: a server that normalises names
+        (NFC, collapsed spaces) is said once, with the fix, and the planner's look-alike matching
+        keeps it from ever being taken for a missing workflow and created again."""
+        stored = answer.get("name") if isinstance(answer, dict) else None
+        if isinstance(stored, str) and "name" in sent and stored != sent["name"]:
+            where = f" in {outcome.change.source}" if outcome.change.source else ""
+            outcome.note = (f"the server stored the name as \"{visible(stored)}\", not as sent "
+                            f"(\"{visible(sent['name'])}\"): write it that way{where}, or every apply renames it again")
+            self.events.note(f"warning: {outcome.note}")
+        return outcome
 
     def _update(self, change: Change) -> Outcome:
         fields = dict(change.after or {})
 
         def write() -> Outcome:
             try:
-                self.client.update_workflow(change.id, fields)
+                answer = self.client.update_workflow(change.id, fields)
             except NotFound:
                 return Outcome(change, "failed", change.id, "the workflow no longer exists remotely; run plan again")
-            return Outcome(change, "updated", change.id)
+            return self._answered(Outcome(change, "updated", change.id), fields, answer)
 
         def updated(sent: float) -> Outcome | None:
             try:
@@ -390,8 +416,20 @@ class Executor:
         return self._journalled(change, {}, write, deleted)
 
 
-class _Uncertain(Exception):
-    """A lost write whose check failed too: its outcome is unknown."""
+def _depends_on_a_failure(change: Change, report: Report) -> Outcome | None:
+    """A delete of a workflow that looks like the other half of a rename whose create failed (same
+    message and type) is not attempted: carried out alone it would leave neither workflow. Every
+    other operation is independent and goes on after a refusal (contract section 4)."""
+    if change.action != "delete" or not change.before:
+        return None
+    shape = (change.before.get("message"), change.before.get("workflow_type"))
+    for o in report.failed:
+        after = o.change.after or {}
+        if o.change.action == "create" and (after.get("message"), after.get("workflow_type")) == shape:
+            return Outcome(change, "failed", change.id,
+                           f"not attempted: it looks like the old half of a rename whose create of "
+                           f"\"{visible(o.change.name)}\" failed; deleting it alone would leave neither")
+    return None
 
 
 def _check_hint(change: Change) -> str:

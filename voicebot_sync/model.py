@@ -8,6 +8,8 @@ for an empty description never shows up as a change.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any, Iterable, Mapping
 
 WORKFLOW_TYPES = ("ROBOCALL", "CONVERSATION")
@@ -22,6 +24,23 @@ MANAGED_FIELDS = CORE_FIELDS + OPTIONAL_FIELDS
 LOCAL_KEYS = ("id", "parameters", "environments")
 
 MAX_MESSAGE_LENGTH = 1000
+
+
+def name_key(name: Any) -> str:
+    """The one identity of a name (contract section 4): names equal after Unicode NFC are one
+    workflow, in the repository and on the remote. validate, the planner, the executor's checks
+    and the journal all compare names through this function, never with ``==``."""
+    return unicodedata.normalize("NFC", "" if name is None else str(name))
+
+
+_SPACES = re.compile(r"\s+")
+
+
+def loose_name_key(name: Any) -> str:
+    """What a server may make of a name it stores: compatibility forms folded (NFKC), runs of white
+    space collapsed to one space, surrounding space trimmed. Two names equal under this key are
+    never both created: the second would be a look-alike, or the same workflow once stored."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFKC", "" if name is None else str(name))).strip()
 
 
 def normalise_text(value: Any) -> str:

@@ -1,6 +1,7 @@
 """Match definitions to remote workflows and build the Plan.
 
-Identity is the pinned ``id`` when a definition has one, else the exact name.
+Identity is the pinned ``id`` when a definition has one, else the name as ``model.name_key``
+sees it (Unicode NFC), then as a server may have stored it (``loose_name_key``).
 Equal pairs are recognised by plain dict equality of the normalised fields;
 only pairs that differ pay for a DeepDiff, which names the changed fields.
 """
@@ -11,7 +12,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from .durations import Window
 from .errors import MatchError, Problem
-from .model import Scope, all_remote_fields, remote_fields
+from .model import Scope, all_remote_fields, loose_name_key, name_key, remote_fields
 from .plan import Change, Plan, remote_fingerprint
 from .durations import least_time
 
@@ -54,6 +55,64 @@ def _resolve_duplicates(d: DefinitionLike, matches: list[Mapping[str, Any]]) -> 
     )
 
 
+def _match_by(key, definitions, owned, claimed, pairs, problems, duplicates, dup_notes) -> list[DefinitionLike]:
+    """Pair each definition with the unclaimed owned workflow(s) of the same ``key``; the ones left."""
+    by_key: dict[str, list[Mapping[str, Any]]] = {}
+    for w in owned:
+        if str(w["id"]) not in claimed:
+            by_key.setdefault(key(w.get("name", "")), []).append(w)
+    left = []
+    for d in definitions:
+        matches = by_key.get(key(d.name), [])
+        if not matches:
+            left.append(d)
+            continue
+        if len(matches) > 1:
+            kept, problem = _resolve_duplicates(d, matches)
+            if problem:
+                problems.append(problem)
+                continue
+            for w in matches:
+                if w is not kept:
+                    duplicates[str(w["id"])] = str(kept["id"])
+            dup_notes.append(
+                f"{len(matches)} remote workflows are named '{d.name}' and identical: adopted id {kept['id']} "
+                f"(the oldest); the other{'s are' if len(matches) > 2 else ' is'} listed as duplicate"
+                f"{'s' if len(matches) > 2 else ''}, and --prune deletes {'them' if len(matches) > 2 else 'it'}"
+            )
+            matches = [kept]
+        claimed[str(matches[0]["id"])] = d
+        by_key[key(d.name)] = []  # one definition per workflow: a second of the same key creates
+        pairs.append((d, matches[0]))
+    return left
+
+
+def _lookalike_creates(creates, remote, claimed) -> list[Problem]:
+    """No command creates a workflow whose name a remote workflow already has, once Unicode forms and
+    spaces are folded (contract section 4): not one another definition claimed, not one outside the
+    scope. The server would hold two look-alikes, or one name twice once it normalised the new one."""
+    if not creates:
+        return []
+    taken: dict[str, Mapping[str, Any]] = {}
+    for w in remote:
+        # The name each workflow will have once the plan ran: a claimed one takes its definition's.
+        owner = claimed.get(str(w["id"]))
+        taken.setdefault(loose_name_key(owner.name if owner is not None else w.get("name", "")), w)
+    problems = []
+    for d in creates:
+        w = taken.get(loose_name_key(d.name))
+        if w is None:
+            continue
+        owner = claimed.get(str(w["id"]))
+        why = (f"which '{owner.name}' ({owner.source}) already manages" if owner is not None
+               else "outside this repo's ownership scope")
+        problems.append(Problem(
+            d.source, d.line,
+            f"'{d.name}' would be created beside remote workflow '{w.get('name')}' (id {w['id']}), {why}: "
+            "the two names are the same once Unicode forms and spaces are folded; rename one, or pin id:"))
+    return problems
+
+
 def make_plan(
     definitions: Sequence[DefinitionLike],
     remote: Iterable[Mapping[str, Any]],
@@ -90,33 +149,15 @@ def make_plan(
         claimed[str(d.id)] = d
         pairs.append((d, w))
 
-    by_name: dict[str, list[Mapping[str, Any]]] = {}
-    for w in owned:
-        if str(w["id"]) not in claimed:
-            by_name.setdefault(str(w.get("name", "")), []).append(w)
+    unpinned = [d for d in definitions if d.id is None]
     duplicates: dict[str, str] = {}  # id of a duplicate -> id of the workflow adopted in its place
     dup_notes: list[str] = []
-    for d in definitions:
-        if d.id is not None:
-            continue
-        matches = by_name.get(d.name, [])
-        if len(matches) > 1:
-            kept, problem = _resolve_duplicates(d, matches)
-            if problem:
-                problems.append(problem)
-                continue
-            for w in matches:
-                if w is not kept:
-                    duplicates[str(w["id"])] = str(kept["id"])
-            dup_notes.append(
-                f"{len(matches)} remote workflows are named '{d.name}' and identical: adopted id {kept['id']} "
-                f"(the oldest); the other{'s are' if len(matches) > 2 else ' is'} listed as duplicate"
-                f"{'s' if len(matches) > 2 else ''}, and --prune deletes {'them' if len(matches) > 2 else 'it'}"
-            )
-            matches = [kept]
-        if matches:
-            claimed[str(matches[0]["id"])] = d
-        pairs.append((d, matches[0] if matches else None))
+    # By the one identity of a name (NFC) first, then by what a server may store of it (compatibility
+    # forms, spaces): a definition finds the workflow it made even where the server changed its name.
+    for key in (name_key, loose_name_key):
+        unpinned = _match_by(key, unpinned, owned, claimed, pairs, problems, duplicates, dup_notes)
+    pairs.extend((d, None) for d in unpinned)
+    problems.extend(_lookalike_creates(unpinned, remote, claimed))
     if problems:
         raise MatchError(problems)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import email.utils
 import math
+import re
 import socket
 import ssl
 import time
@@ -37,6 +38,8 @@ from ..errors import (
     Unreachable,
 )
 from ..escaping import short
+from ..redaction import answer_needs_walk, redact, redact_answer, redact_value
+from ..safejson import TooDeep, loads
 from ..durations import format_seconds
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy
@@ -57,31 +60,34 @@ class RequestRecord:
     at: float = 0.0
 
 
+_DELTA_SECONDS = re.compile(r"[0-9]{1,16}(?:\.[0-9]{1,6})?")
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` in seconds, from either form (delta-seconds or an HTTP date)."""
+    """``Retry-After`` in seconds, read as RFC 9110 says: delta-seconds (ASCII digits; a decimal
+    fraction is tolerated, as some servers send one) or an HTTP date. Anything else (``1e3``, ``-5``,
+    ``inf``, ``0x10``, ``+5``) is no answer; the caller caps what it waits."""
     if not value:
         return None
     value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        # inf or nan is no answer; the caller caps what it will wait.
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
+    if _DELTA_SECONDS.fullmatch(value):
+        return float(value[:16])  # sixteen characters is already far past any cap
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None:
+    if when is None or when.tzinfo is None:
         return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+    try:
+        return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _server_message(response: httpx.Response) -> str:
     """The server's own words when it gave any (one line, bounded); the reason phrase otherwise."""
     try:
-        body = response.json()
+        body = loads(response.content)
     except ValueError:
         if _looks_like_html(response):
             return f"an HTML page, not the API's JSON ({response.reason_phrase or 'no reason'})"
@@ -94,14 +100,19 @@ def _server_message(response: httpx.Response) -> str:
 
 
 def _first_line(text: Any, limit: int = 500) -> str | None:
-    """The first line of a server's text, bounded; None when it has none."""
-    return text.strip().splitlines()[0][:limit] if isinstance(text, str) and text.strip() else None
+    """The first line of a server's text, bounded (cut only once redacted); None when it has none."""
+    if not isinstance(text, str):
+        return None
+    text = redact(text).strip()  # a message, not data: Authorization echoes and URL credentials go too
+    return text.splitlines()[0][:limit] if text else None
 
 
 def _looks_like_html(response: httpx.Response) -> bool:
     kind = response.headers.get("Content-Type", "").lower()
     return "html" in kind or response.content.lstrip()[:15].lower().startswith((b"<!doctype", b"<html"))
 
+
+WRITES = ("POST", "PUT", "DELETE")
 
 # Keys in a list answer that say there is more than this answer holds.
 PAGINATION_KEYS = ("next", "next_page", "nextPage", "links", "pages", "page", "cursor", "next_cursor", "has_more")
@@ -117,11 +128,15 @@ def _unwrap(response: httpx.Response, method: str, path: str) -> tuple[Any, dict
             return None, None  # nothing to read: the status said it all
         raise UnexpectedAnswer("the answer is empty", status=response.status_code, method=method, path=path)
     try:
-        body = response.json()
+        body = loads(response.content)
+    except TooDeep as exc:
+        raise UnexpectedAnswer(str(exc), status=response.status_code, method=method, path=path) from None
     except ValueError as exc:
         what = "an HTML page (a login page or a proxy?)" if _looks_like_html(response) else "not JSON"
         raise UnexpectedAnswer(f"the answer is {what}; check --api-url", status=response.status_code,
                                method=method, path=path) from exc
+    if answer_needs_walk(response.content):
+        body = redact_value(body)
     if isinstance(body, list):
         return body, None  # api-notes.md: a plain list is accepted for the list
     if not isinstance(body, dict):
@@ -129,10 +144,13 @@ def _unwrap(response: httpx.Response, method: str, path: str) -> tuple[Any, dict
                                status=response.status_code, method=method, path=path)
     status = body.get("status")
     if status is not None and str(status).lower() != "ok":
-        # The server says it failed although HTTP says it worked: whether a write
-        # took effect is unknown, so this is checked like a 5xx, never believed done.
-        raise ServerError(f"the answer says {short(status)}: {_envelope_message(body)}",
-                          status=response.status_code, method=method, path=path)
+        said = f"the answer says {short(status)}: {_envelope_message(body)}"
+        if method in WRITES:
+            # contract.md section 4: a write the server answers with a status that is not Ok is
+            # refused, like a 4xx: final, never repeated (a list between tries spent the budget).
+            raise RequestRejected(said, status=response.status_code, method=method, path=path)
+        # A read is safe to repeat: retried like a 5xx, never taken for an empty remote.
+        raise ServerError(said, status=response.status_code, method=method, path=path)
     if "data" not in body:
         raise UnexpectedAnswer("the answer has no 'data'", status=response.status_code, method=method, path=path)
     return body["data"], body
@@ -340,8 +358,7 @@ class VoicebotClient:
                                            method=method, path=path)
                 if time.monotonic() > deadline:
                     raise httpx.ReadTimeout(f"the answer took longer than {self.timeout:g}s in total")
-            return httpx.Response(streamed.status_code, headers=streamed.headers, content=b"".join(chunks),
-                                  request=streamed.request)
+            return _entered(streamed, b"".join(chunks))
 
     def _wait_out_429(self, retry_after: float | None, limited: int, method: str, path: str) -> None:
         if retry_after is not None:
@@ -392,13 +409,26 @@ class VoicebotClient:
             raise AuthError(f"{message} ({hint}: check VOICEBOT_API_KEY)", **kw)
         if status == 404:
             raise NotFound(message, **kw)
-        if status >= 500:
+        if status >= 500 or status == 408:
+            # 408: the server gave up waiting for the request; like a 5xx, its effect is checked, not assumed.
             raise ServerError(message, **kw)
         if 300 <= status < 400:
             raise UnexpectedAnswer(f"unexpected redirect to {short(response.headers.get('Location', '?'), 80)}", **kw)
         if status < 200:
             raise UnexpectedAnswer(f"unexpected status {status}", **kw)
         raise RequestRejected(message, **kw)
+
+
+def _entered(streamed: httpx.Response, content: bytes) -> httpx.Response:
+    """The answer as the rest of the tool may see it: every registered secret already removed from its
+    body and headers, before anything decodes, escapes, serialises or cuts it (a server that echoes the
+    key in a name or in a 401 message cannot get it out in any form)."""
+    headers = [(k, redact(v, generic=False)) for k, v in streamed.headers.items()]
+    text = content.decode("utf-8", "surrogateescape")
+    safe = redact_answer(text)
+    if safe is not text:
+        content = safe.encode("utf-8", "surrogateescape")
+    return httpx.Response(streamed.status_code, headers=headers, content=content, request=streamed.request)
 
 
 def _permanent_connect_failure(exc: BaseException, *, first_contact: bool) -> str | None:
