@@ -31,8 +31,11 @@ class FakeApi:
     "500-after" (act, then answer 500), "connect" (ConnectError, nothing sent), "429".
     """
 
-    def __init__(self, workflows=None, clock: FakeClock | None = None, list_lag: float = 0.0):
+    def __init__(self, workflows=None, clock: FakeClock | None = None, list_lag: float = 0.0,
+                 normalise_names: bool = False, get_lag: bool = False):
         self.list_lag = list_lag  # seconds a created workflow stays out of the list (needs a clock)
+        self.normalise_names = normalise_names  # stores names in NFC with runs of spaces collapsed
+        self.get_lag = get_lag  # GET by id lags like the list
         self.created_at: dict[str, float] = {}
         self.workflows: dict[str, dict] = {}
         for w in workflows or []:
@@ -87,22 +90,31 @@ class FakeApi:
                        if now - self.created_at.get(w["id"], -1e18) >= self.list_lag]
             return httpx.Response(200, json={"status": "Ok", "message": "ok", "data": visible})
         if method == "POST":
-            body = json.loads(request.content)
+            body = self._stored(json.loads(request.content))
             w = {"id": str(uuid.uuid4()), "description": "", "workflow_type": "ROBOCALL", **body}
             self.workflows[w["id"]] = w
             self.created_at[w["id"]] = self.clock() if self.clock else 0.0
             return httpx.Response(200, json={"status": "Ok", "message": "created", "data": w})
-        if wid not in self.workflows:
+        lagging = self.get_lag and self.clock and self.clock() - self.created_at.get(wid, -1e18) < self.list_lag
+        if wid not in self.workflows or (method == "GET" and lagging):
             return httpx.Response(404, json={"status": "Error", "message": "workflow not found", "data": None})
         if method == "GET":
             return httpx.Response(200, json={"status": "Ok", "data": self.workflows[wid]})
         if method == "PUT":
-            self.workflows[wid].update(json.loads(request.content))
+            self.workflows[wid].update(self._stored(json.loads(request.content)))
             return httpx.Response(200, json={"status": "Ok", "data": self.workflows[wid]})
         if method == "DELETE":
             del self.workflows[wid]
             return httpx.Response(200, json={"status": "Ok", "data": {}})
         return httpx.Response(405)
+
+    def _stored(self, body: dict) -> dict:
+        if self.normalise_names and isinstance(body.get("name"), str):
+            import re
+            import unicodedata
+
+            body = {**body, "name": re.sub(r"\s+", " ", unicodedata.normalize("NFC", body["name"])).strip()}
+        return body
 
     def count(self, method: str) -> int:
         return sum(1 for m, _ in self.requests if m == method)

@@ -335,6 +335,7 @@ class Executor:
         if wanted in self._unsettled:
             # An earlier run's create of this name may not be in the list yet: look first.
             earlier, known_id = self._unsettled.pop(wanted)
+            inside_settle = self.clock() - earlier < self.settle
             with self.stop.guard():
                 found = self._fetch_created(change, known_id) if known_id else None
                 if found is None:
@@ -343,11 +344,12 @@ class Executor:
                 # The journal keeps the entry until a list shows it (or the settle time passes).
                 found.note = "created by an earlier run (the list did not show it yet)"
                 return found
-            if known_id and self.clock() - earlier < self.settle:
-                # Confirmed by the server, yet seen neither by id nor in a list: a server that lags
-                # everywhere. Never sent again inside the settle time; the next run looks again.
-                lagging = Uncertain(f"an earlier run created it (id {known_id}) {self.clock() - earlier:.0f}s ago, "
-                                    "but neither the workflow nor the list shows it yet")
+            if known_id and inside_settle:
+                # Confirmed by the server, yet seen neither by id nor in lists until the settle time
+                # passed: a server that lags everywhere (or forgot). Not sent again by this run: the
+                # journal keeps it, and a run after the settle time creates it if it is still missing.
+                lagging = Uncertain(f"an earlier run created it (id {known_id}), but neither the workflow nor "
+                                    "the list shows it yet; apply again later creates it if it is still missing")
                 lagging.fatal = False  # this workflow only: the other operations go on
                 raise lagging
 

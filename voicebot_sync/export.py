@@ -142,7 +142,7 @@ def slugify(name: str) -> str:
         kept.append(ch if category[0] in "LN" or (category[0] == "M" and kept and kept[-1] != "-") else "-")
     slug = re.sub(r"-{2,}", "-", "".join(kept)).strip("-")
     slug = slug[:SLUG_MAX_CHARS]
-    while len(slug.encode("utf-8")) > SLUG_MAX_BYTES:
+    while len(slug.encode("utf-8", "surrogatepass")) > SLUG_MAX_BYTES:
         slug = slug[:-1]
     slug = slug.strip("-")
     if not slug:

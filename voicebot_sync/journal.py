@@ -14,6 +14,7 @@ atomically; apply holds the account lock while it writes it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import uuid
@@ -21,6 +22,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from .doors import write_text
+from .model import loose_name_key
+from .safejson import load_file
 from .statedir import account_id, state_dir
 
 
@@ -35,6 +38,42 @@ class Entry:
     fields: dict[str, Any] = field(default_factory=dict)
     sent_at: float = 0.0  # wall clock (time.time) when it was sent
     state: str = "sending"  # sending | uncertain | created (confirmed, but a lagging list may not show it yet)
+
+
+MAX_FILE_BYTES = 16 * 1024 * 1024
+_ACTIONS = ("create", "update", "delete")
+_STATES = ("sending", "uncertain", "created")
+
+
+def _entries(data: Any) -> list:
+    if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
+        raise ValueError("not a journal: no list of entries")
+    return data.get("entries", [])
+
+
+def _entry(raw: Any) -> Entry:
+    """One entry, checked field by field: a wrong type is a ValueError (the file is set aside), never a
+    crash later in a run (``sent_at: "yesterday"``, ``1e400``, a name that is a list)."""
+    if not isinstance(raw, dict):
+        raise ValueError("an entry is not an object")
+    def text(key: str, optional: bool = False) -> str | None:
+        value = raw.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise ValueError(f"an entry's {key!r} is not text")
+        return value
+    sent_at = raw.get("sent_at", 0.0)
+    if isinstance(sent_at, bool) or not isinstance(sent_at, (int, float)) or not math.isfinite(sent_at):
+        raise ValueError("an entry's 'sent_at' is not a finite number")
+    fields = raw.get("fields", {})
+    if not isinstance(fields, dict):
+        raise ValueError("an entry's 'fields' is not an object")
+    entry = Entry(text("op"), text("action"), text("name"), text("id", optional=True), fields, float(sent_at),
+                  text("state"))
+    if entry.action not in _ACTIONS or entry.state not in _STATES:
+        raise ValueError(f"an entry's action or state is unknown ({entry.action!r}, {entry.state!r})")
+    return entry
 
 
 class Journal:
@@ -53,14 +92,14 @@ class Journal:
 
     def _load(self) -> None:
         try:
-            with open(self.path, encoding="utf-8") as fh:
-                data = json.load(fh)
-            self.entries = {e["op"]: Entry(**e) for e in data.get("entries", [])}
+            data = load_file(self.path, max_bytes=MAX_FILE_BYTES)
+            self.entries = {e.op: e for e in map(_entry, _entries(data))}
         except FileNotFoundError:
             return
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        except (OSError, ValueError) as exc:
             # Never read as "nothing pending": keep it aside for a person and say so.
-            self.problem = f"the write journal {self.path} could not be read ({type(exc).__name__}); kept as {self.path}.bad"
+            why = str(exc) if isinstance(exc, ValueError) else type(exc).__name__
+            self.problem = f"the write journal {self.path} could not be read ({why}); kept as {self.path}.bad"
             try:
                 os.replace(self.path, self.path + ".bad")
             except OSError:
@@ -108,8 +147,9 @@ class Journal:
         """Clear the creates this list settles: found (adopted by the plan), or missing from a list
         taken long enough after the write. Returns the ones still unsettled."""
         still = []
+        listed = {loose_name_key(n) for n in remote_names}  # as the server may have stored the name
         for entry in self.pending_creates():
-            if entry.name in remote_names or listed_at - entry.sent_at >= settle:
+            if loose_name_key(entry.name) in listed or listed_at - entry.sent_at >= settle:
                 self.entries.pop(entry.op, None)
             else:
                 still.append(entry)

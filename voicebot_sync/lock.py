@@ -1,7 +1,7 @@
 """One writer per account at a time: an exclusive lock around apply.
 
-The lock is a file under ``.voicebot-sync/locks/`` named by the account's
-fingerprint (API URL and key). ``filelock`` uses the operating system's lock, which
+The lock is a file under ``.voicebot-sync/locks/`` named by the fingerprint of
+the API URL in its one spelling (``statedir.canonical_url``), whatever the key. ``filelock`` uses the operating system's lock, which
 the OS releases when its process dies, so a lock left by a crashed or killed run
 is simply taken over. Runs on different machines are not covered: CI must
 serialise them (a ``concurrency`` group).
@@ -24,7 +24,8 @@ def account_lock(api_url: str, api_key: str | None, *, timeout: float,
     """Hold the account's lock; wait up to ``timeout`` seconds (0: refuse at once). Yields the lock path."""
     from filelock import FileLock
 
-    name = account_id(api_url, api_key) + ".lock"
+    # Per API URL, whatever the key: two keys of one account (a rotation) must not write at once either.
+    name = account_id(api_url, None) + ".lock"
     path = os.path.join(state_dir("locks"), name)
     owner_file = path + ".owner"
     # The working directory's lock, and one for the whole machine: two checkouts of one repo

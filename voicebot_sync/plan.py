@@ -20,7 +20,7 @@ ACTIONS = ("create", "update", "delete")
 
 def _digest(data: Any) -> str:
     blob = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(blob.encode("utf-8")).hexdigest()
+    return "sha256:" + hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def remote_fingerprint(remote: Iterable[Mapping[str, Any]], normalised: Mapping[str, Mapping[str, Any]] | None = None) -> str:
@@ -293,15 +293,14 @@ class Plan:
 
     @classmethod
     def load(cls, path: str) -> "Plan":
+        from .safejson import load_file
+
         try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            data = load_file(path)
         except OSError as exc:
             raise PlanError(f"cannot read plan file {path}: {exc.strerror}") from exc
-        except UnicodeDecodeError as exc:
-            raise PlanError(f"plan file {path} is not UTF-8 text") from exc
-        except RecursionError as exc:
-            raise PlanError(f"plan file {path} is nested too deeply") from exc
         except json.JSONDecodeError as exc:
             raise PlanError(f"plan file {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
+        except ValueError as exc:  # not UTF-8, nested too deeply
+            raise PlanError(f"plan file {path} cannot be read: {exc}") from exc
         return cls.from_json(data)

@@ -23,9 +23,31 @@ def state_dir(*parts: str, create: bool = True) -> str:
     return path
 
 
+def canonical_path(path: str) -> str:
+    """One spelling of a URL path: repeated slashes merged (nginx does by default), dot segments
+    resolved, percent-escapes of unreserved characters decoded and the others in upper case,
+    no trailing slash: ``//voicebot/./v1/`` and ``/voicebot/v1`` are one path."""
+    import posixpath
+    import re
+    from urllib.parse import quote, unquote
+
+    def escape(m):
+        char = unquote(m.group())
+        return char if re.fullmatch(r"[A-Za-z0-9._~-]", char) else m.group().upper()
+
+    path = re.sub(r"%[0-9A-Fa-f]{2}", escape, path)
+    path = re.sub(r"/{2,}", "/", path)
+    if path:
+        path = posixpath.normpath(path)
+        path = "" if path in (".", "/") else path
+        path = "/" + path.lstrip("/") if path else ""
+    return quote(path, safe="/%:@!$&'()*+,;=-._~").rstrip("/")
+
+
 def canonical_url(api_url: str) -> str:
     """One spelling per server: scheme and host in lower case, no default port, loopback names as one,
-    no trailing slash (``https://API.example:443/v1/`` and ``https://api.example/v1`` are one account)."""
+    the path in one spelling (``canonical_path``): ``https://API.example:443//v1/`` and
+    ``https://api.example/v1`` are one account."""
     from urllib.parse import urlsplit
 
     try:
@@ -40,9 +62,11 @@ def canonical_url(api_url: str) -> str:
         host = "loopback"
     default = {"http": 80, "https": 443}.get(parts.scheme.lower())
     netloc = host if port in (None, default) else f"{host}:{port}"
-    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+    return f"{parts.scheme.lower()}://{netloc}{canonical_path(parts.path)}"
 
 
 def account_id(api_url: str, api_key: str | None) -> str:
-    """One account: the API URL (canonical) and the key, as a fingerprint."""
+    """One account: the API URL (canonical) and the key, as a fingerprint. ``api_key=None`` names the
+    server's account whatever the key: the write lock, so two keys of one account (a key rotation)
+    never write at once."""
     return fingerprint(f"{canonical_url(api_url)}\n{api_key or ''}")

@@ -18,6 +18,10 @@ class StopRequested(Exception):
     """Raised out of a wait when a stop was requested; nothing was sent for that wait."""
 
 
+class SecondSignal(KeyboardInterrupt):
+    """The second SIGINT/SIGTERM: stop at once (exit 130). Whatever was in flight is unknown."""
+
+
 class StopSignal:
     """Set by a signal handler (or a test); read between operations and inside waits."""
 
@@ -81,7 +85,7 @@ class StopSignal:
         def handler(signum, frame):
             self.signals += 1
             if self.signals > 1:
-                raise KeyboardInterrupt
+                raise SecondSignal
             self.request(f"{signal.Signals(signum).name} received")
             if on_first is not None:
                 try:

@@ -39,6 +39,8 @@ from typing import Any, Callable
 
 from filelock import FileLock, Timeout
 
+from ..safejson import loads
+
 DEFAULT_DIRECTORY = os.path.join(".voicebot-sync", "ledger")
 VERSION = 1
 # Bounded size: more than any window's count needs (the API allows 60 an hour).
@@ -114,6 +116,18 @@ class Ledger:
         return f"Ledger({self.path!r})"
 
     # -- reading -----------------------------------------------------------------
+
+    def set_aside(self) -> str | None:
+        """Move a file that cannot be read as a ledger to ``<file>.bad`` (a locked or missing one stays);
+        returns where it went. For read-only commands, which rely on the server's 429s instead."""
+        state, _ = self._read(self.wall())
+        if state.trusted or not os.path.exists(self.path):
+            return None
+        try:
+            os.replace(self.path, self.path + ".bad")
+        except OSError:
+            return None
+        return self.path + ".bad"
 
     def load(self) -> LedgerState:
         """The state as far as it can be proven; never raises."""
@@ -212,8 +226,8 @@ class Ledger:
         if len(raw) > MAX_FILE_BYTES:
             return self._untrusted(now, f"ledger {self.path} is too large to be a ledger"), digest
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+            data = loads(raw)
+        except ValueError:
             return self._untrusted(now, f"ledger {self.path} is not valid JSON"), digest
         problem = _check(data, now)
         if problem:

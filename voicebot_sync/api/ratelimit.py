@@ -39,6 +39,7 @@ class RateLimiter:
         sleep: Callable[[float], None] = time.sleep,
         on_wait: WaitHook | None = None,
         ledger: "Ledger | None" = None,
+        read_only: bool = False,
     ):
         self.windows = sorted(windows, key=lambda w: w[1])
         self.clock = clock
@@ -55,19 +56,29 @@ class RateLimiter:
         self._ledger_newest: float | None = None
         # The latest ledger problem (unreadable, unwritable), for a warning; None when fine.
         self.ledger_problem: str | None = None
+        self.ledger_notice: str | None = None  # what a read-only command did with an unreadable ledger
         if ledger is not None:
-            self.attach_ledger(ledger)
+            self.attach_ledger(ledger, read_only=read_only)
 
     # -- the ledger ----------------------------------------------------------------
 
-    def attach_ledger(self, ledger: "Ledger") -> "LedgerState":
-        """Start from what the ledger proves was spent, and write every request to it from now on."""
+    def attach_ledger(self, ledger: "Ledger", *, read_only: bool = False) -> "LedgerState":
+        """Start from what the ledger proves was spent, and write every request to it from now on.
+
+        ``read_only`` (plan, drift, export): a ledger that cannot be trusted is set aside, not waited
+        on for a whole window; such a command spends one request or a few, and the server's 429s
+        hold it back if the budget really is spent. Apply keeps the cautious reading."""
         longest = max((length for _, length in self.windows), default=0.0)
         # Never let this ledger drop what our longest window still needs.
         ledger.keep_seconds = max(ledger.keep_seconds, longest)
         self.ledger = ledger
         state = ledger.load()
-        if not state.trusted:
+        if not state.trusted and read_only:
+            aside = ledger.set_aside()
+            self.ledger_notice = (f"warning: {state.problem}; " + (f"kept as {aside} and " if aside else "")
+                                  + "not waited on: a read-only command relies on the server's 429s")
+            state = type(state)()
+        elif not state.trusted:
             self.ledger_problem = state.problem
         self.seed(state, now=self.clock(), now_wall=ledger.wall())
         return state

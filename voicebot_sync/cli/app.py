@@ -52,7 +52,13 @@ class VoicebotCli(click.Group):
                 hint = f" (see {exc.ctx.command_path} --help)"
             _error(f"{exc.format_message()}{hint}")
             return EXIT["error"]
-        except click.Abort:
+        except click.Abort as exc:
+            # click turns a KeyboardInterrupt into Abort: ours (a second signal during apply's writes)
+            # is exit 130, with a last line that agrees with the report printed above it.
+            cause = exc.__cause__ or exc.__context__
+            if isinstance(cause, KeyboardInterrupt) and type(cause).__name__ == "SecondSignal":
+                _error(interrupted_line(getattr(cause, "result", None)))
+                return EXIT["interrupted"]
             _error("aborted: nothing was changed")
             return EXIT["error"]
         except ValidationError as exc:
@@ -68,13 +74,27 @@ class VoicebotCli(click.Group):
                 return EXIT["error"]
             _silence_stdout()  # the reader went away (`| head`): nothing more to say
             return EXIT["ok"]
-        except KeyboardInterrupt:
-            _error("interrupted: stopped at once; run plan to see what remains")
+        except KeyboardInterrupt as exc:
+            _error(interrupted_line(getattr(exc, "result", None)))
             return EXIT["interrupted"]
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else EXIT["error"]
         except Exception as exc:  # a bug: one line here, the traceback in a log
             return _internal_error(exc)
+
+
+def interrupted_line(result) -> str:
+    """The last line of an apply stopped at once: what was done, what is unknown, what to do."""
+    report = getattr(result, "report", None)
+    if report is None:
+        return "interrupted: stopped at once; run plan to see what remains"
+    done = sum(1 for o in report.outcomes if o.status in ("created", "updated", "deleted"))
+    unknown = len(report.uncertain)
+    parts = [f"{done} of {report.total} operations done"]
+    if unknown:
+        parts.append(f"{unknown} uncertain (the next apply checks {'it' if unknown == 1 else 'them'} before "
+                     "repeating anything)")
+    return f"interrupted: stopped at once with {', '.join(parts)}; run plan to see what remains"
 
 
 def _error(line: str) -> None:
@@ -96,25 +116,9 @@ def _silence_stdout() -> None:
 
 
 def _internal_error(exc: BaseException) -> int:
-    import datetime
-    import traceback
+    from ..crashlog import crash_line
 
-    from ..doors import write_text
-    from ..statedir import state_dir
-
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    where = "no log could be written"
-    for folder in (lambda: state_dir("logs"), lambda: __import__("tempfile").gettempdir()):
-        try:
-            path = os.path.join(folder(), f"crash-{stamp}-{os.getpid()}.log")
-            write_text(path, f"voicebot-sync {__version__}\n{text}")
-            where = f"details in {path}"
-            break
-        except OSError:
-            continue
-    _error(f"unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}; "
-           f"{where} (please report it)")
+    _error(crash_line(exc))
     return EXIT["internal"]
 
 

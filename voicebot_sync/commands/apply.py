@@ -20,6 +20,7 @@ from ..escaping import visible
 from ..executor import Events, Executor, Report
 from ..journal import Journal
 from ..lock import account_lock
+from ..model import loose_name_key
 from ..plan import Plan
 from ..stop import StopSignal
 from .common import (
@@ -106,9 +107,14 @@ def apply(
             the_plan.env = settings.env
             add_skipped_note(the_plan, skipped)
             source = " ".join(settings.workflows)
-        creating = {c.name for c in the_plan.of("create")}
+        creating = {loose_name_key(c.name) for c in the_plan.of("create")}
         for entry in journal.settle_pending(the_plan.remote_names, time.time(), settings.settle_time):
-            if entry.name in creating:
+            if loose_name_key(entry.name) not in creating:
+                continue
+            if entry.state == "created":  # confirmed: its answer was not lost, the list only lags (or forgot)
+                hooks.note(f"note: an earlier run created \"{visible(entry.name)}\" (id {visible(entry.id)}) moments "
+                           "ago and the list does not show it yet; apply looks for it before creating it again")
+            else:
                 hooks.note(f"note: an earlier create of \"{visible(entry.name)}\" lost its answer; apply looks "
                            "for it before creating it again")
         if options.out_file:

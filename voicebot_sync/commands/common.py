@@ -58,10 +58,14 @@ def connection(settings, transport: Any = None) -> "Connection":
                       transport=transport)
 
 
-def client_for(settings, hooks: Hooks, *, stop: StopSignal | None = None, on_wait=None):
-    """A client for ``settings`` whose waits, requests and retries are reported through ``hooks``."""
-    return make_client(connection(settings, hooks.transport), stop=stop, on_wait=on_wait or hooks.wait,
-                       on_request=hooks.request, on_retry=hooks.retry)
+def client_for(settings, hooks: Hooks, *, stop: StopSignal | None = None, on_wait=None, read_only: bool = False):
+    """A client for ``settings`` whose waits, requests and retries are reported through ``hooks``.
+    ``read_only``: the command writes nothing (plan, drift, export): an unreadable ledger is set aside."""
+    client = make_client(connection(settings, hooks.transport), stop=stop, on_wait=on_wait or hooks.wait,
+                         on_request=hooks.request, on_retry=hooks.retry, read_only=read_only)
+    if client.limiter.ledger_notice:
+        hooks.note(client.limiter.ledger_notice)
+    return client
 
 
 def load(settings, hooks: Hooks):
@@ -110,6 +114,7 @@ def make_client(
     on_retry: Callable[[str, float], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] | None = None,
+    read_only: bool = False,
 ):
     """A client whose every wait goes through one limiter (and one stop signal)."""
     from ..api.client import VoicebotClient
@@ -132,7 +137,7 @@ def make_client(
 
         ledger = ledger_for(conn.api_key)
     limiter = RateLimiter(conn.windows, clock=clock, sleep=sleep or (stop or StopSignal()).sleep, on_wait=on_wait,
-                          ledger=ledger)
+                          ledger=ledger, read_only=read_only)
     longest = max((length for _, length in conn.windows), default=3600.0)
     retry = RetryPolicy(max_retries=conn.max_retries, base=conn.backoff_base, max_retry_after=longest + 60.0)
     return VoicebotClient(
@@ -163,8 +168,10 @@ def plan_against(client, definitions, *, api_url: str, windows, prune: bool, sco
 def reload_saved_plan(client, path: str, *, api_url: str, scope: Scope) -> Plan:
     """A saved plan, refused unless it was made for this API against the remote as it is now,
     and every update and delete in it points at the remote workflow it names."""
+    from ..statedir import canonical_url
+
     plan = Plan.load(path)
-    if plan.api_url != api_url:
+    if canonical_url(plan.api_url) != canonical_url(api_url):
         raise PlanError(f"the plan in {path} was made for {plan.api_url}, not {api_url}: nothing was changed")
     remote = owned(client.list_workflows(), scope, plan.pinned_ids)
     plan.check_fresh(remote_fingerprint(remote))

@@ -12,7 +12,7 @@ def drift(settings, hooks: Hooks | None = None) -> dict[str, Any]:
     """The drift report (``drift_report``'s dict) of ``settings``' definitions against the remote."""
     hooks = hooks or Hooks()
     definitions, _ = load(settings, hooks)
-    with client_for(settings, hooks) as client:
+    with client_for(settings, hooks, read_only=True) as client:
         the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                                 prune=False, scope=settings.scope)
     report = drift_report(the_plan)

@@ -11,5 +11,5 @@ def export(settings, out_dir: str, *, with_ids: bool = False, force: bool = Fals
            hooks: Hooks | None = None) -> list[tuple[str, Mapping[str, Any]]]:
     """Write one file per owned remote workflow into ``out_dir``; returns (path, workflow) pairs."""
     hooks = hooks or Hooks()
-    with client_for(settings, hooks) as client:
+    with client_for(settings, hooks, read_only=True) as client:
         return export_remote(client, out_dir, scope=settings.scope, with_ids=with_ids, force=force)

@@ -13,7 +13,7 @@ def plan(settings, hooks: Hooks | None = None) -> Plan:
     hooks = hooks or Hooks()
     check_prune_scope(settings)
     definitions, skipped = load(settings, hooks)
-    with client_for(settings, hooks) as client:
+    with client_for(settings, hooks, read_only=True) as client:
         result = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                               prune=settings.prune, scope=settings.scope)
     result.env = settings.env

@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from filelock import FileLock
 
-from .options import LIST_SHAPES, RETRY_AFTER_FORMATS
+from .options import LIST_SHAPES, NAME_FORMS, RETRY_AFTER_FORMATS
 from .wire import (  # noqa: F401 - COLLECTION, PREFIX, Response: part of the core's API
     COLLECTION,
     LOGIN_PAGE,
@@ -111,6 +111,16 @@ class Emulator:
         comma-separated string), e.g. ``("message",)``.
     ``null_name``
         Workflow names are returned as null in list and get answers.
+    ``echo_key``
+        The list gains a workflow (id ``echo``) whose name and message hold the caller's Bearer token,
+        and a 401's message is 600 characters of padding followed by the token it received.
+    ``get_lag``
+        With ``list_lag``: GET by id of a workflow younger than the lag answers 404 as well.
+    ``normalise_names``
+        ``"exact"`` (stored as sent), ``"nfc"`` (Unicode NFC), ``"spaces"`` (runs of white space
+        collapsed to one space, trimmed) or ``"nfc-spaces"`` (both), on create and update.
+    ``merge_slashes``
+        Repeated slashes in a request path are merged before routing, as nginx does by default.
 
     Create and update answers are not touched by ``omit_fields``/``null_name``; the 1000-character
     message rule holds whatever the options.
@@ -139,7 +149,18 @@ class Emulator:
         omit_fields: Iterable[str] | str = (),
         null_name: bool = False,
         shared_file: bool = False,
+        echo_key: bool = False,
+        get_lag: bool = False,
+        normalise_names: str = "exact",
+        merge_slashes: bool = False,
     ):
+        if normalise_names not in NAME_FORMS:
+            raise ValueError(f"normalise_names must be one of {', '.join(NAME_FORMS)}, not {normalise_names!r}")
+        self.echo_key = echo_key
+        self.get_lag = get_lag
+        self.normalise_names = normalise_names
+        self.merge_slashes = merge_slashes
+        self._token = ""
         if retry_after not in RETRY_AFTER_FORMATS:
             raise ValueError(f"retry_after must be seconds, http-date or none, not {retry_after!r}")
         if list_shape not in LIST_SHAPES:
@@ -267,10 +288,13 @@ class Emulator:
                 self._stats["rate_limited"] += 1
                 return _envelope(429, "rate limit exceeded", headers=self._retry_headers(1.0))
             key = self._authenticate(lower.get("authorization", ""))
+            self._token = lower.get("authorization", "").partition(" ")[2].strip()
             if key is None:
                 message = "invalid or missing API key"
                 if self.echo_auth_on_401 and "authorization" in lower:
                     message = f"invalid key: {lower['authorization']}"
+                if self.echo_key and self._token:
+                    message = "invalid key " + "." * 600 + " " + self._token
                 return _envelope(401, message, headers={"WWW-Authenticate": "Bearer"})
             if self.api_keys:
                 self._stats["by_key"][key] = self._stats["by_key"].get(key, 0) + 1
@@ -283,6 +307,10 @@ class Emulator:
                 return _envelope(500, "internal error")
             method = method.upper()
             route, _, query = path.partition("?")
+            if self.merge_slashes:
+                import re
+
+                route = re.sub(r"/{2,}", "/", route)
             writing = method in ("POST", "PUT", "DELETE")
             before = None
             if self.fault_status_error and writing:
@@ -367,6 +395,9 @@ class Emulator:
             now = self.clock()
             records = [r for r in records if now - self._born.get(r["id"], -math.inf) >= self.list_lag]
         items = [self._shown(r) for r in records]
+        if self.echo_key and self._token:
+            items.append({"id": "echo", "name": f"echo {self._token}", "description": "",
+                          "workflow_type": "ROBOCALL", "message": f"your key is {self._token}"})
         paging: dict[str, Any] = {}
         headers: dict[str, str] = {}
         if self.page_size:
@@ -390,8 +421,11 @@ class Emulator:
         data: Any = items if self.list_shape == "envelope" else {"warnings": [], "workflows": items}
         return _json({"status": "Ok", "message": "workflows retrieved successfully", "data": data, **paging}, headers)
 
+    def _lagging(self, workflow_id: str) -> bool:
+        return self.list_lag > 0 and self.clock() - self._born.get(workflow_id, -math.inf) < self.list_lag
+
     def _get(self, workflow_id: str) -> Response:
-        if workflow_id not in self._records:
+        if workflow_id not in self._records or (self.get_lag and self._lagging(workflow_id)):
             return _envelope(404, "workflow not found")
         return _envelope(200, "workflow retrieved successfully", self._shown(self._records[workflow_id]))
 
@@ -426,7 +460,18 @@ class Emulator:
         return _envelope(200, "workflow deleted successfully", {})
 
     def _fields(self, body: bytes) -> dict[str, Any]:
-        return request_fields(body, quirks=self.quirks)
+        fields = request_fields(body, quirks=self.quirks)
+        if isinstance(fields.get("name"), str) and self.normalise_names != "exact":
+            import re
+            import unicodedata
+
+            name = fields["name"]
+            if "nfc" in self.normalise_names:
+                name = unicodedata.normalize("NFC", name)
+            if "spaces" in self.normalise_names:
+                name = re.sub(r"\s+", " ", name).strip()
+            fields["name"] = name
+        return fields
 
     def _public(self, record: dict[str, Any]) -> dict[str, Any]:
         out = dict(record)

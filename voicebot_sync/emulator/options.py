@@ -8,6 +8,7 @@ from typing import Any
 
 RETRY_AFTER_FORMATS = ("seconds", "http-date", "none")
 LIST_SHAPES = ("envelope", "bare", "nested")
+NAME_FORMS = ("exact", "nfc", "spaces", "nfc-spaces")
 
 # The Emulator keyword arguments that make it misbehave, for front ends (the CLI's
 # ``emulator`` command) to offer generically as ``--name-with-dashes`` options.
@@ -46,4 +47,14 @@ FAULT_OPTIONS: list[tuple[str, Any, Any, str]] = [
      "Workflow fields left out of list and get answers (comma-separated, e.g. message,workflow_type)."),
     ("null_name", bool, False,
      "Return workflow names as null in list and get answers."),
+    ("echo_key", bool, False,
+     "Echo the caller's key: the list gains a workflow whose name and message hold it, and a 401 ends with "
+     "it after 600 characters of padding (a server that leaks what it is sent)."),
+    ("get_lag", bool, False,
+     "With --list-lag: GET by id of a workflow younger than the lag answers 404 too (a lagging read replica)."),
+    ("normalise_names", NAME_FORMS, "exact",
+     "How the server stores a name it is sent: exactly, in Unicode NFC, with runs of spaces collapsed and "
+     "trimmed, or both (create and update answers show the stored name)."),
+    ("merge_slashes", bool, False,
+     "Merge repeated slashes in a request path before routing (nginx's default merge_slashes on)."),
 ]

@@ -53,13 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["VOICEBOT_SYNC_STATE_DIR"] = runner.env["VOICEBOT_SYNC_STATE_DIR"]
     try:
         return STEPS[args.step](runner)
-    except Exception as exc:  # a bug: one line and the exit code of one, never a half-written summary
-        import traceback
+    except Exception as exc:  # a bug: one line (the traceback in a log file), never a half-written summary
+        from ..crashlog import crash_line
 
-        traceback.print_exc(file=sys.stderr)
-        first = str(exc).splitlines()[0][:200] if str(exc) else ""
-        runner.error(f"unexpected error: {type(exc).__name__}: {first} (please report it)",
-                     title=f"voicebot-sync {args.step}")
+        runner.error(crash_line(exc), title=f"voicebot-sync {args.step}")
         runner.set_output("exit-code", EXIT["internal"])
         return EXIT["internal"]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..redaction import redact
+from ..safejson import loads
 from .runner import Runner
 
 
@@ -47,7 +48,7 @@ class GitHubApi:
             raise GitHubError(redact(f"GitHub API unreachable: {type(exc).__name__}: {exc}")) from exc
         if response.status_code >= 400:
             try:
-                message = response.json().get("message", "")
+                message = loads(response.content).get("message", "")
             except (ValueError, AttributeError):
                 message = response.text[:200]
             raise GitHubError(redact(f"GitHub API {method} {response.url.path}: HTTP {response.status_code} "
@@ -57,7 +58,7 @@ class GitHubApi:
     def _call(self, method: str, path: str, **kw) -> Any:
         response = self._request(method, path, **kw)
         try:
-            return response.json() if response.content else None
+            return loads(response.content) if response.content else None
         except ValueError as exc:
             raise GitHubError(f"GitHub API {method} {path}: the answer is not JSON", response.status_code) from exc
 
@@ -69,7 +70,11 @@ class GitHubApi:
         page, params = 1, {"per_page": self.PER_PAGE, "page": 1}
         for _ in range(1000):
             response = self._request("GET", url, params=params)
-            batch = response.json()
+            try:
+                batch = loads(response.content)
+            except ValueError as exc:
+                raise GitHubError(f"GitHub API GET {path}: the answer is not bounded JSON ({exc})",
+                                  response.status_code) from None
             if not isinstance(batch, list):
                 raise GitHubError(f"GitHub API GET {path}: expected a list", response.status_code)
             found.extend(batch)

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from .. import doors
 from ..escaping import actions_command, actions_data, md_code
 from ..redaction import redact
+from ..safejson import load_file
 
 SUMMARY_LIMIT = 1_000_000  # bytes: GitHub drops a step summary over 1024k, whole
 # The login whose plan comments count as reviewed plans: the job token's own (GITHUB_TOKEN).
@@ -39,7 +40,7 @@ def truthy(value: str | None) -> bool:
 
 def cut_bytes(text: str, limit: int) -> str:
     """At most ``limit`` UTF-8 bytes, cut at a line end, with any open code fence closed."""
-    data = text.encode("utf-8")
+    data = text.encode("utf-8", "backslashreplace")
     if len(data) <= limit:
         return text
     cut = data[: max(limit - 8, 0)].decode("utf-8", "ignore")
@@ -105,10 +106,10 @@ class Runner:
             return
         text = redact(markdown.rstrip("\n")) + "\n\n"
         used = os.path.getsize(path) if os.path.exists(path) else 0
-        if used + len(text.encode("utf-8")) > SUMMARY_LIMIT:
+        if used + len(text.encode("utf-8", "backslashreplace")) > SUMMARY_LIMIT:
             text = cut_bytes(text, SUMMARY_LIMIT - used - 200) + \
                 "\n_The summary is cut here (GitHub's 1 MiB limit); the full text is in this step's log._\n\n"
-            if used + len(text.encode("utf-8")) > SUMMARY_LIMIT:
+            if used + len(text.encode("utf-8", "backslashreplace")) > SUMMARY_LIMIT:
                 return
         doors.write_text(path, text, mode="a")
 
@@ -123,8 +124,7 @@ class Runner:
         if not path or not os.path.exists(path):
             return {}
         try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
+            data = load_file(path)
         except (OSError, ValueError):
             return {}
         return data if isinstance(data, dict) else {}

@@ -62,7 +62,7 @@ def summary_markdown(plan, rate_limit: str | None, title: str = "voicebot-sync p
 
     limit = (SUMMARY_LIMIT - 10_000) // max(share, 1)  # room for the notes that follow it
     text, chars, cut = render_markdown(plan, rate_limit=rate_limit, title=title, **_previews(plan)), None, False
-    while len(data := text.encode("utf-8")) > limit:
+    while len(data := text.encode("utf-8", "backslashreplace")) > limit:
         chars = min(len(text), limit) * limit // len(data) - 1_000
         text, cut = render_markdown(plan, rate_limit=rate_limit, title=title, **_previews(plan), max_chars=max(chars, 1_000)), True
         if chars <= 1_000:
