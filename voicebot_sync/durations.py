@@ -59,9 +59,17 @@ def format_window(window: Window) -> str:
     return f"{count}/{seconds:g}s"
 
 
+WEEK = 7 * 24 * 3600.0
+
+
 def format_seconds(seconds: float) -> str:
-    """3725 -> '1h2m5s'; for humans reading waits and estimates."""
-    total = int(round(seconds))
+    """3725 -> '1h2m5s'; for humans reading waits and estimates. Bounded words whatever the number:
+    a wait past a week (a server's absurd Retry-After, an infinite estimate) is "over a week"."""
+    if not isinstance(seconds, (int, float)) or seconds != seconds:
+        return "an unknown time"
+    if seconds > WEEK:
+        return "over a week"
+    total = int(round(max(seconds, 0)))
     if total < 60:
         return f"{total}s"
     hours, rest = divmod(total, 3600)
