@@ -108,6 +108,23 @@ def test_the_quick_start_plans_and_applies_the_examples_against_the_emulator(tmp
     assert "Traceback" not in proc.stderr + again.stderr
 
 
+def test_the_config_and_definition_examples_are_valid(tmp_path):
+    (config,) = fenced(read("docs/configuration.md"), "yaml")
+    (definition,) = fenced(read("docs/definitions.md"), "yaml")
+    # The config example alone: valid as it stands.
+    (tmp_path / "alone" / "workflows").mkdir(parents=True)
+    (tmp_path / "alone" / "voicebot-sync.yaml").write_text(config, encoding="utf-8")
+    alone = _as_a_user_would("voicebot-sync validate", tmp_path / "alone")
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    # Together, without its `owns:` line: it shows a prefix ("riverside/") the definition's name is not under.
+    (tmp_path / "both" / "workflows").mkdir(parents=True)
+    unscoped = "".join(line for line in config.splitlines(keepends=True) if not line.startswith("owns:"))
+    (tmp_path / "both" / "voicebot-sync.yaml").write_text(unscoped, encoding="utf-8")
+    (tmp_path / "both" / "workflows" / "appointment-reminder.yaml").write_text(definition, encoding="utf-8")
+    both = _as_a_user_would("voicebot-sync validate", tmp_path / "both")
+    assert both.returncode == 0 and "1 definition in 1 file: valid" in both.stdout, both.stdout + both.stderr
+
+
 # -- the workflow examples ---------------------------------------------------------------------
 
 
