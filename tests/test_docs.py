@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+from test_action_security import _tool  # the linters' path, or a skip when not installed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAGES = ["README.md", "CONTRIBUTING.md",
@@ -48,13 +49,6 @@ def section(text, heading):
     start = text.index(f"\n## {heading}\n")
     end = text.find("\n## ", start + 1)
     return text[start:end if end != -1 else None]
-
-
-def _tool(name):
-    exe = shutil.which(name) or os.path.join(os.path.dirname(sys.executable), name)
-    if not os.path.exists(exe):
-        pytest.skip(f"{name} is not installed (.ci/run installs it after the tests)")
-    return exe
 
 
 # -- README's commands ------------------------------------------------------------------------
