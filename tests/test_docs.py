@@ -12,6 +12,7 @@ import subprocess
 import sys
 
 import pytest
+import yaml
 from test_action_security import _tool  # the linters' path, or a skip when not installed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -164,6 +165,15 @@ def test_zizmor_finds_nothing_in_the_workflow_examples(workflows):
     proc = subprocess.run([_tool("zizmor"), "--offline", "--no-progress", *workflows],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_every_workflow_example_runs_one_at_a_time_and_pins_what_it_uses():
+    """zizmor's concurrency-limits (its auditor persona): no example may pile up runs that spend the key's budget."""
+    for page, block in workflow_blocks():
+        workflow = yaml.safe_load(block)
+        assert "concurrency" in workflow or all("concurrency" in job for job in workflow["jobs"].values()), page
+        for ref in re.findall(r"uses:\s*(\S+)", block):
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", ref), (page, ref)
 
 
 def test_a_drift_check_never_turns_a_failure_into_a_green_job():
