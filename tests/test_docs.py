@@ -218,3 +218,12 @@ def test_readme_is_about_a_page_and_no_prose_is_written_twice():
             line = line.strip()
             if len(line) >= 60 and not line.startswith(("![", "|")):
                 assert seen.setdefault(line, page) == page, f"{page} repeats {seen[line]}: {line}"
+
+
+def test_readmes_benchmark_figures_are_the_measured_ones():
+    """README's table quotes docs/rate-limits.md, where each figure's run is shown: both change together."""
+    figures = re.findall(r"\d+\.\d+|\d+ (?:ms|MB)", section(read("README.md"), "Benchmarks"))
+    measured = section(read("docs/rate-limits.md"), "Benchmarks")
+    assert len(figures) >= 6
+    for figure in figures:
+        assert figure in measured, figure
