@@ -586,7 +586,7 @@ def test_empty_inputs_leave_job_level_variables_in_force(repo, api_url, github):
 
 
 def test_the_api_key_input_reaches_the_variable_the_environment_names(repo, api_url, github):
-    """README's layout: production reads its key from VOICEBOT_PROD_KEY; the api-key input must still work."""
+    """docs/configuration.md's layout: production reads its key from VOICEBOT_PROD_KEY; the api-key input must work."""
     url, emulator = api_url
     gh_url, fake = github
     (repo / "voicebot-sync.yaml").write_text("environments:\n  staging: {}\n  production:\n    api_key_env: VOICEBOT_PROD_KEY\n")
