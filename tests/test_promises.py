@@ -317,3 +317,11 @@ def test_retry_after_is_read_as_the_standard_says(value, seconds):
     from voicebot_sync.api.client import parse_retry_after
 
     assert parse_retry_after(value, now=0) == seconds
+
+
+def test_two_files_whose_names_a_server_would_store_as_one_are_refused_by_validate(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_workflow(tmp_path / "workflows", "Lab results", "Hello [name]", filename="a.yaml")
+    write_workflow(tmp_path / "workflows", "Lab\u3000 results", "Hi [name]", filename="b.yaml")  # ideographic space
+    result = _run("validate")
+    assert result.exit_code == 1 and "spaces folded" in result.stderr

@@ -18,7 +18,6 @@ A message quotes at most a short, visible prefix of any value (``escaping.short`
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import Any, Iterator, Sequence
 from . import schemacheck, yamlfile
 from .errors import Problem, ValidationError
 from .escaping import BIDI_AND_INVISIBLE, short, unsafe_characters
-from .model import MANAGED_FIELDS, Scope, desired_fields, normalise_text
+from .model import MANAGED_FIELDS, Scope, desired_fields, loose_name_key, name_key, normalise_text
 from .template import check as check_template
 from .discovery import SUFFIXES, _discover, _reason, discover, discover_with_notes, display_path  # noqa: F401 - part of this API
 from .yamlfile import MAX_NODES, clip as _clip, line_of, not_regular as _not_regular, where as _where  # noqa: F401 - kept names
@@ -105,12 +104,14 @@ def _cross_checks(definitions: list[Definition], scope: Scope | None) -> Iterato
         if first is not d:
             yield Problem(d.source, d.line, f"duplicate name {short(d.name)}: also defined at {first.source}:{first.line}")
         else:
-            # What the API would see: trailing whitespace trimmed, and names equal in NFC are the same name.
-            form = unicodedata.normalize("NFC", normalise_text(d.name))
+            # What a server may store: names equal in NFC are one name (model.name_key), and so are names
+            # that differ only in compatibility forms or runs of spaces (model.loose_name_key): two such
+            # files would create two workflows a normalising server holds under one name.
+            form = loose_name_key(name_key(normalise_text(d.name)))
             first = seen_forms.setdefault(form, d)
             if first is not d:
                 yield Problem(d.source, d.line, f"name {short(d.name)} is the same as {short(first.name)} after "
-                              f"normalisation (Unicode NFC, trailing whitespace trimmed): also defined at "
+                              f"normalisation (Unicode NFC and compatibility forms, spaces folded): also defined at "
                               f"{first.source}:{first.line}")
         if d.id is not None:
             first = seen_ids.setdefault(d.id, d)
