@@ -325,3 +325,13 @@ def test_two_files_whose_names_a_server_would_store_as_one_are_refused_by_valida
     write_workflow(tmp_path / "workflows", "Lab\u3000 results", "Hi [name]", filename="b.yaml")  # ideographic space
     result = _run("validate")
     assert result.exit_code == 1 and "spaces folded" in result.stderr
+
+
+def test_a_delete_of_an_id_that_is_not_valid_unicode_fails_alone_never_a_crash(api, tmp_path, monkeypatch, emulator):
+    monkeypatch.chdir(tmp_path)
+    emulator.add_workflow(id="X\ud800Y", name="Odd", message="m")
+    emulator.add_workflow(name="Plain", message="m")
+    write_workflow(tmp_path / "workflows", "Alpha", "Hello [name]")
+    result = _run("apply", "--yes", "--prune", "--force")
+    assert result.exit_code == 1 and "not valid Unicode" in result.stderr
+    assert sorted(w["name"] for w in emulator.workflows) == ["Alpha", "Odd"]  # the others went on

@@ -205,7 +205,13 @@ def workflow_path(workflow_id: Any) -> str:
     text = str(workflow_id)
     if text in ("", ".", "..") or text.lower() == "none":
         raise UnexpectedAnswer(f"invalid workflow id {short(text)}: not one path segment")
-    return f"{WORKFLOWS}/{quote(text, safe='')}"
+    try:
+        segment = quote(text, safe="")
+    except UnicodeEncodeError:
+        # A lone surrogate (JSON "\ud800") names no resource we can spell: this operation fails, not the run.
+        raise RequestRejected(f"invalid workflow id {short(text)}: not valid Unicode, so it cannot be addressed; "
+                              "change it in the provider's dashboard") from None
+    return f"{WORKFLOWS}/{segment}"
 
 
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a list of 10,000 workflows is about 5 MB
