@@ -333,5 +333,5 @@ def test_a_delete_of_an_id_that_is_not_valid_unicode_fails_alone_never_a_crash(a
     emulator.add_workflow(name="Plain", message="m")
     write_workflow(tmp_path / "workflows", "Alpha", "Hello [name]")
     result = _run("apply", "--yes", "--prune", "--force")
-    assert result.exit_code == 1 and "not valid Unicode" in result.stderr
+    assert result.exit_code == 1 and "not valid Unicode" in result.output
     assert sorted(w["name"] for w in emulator.workflows) == ["Alpha", "Odd"]  # the others went on
