@@ -215,5 +215,6 @@ def make_plan(
         definitions=len(definitions),
         notes=notes,
         remote_names={str(w.get("name")) for w in owned},
+        managed={d.name: str(w["id"]) for d, w in pairs if w is not None},
         pinned_ids=sorted(pinned),
     )
