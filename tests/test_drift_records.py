@@ -103,3 +103,18 @@ def test_a_pruned_workflow_leaves_the_record(tmp_path, monkeypatch, api, emulato
     (name,) = _record_files()
     data = json.load(open(os.path.join(os.environ["VOICEBOT_SYNC_STATE_DIR"], "applied", name), encoding="utf-8"))
     assert [w["name"] for w in data["workflows"]] == ["Reminder"]
+
+
+def test_drift_with_the_read_only_key_finds_what_apply_recorded_with_the_write_key(tmp_path, monkeypatch, api, emulator):
+    # The Action's layout: apply holds the write key, plan and drift another one; a rotated key is the same case.
+    monkeypatch.chdir(tmp_path)
+    other = "vbk-plan-0a1b2c3d4e5f60718293"
+    emulator.api_keys.append(other)
+    write_workflow(tmp_path / "workflows", "Reminder")
+    assert CliRunner().invoke(main, ["apply", "--yes"]).exit_code == 0
+    _delete(api, emulator.workflows[0]["id"])
+    monkeypatch.setenv("VOICEBOT_API_KEY", other)
+    result = _drift(CliRunner())
+    assert result.exit_code == 2 and "deleted remotely since" in result.stdout
+    (name,) = _record_files()
+    assert other not in name and KEY not in name

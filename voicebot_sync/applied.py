@@ -1,8 +1,8 @@
 """What apply made or managed from this working directory, per account: so drift can tell a
 workflow deleted in the dashboard from one that was never applied.
 
-One small file per account (``.voicebot-sync/applied/<account>.json``, the account as a
-fingerprint, never the key), replaced atomically by apply while it holds the account lock.
+One small file per server and config environment (``.voicebot-sync/applied/<fingerprint>.json``;
+no key goes into it or its name), replaced atomically by apply while it holds the account lock.
 It holds names and ids only:
 
     {"format_version": 1, "workflows": [{"name": "Reminder", "id": "6f1c...", "applied_at": "2026-...Z"}]}
@@ -22,7 +22,8 @@ from typing import Any, Iterable
 
 from .doors import write_text
 from .model import name_key
-from .statedir import account_id, state_dir
+from .redaction import fingerprint
+from .statedir import canonical_url, state_dir
 
 MAX_BYTES = 8 * 1024 * 1024  # a record of tens of thousands of names; anything larger is not ours
 
@@ -39,8 +40,11 @@ class AppliedRecord:
         self._load()
 
     @classmethod
-    def for_account(cls, account: str, api_key: str | None, **kw) -> "AppliedRecord":
-        return cls(os.path.join(state_dir("applied"), account_id(account, api_key) + ".json"), **kw)
+    def for_account(cls, account: str, env: str | None, **kw) -> "AppliedRecord":
+        """The record of one server and config environment. Not of the key: drift often runs with a
+        read-only key and apply with another, and a rotated key must not forget what was applied."""
+        name = fingerprint(f"{canonical_url(account)}\nenv={env or ''}")
+        return cls(os.path.join(state_dir("applied"), name + ".json"), **kw)
 
     def _load(self) -> None:
         try:

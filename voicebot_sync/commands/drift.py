@@ -20,7 +20,7 @@ def drift(settings, hooks: Hooks | None = None) -> dict[str, Any]:
     report = drift_report(the_plan)
     report["env"] = settings.env
     # Missing workflows told apart by what apply recorded here (applied.py): deleted, or never applied.
-    record = AppliedRecord.for_account(lock_url(settings), settings.api_key)
+    record = AppliedRecord.for_account(lock_url(settings), settings.env)
     if record.problem:
         hooks.note(f"warning: {record.problem}")
     mark_missing(report, record)
