@@ -3,8 +3,10 @@
 import json
 import os
 
+import pytest
 from click.testing import CliRunner
 
+from voicebot_sync.applied import AppliedRecord
 from voicebot_sync.cli import main
 
 from conftest import KEY, write_workflow
@@ -118,3 +120,30 @@ def test_drift_with_the_read_only_key_finds_what_apply_recorded_with_the_write_k
     assert result.exit_code == 2 and "deleted remotely since" in result.stdout
     (name,) = _record_files()
     assert other not in name and KEY not in name
+
+
+@pytest.mark.parametrize("content, why", [
+    (b"{not json", "not JSON"),
+    (b"\xff\xfe", "not JSON"),
+    (b'{"format_version": 2, "workflows": []}', "not a format_version 1 record"),
+    (b'{"format_version": 1, "workflows": {}}', "'workflows' is not a list"),
+    (b'{"format_version": 1, "workflows": [{"name": "A", "id": null}]}', "exactly name, id and applied_at"),
+    (b'{"format_version": 1, "workflows": [{"name": "A", "id": null, "applied_at": "t", "key": "x"}]}', "exactly"),
+    (b'[' * 100000 + b']' * 100000, "not"),
+])
+def test_a_record_is_read_field_by_field_or_set_aside(tmp_path, content, why):
+    path = tmp_path / "r.json"
+    path.write_bytes(content)
+    record = AppliedRecord(str(path))
+    assert why in record.problem and not record.present and record.entries == {}
+    assert (tmp_path / "r.json.bad").read_bytes() == content and not path.exists()
+
+
+def test_a_record_round_trips_and_compares_names_after_nfc(tmp_path):
+    record = AppliedRecord(str(tmp_path / "r.json"), wall=lambda: 0.0)
+    record.remember([("Cafe\u0301", "id-1"), ("Gone", "id-2")])
+    record.remember([], ["id-2"])
+    again = AppliedRecord(str(tmp_path / "r.json"))
+    assert again.problem is None and again.get("Caf\u00e9") == {"name": "Cafe\u0301", "id": "id-1",
+                                                                 "applied_at": "1970-01-01T00:00:00Z"}
+    assert again.get("Gone") is None

@@ -44,6 +44,7 @@ def test_a_rename_by_previous_names_keeps_the_id_in_two_environments_with_one_pu
         assert any("renamed in place" in n for n in doc["notes"])
     for emulator, wid in ((staging, s_id), (production, p_id)):
         assert [(w["id"], w["name"]) for w in emulator.workflows] == [(wid, "New name")]
+        assert "previous_names" not in emulator.workflows[0]  # local only, never sent
         # The list, then one PUT: never a create and a delete.
         assert emulator.stats["writes"] == 1
     assert again.exit_code == 0, again.stdout  # converged: the previous name is now inert
