@@ -153,8 +153,21 @@ def test_a_look_alike_name_is_never_created_beside_a_remote_one(api, tmp_path, m
     write_workflow(tmp_path / "workflows", "Lab results", "Hello [name]", filename="a.yaml")
     write_workflow(tmp_path / "workflows", "Lab  results", "Hi [name]", filename="b.yaml")
     result = _run("apply", "--yes")
-    assert result.exit_code == 1 and "would be created beside" in result.stderr
+    assert result.exit_code == 1 and "spaces folded" in result.stderr  # validate sees it first
     assert len(emulator.workflows) == 1
+
+
+def test_the_planner_never_creates_a_look_alike_of_a_remote_name_outside_the_scope():
+    from voicebot_sync.errors import MatchError
+    from voicebot_sync.model import Scope
+    from voicebot_sync.planner import make_plan
+
+    from fakes import FakeDefinition
+
+    remote = [{"id": "1", "name": "Clinic\u00a0Lab results", "message": "m", "workflow_type": "ROBOCALL"}]
+    with pytest.raises(MatchError) as info:
+        make_plan([FakeDefinition("Clinic Lab results")], remote, api_url="u", scope=Scope(names=["Clinic Lab results"]))
+    assert "would be created beside" in str(info.value.problems[0]) and "outside" in str(info.value.problems[0])
 
 
 # -- 7: one account, however its URL is spelled ------------------------------------------------------

@@ -26,14 +26,15 @@ from typing import Any, Iterator, Sequence
 from . import schemacheck, yamlfile
 from .errors import Problem, ValidationError
 from .escaping import BIDI_AND_INVISIBLE, short, unsafe_characters
-from .model import MANAGED_FIELDS, Scope, desired_fields, loose_name_key, name_key, normalise_text
+from .model import LOCAL_KEYS, MANAGED_FIELDS, Scope, desired_fields, loose_name_key, name_key, normalise_text
+from .renames import previous_name_problems
 from .template import check as check_template
 from .discovery import SUFFIXES, _discover, _reason, discover, discover_with_notes, display_path  # noqa: F401 - part of this API
 from .yamlfile import MAX_NODES, clip as _clip, line_of, not_regular as _not_regular, where as _where  # noqa: F401 - kept names
 
 MAX_FILE_BYTES = yamlfile.MAX_BYTES
 # Editor leftovers (Emacs lock and auto-save, backups, Vim swap files): never definitions.
-KNOWN_KEYS = MANAGED_FIELDS + ("id", "parameters", "environments")
+KNOWN_KEYS = MANAGED_FIELDS + LOCAL_KEYS
 # Text keys everywhere; digits too below the top (response_options: {1: Yes}).
 _RULES = yamlfile.Rules(aliases_in="definitions", document="a workflow definition", number_keys=True)
 
@@ -57,6 +58,11 @@ class Definition:
     def id(self) -> str | None:
         value = self.fields.get("id")
         return str(value) if value is not None else None
+
+    @property
+    def previous_names(self) -> tuple[str, ...]:
+        """Names it had before (local only, never sent): a rename keeps the workflow's id."""
+        return tuple(self.fields.get("previous_names") or ())
 
     @property
     def parameters(self) -> dict[str, Any] | None:
@@ -120,6 +126,7 @@ def _cross_checks(definitions: list[Definition], scope: Scope | None) -> Iterato
                               f"duplicate id {_clip(d.id)}: also pinned at {first.source}:{first.line}")
         if scope is not None and not scope.contains(d.name):
             yield Problem(d.source, d.line, f"{short(d.name)} is outside this repo's ownership scope ({scope.describe()})")
+    yield from previous_name_problems(definitions)
 
 
 def read_text(path: Path | str) -> str:
@@ -353,6 +360,7 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
         problems.extend(Problem(source, message_line, text) for text in template_problems)
     key_lines = {str(k[0]): v for k, v in lines.items() if len(k) == 1}
+    key_lines.update((f"previous_names.{k[1]}", v) for k, v in lines.items() if len(k) == 2 and k[0] == "previous_names")
     environments = document.get("environments")
     names = tuple(environments) if isinstance(environments, dict) else ()
     return Definition(fields, source, line, key_lines, names), problems

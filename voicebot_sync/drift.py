@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 from .escaping import md_code, md_text, visible
+from .applied import missing_words
 from .plan import Plan
 
 
@@ -48,7 +49,11 @@ def render_drift_text(report: dict[str, Any]) -> str:
         for field, v in d["fields"].items():
             out.append(f"    {field}: repo {_json(v['repo'])}, remote {_json(v['remote'])}")
     for m in report["missing"]:
-        out.append(f"+ \"{visible(m['name'])}\" is missing remotely ({visible(m['source'])}:{m['line']})")
+        why = missing_words(m)
+        out.append(f"+ \"{visible(m['name'])}\" is missing remotely ({visible(m['source'])}:{m['line']})"
+                   + (f": {visible(why)}" if why else ""))
+    if report["missing"] and report.get("applied_record") == "absent":
+        out.append("  (no record of earlier applies on this machine: a fresh CI runner cannot tell deleted from never applied)")
     for u in report["unmanaged"]:
         out.append(f"? \"{visible(u['name'])}\" (id {visible(u['id'])}) exists remotely but in no definition")
     if report["drift"]:
@@ -80,9 +85,23 @@ def render_drift_markdown(report: dict[str, Any]) -> str:
                            f"| {cell(v['repo'])} | {cell(v['remote'])} |")
         out.append("")
     if report["missing"]:
-        out.append("**Missing remotely:** " + ", ".join(md_text(m['name']) for m in report["missing"]))
-        out.append("")
+        out += _missing_markdown(report["missing"])
     if report["unmanaged"]:
         out.append("**Not in git:** " + ", ".join(f"{md_text(u['name'])} ({md_text(u['id'])})" for u in report["unmanaged"]))
         out.append("")
     return "\n".join(out)
+
+
+def _missing_markdown(missing: list[dict[str, Any]]) -> list[str]:
+    """Missing workflows, told apart where apply left a record: deleted remotely, or not applied yet."""
+    gone = [m for m in missing if m.get("applied_here")]
+    rest = [m for m in missing if not m.get("applied_here")]
+    out = []
+    if gone:
+        out += ["**Deleted remotely** (applied from here before): "
+                + ", ".join(f"{md_text(m['name'])} (was {md_text(m.get('last_id') or 'id unknown')})" for m in gone), ""]
+    if rest:
+        label = "**Not applied from here** (not applied yet, or from another machine)" if any(
+            "applied_here" in m for m in rest) else "**Missing remotely**"
+        out += [f"{label}: " + ", ".join(md_text(m['name']) for m in rest), ""]
+    return out

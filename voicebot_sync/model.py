@@ -21,7 +21,7 @@ CORE_FIELDS = ("name", "description", "workflow_type", "message")
 OPTIONAL_FIELDS = ("include_reply", "response_options", "call_back_url")
 MANAGED_FIELDS = CORE_FIELDS + OPTIONAL_FIELDS
 # Keys a definition file may hold besides the managed fields.
-LOCAL_KEYS = ("id", "parameters", "environments")
+LOCAL_KEYS = ("id", "parameters", "environments", "previous_names")
 
 MAX_MESSAGE_LENGTH = 1000
 

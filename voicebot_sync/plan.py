@@ -133,6 +133,8 @@ class Plan:
     refusal: str | None = None
     # Names the remote had when the plan was made (not saved): apply settles its journal with them.
     remote_names: set = field(default_factory=set, repr=False, compare=False)
+    # Name -> id of each workflow a definition matched (not saved): apply records them (applied.py).
+    managed: dict = field(default_factory=dict, repr=False, compare=False)
 
     def previews(self) -> tuple[dict, dict]:
         """(examples, limits) for ``render_markdown``: each message as a patient hears it."""

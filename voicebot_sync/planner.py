@@ -14,6 +14,7 @@ from .durations import Window
 from .errors import MatchError, Problem
 from .model import Scope, all_remote_fields, loose_name_key, name_key, remote_fields
 from .plan import Change, Plan, remote_fingerprint
+from .renames import match_previous_names, rename_hints
 from .durations import least_time
 
 
@@ -156,6 +157,8 @@ def make_plan(
     # forms, spaces): a definition finds the workflow it made even where the server changed its name.
     for key in (name_key, loose_name_key):
         unpinned = _match_by(key, unpinned, owned, claimed, pairs, problems, duplicates, dup_notes)
+    # Then by a name it had (previous_names): only where no workflow has the current name.
+    unpinned = match_previous_names(unpinned, owned, claimed, pairs, problems, dup_notes)
     pairs.extend((d, None) for d in unpinned)
     problems.extend(_lookalike_creates(unpinned, remote, claimed))
     if problems:
@@ -194,7 +197,7 @@ def make_plan(
                 entry["duplicate_of"] = duplicates[str(w["id"])]
             unmanaged.append(entry)
 
-    notes = list(dup_notes)
+    notes = list(dup_notes) + rename_hints(creates, leftovers, pruned=prune)
     outside = len(remote) - len(owned)
     if outside:
         notes.append(f"{outside} remote workflow{'s' if outside != 1 else ''} outside this repo's scope ({scope.describe()}) ignored")
@@ -212,5 +215,6 @@ def make_plan(
         definitions=len(definitions),
         notes=notes,
         remote_names={str(w.get("name")) for w in owned},
+        managed={d.name: str(w["id"]) for d, w in pairs if w is not None},
         pinned_ids=sorted(pinned),
     )

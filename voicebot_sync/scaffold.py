@@ -19,6 +19,7 @@ import yaml
 
 from .errors import ConfigError, FileError
 from .escaping import short, unsafe_characters, visible
+from .published import RELEASE_TAG, REPOSITORY_URL
 from .export import SCHEMAS_DIR, modeline_for, schema_id, slugify, with_modelines
 
 __all__ = [
@@ -27,8 +28,8 @@ __all__ = [
     "HOOK_REPO", "HOOK_REV", "HOOK_ID", "WORKFLOW_TYPES",
 ]
 
-HOOK_REPO = "https://github.com/voicebot-sync/voicebot-sync"
-HOOK_REV = "v0.1.0"
+HOOK_REPO = REPOSITORY_URL  # published.py: the one published name
+HOOK_REV = RELEASE_TAG
 HOOK_ID = "voicebot-sync-validate"  # .pre-commit-hooks.yaml
 WORKFLOW_TYPES = ("ROBOCALL", "CONVERSATION")
 MAX_NAME_LENGTH = 255  # workflow.schema.json: name.maxLength

@@ -125,7 +125,9 @@ def apply(
         check_safety(the_plan, guards=settings.guards, force=options.force,
                      prune=settings.prune or bool(the_plan.of("delete")), source=source)
         if not the_plan.has_changes:
-            return _nothing_to_do(the_plan, client)
+            result = _nothing_to_do(the_plan, client)
+            _remember(account, settings.env, hooks, result)
+            return result
         confirm(the_plan)
         deadline = options.started + options.max_duration if options.max_duration is not None else None
         stop.deadline = deadline  # every wait, not only the start of each operation
@@ -136,10 +138,26 @@ def apply(
         with stop.handling_signals(on_first=lambda: events.note(stop_notice(executor, stop_hint))):
             try:
                 result.report = executor.run(the_plan)
+                _remember(account, settings.env, hooks, result)
             except KeyboardInterrupt as exc:
                 exc.result = ApplyResult(the_plan, getattr(executor, "last_report", None))  # for the face's report
                 raise
         return result
+
+
+def _remember(account: str, env: str | None, hooks: Hooks, result: ApplyResult) -> None:
+    """Record what this apply made or found managed, for drift (applied.py): a hint, so failing
+    to write it is a warning, never a failed apply."""
+    from ..applied import AppliedRecord, record_apply
+    from ..errors import VoicebotSyncError
+
+    record = AppliedRecord.for_account(account, env)
+    if record.problem:
+        hooks.note(f"warning: {record.problem}")
+    try:
+        record_apply(record, result.plan, result.report)
+    except VoicebotSyncError as exc:
+        hooks.note(f"warning: the record of applied workflows was not saved: {exc}")
 
 
 def stop_notice(executor: Executor, hint: str = "") -> str:

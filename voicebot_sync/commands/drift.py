@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..applied import AppliedRecord, mark_missing
 from ..drift import drift_report
+from .apply import lock_url
 from .common import Hooks, client_for, load, plan_against
 
 
@@ -17,4 +19,9 @@ def drift(settings, hooks: Hooks | None = None) -> dict[str, Any]:
                                 prune=False, scope=settings.scope)
     report = drift_report(the_plan)
     report["env"] = settings.env
+    # Missing workflows told apart by what apply recorded here (applied.py): deleted, or never applied.
+    record = AppliedRecord.for_account(lock_url(settings), settings.env)
+    if record.problem:
+        hooks.note(f"warning: {record.problem}")
+    mark_missing(report, record)
     return report
