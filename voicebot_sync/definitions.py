@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 
 from . import schemacheck, yamlfile
 from .errors import Problem, ValidationError
-from .escaping import BIDI_AND_INVISIBLE, short, unsafe_characters
+from .escaping import UNSAFE_CHARACTERS, short, unsafe_characters
 from .model import LOCAL_KEYS, MANAGED_FIELDS, Scope, desired_fields, loose_name_key, name_key, normalise_text
 from .renames import previous_name_problems
 from .template import check as check_template
@@ -262,9 +262,9 @@ def _text_fields(document: dict) -> Iterator[tuple[tuple, Any, bool]]:
                         yield ("environments", env_name, key), override[key], True
 
 
-# Every character escaping.unsafe_characters reports (C0, DEL, C1, bidi and invisible format characters,
-# the line and paragraph separators); tests/test_yamlfile.py checks this against all of Unicode.
-_TEXT_UNSAFE = "".join(map(chr, [*range(0x20), *range(0x7F, 0xA0), 0x2028, 0x2029])) + BIDI_AND_INVISIBLE
+# Every character escaping.unsafe_characters reports: the one set (tests/test_yamlfile.py checks it
+# against all of Unicode), less lone surrogates, which text decoded from a UTF-8 file cannot hold.
+_TEXT_UNSAFE = "".join(ch for ch in UNSAFE_CHARACTERS if not "\ud800" <= ch <= "\udfff")
 
 
 @lru_cache(maxsize=1)

@@ -22,13 +22,13 @@ import sys
 from typing import IO, Iterator
 
 from .errors import FileError
-from .escaping import actions_line, visible
+from .escaping import actions_line, unsafe_pattern, visible
 from .redaction import redact
 
 # Our own terminal sequences: the colours render.py uses and the status line's
 # "return and clear the line". Anything else is shown, never sent to the terminal.
 _OWN_SEQUENCE = re.compile(r"\x1b\[(?:0|1|2|22|31|32|33|36|39)m|\r\x1b\[2K")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u2028\u2029\ud800-\udfff]")
+_CONTROL = unsafe_pattern(allowed="\t\n")
 
 
 def _scrub(text: str) -> str:

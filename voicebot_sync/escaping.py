@@ -26,13 +26,22 @@ BIDI_AND_INVISIBLE = (
     "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\ufeff"
 )
 _CONTROL_CHARS = [chr(c) for c in range(0x00, 0x20)] + [chr(0x7F)] + [chr(c) for c in range(0x80, 0xA0)]
-_ESCAPED = {ord(ch): f"\\u{ord(ch):04x}" for ch in _CONTROL_CHARS + list(BIDI_AND_INVISIBLE)}
-# The line separators break lines in some terminals and editors.
-_ESCAPED.update({0x2028: "\\u2028", 0x2029: "\\u2029"})
-# A lone surrogate (a JSON "\ud800" from outside) cannot be encoded in any stream or file: shown, never sent.
-_ESCAPED.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000)})
+# The one set of characters outside text may not carry into a sink: C0, DEL, C1, bidi and invisible
+# format characters, the line and paragraph separators (they break lines in some terminals and
+# editors), and lone surrogates (a JSON "\ud800" from outside cannot be encoded in any stream or file).
+# visible() shows them, the doors (doors.py) and validate (definitions.py) take them from here.
+UNSAFE_CHARACTERS = ("".join(_CONTROL_CHARS) + BIDI_AND_INVISIBLE + "\u2028\u2029"
+                     + "".join(map(chr, range(0xD800, 0xE000))))
+_ESCAPED = {ord(ch): f"\\u{ord(ch):04x}" for ch in UNSAFE_CHARACTERS}
 _ESCAPED_KEEP_NEWLINES = {k: v for k, v in _ESCAPED.items() if k != 0x0A}
-_UNSAFE = re.compile("[" + re.escape("".join(map(chr, _ESCAPED))) + "]")
+
+
+def unsafe_pattern(allowed: str = "") -> "re.Pattern[str]":
+    """A character class of ``UNSAFE_CHARACTERS`` less ``allowed`` (the doors allow tab and newline)."""
+    return re.compile("[" + re.escape("".join(ch for ch in UNSAFE_CHARACTERS if ch not in allowed)) + "]")
+
+
+_UNSAFE = unsafe_pattern()
 
 
 def unsafe_characters(text: str) -> list[tuple[int, str]]:
