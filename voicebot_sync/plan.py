@@ -133,6 +133,8 @@ class Plan:
     refusal: str | None = None
     # Names the remote had when the plan was made (not saved): apply settles its journal with them.
     remote_names: set = field(default_factory=set, repr=False, compare=False)
+    # Requests the list took (its pages): apply lists again, so they count in requests and the ETA.
+    list_pages: int = 1
 
     def previews(self) -> tuple[dict, dict]:
         """(examples, limits) for ``render_markdown``: each message as a patient hears it."""
@@ -154,8 +156,8 @@ class Plan:
 
     @property
     def requests(self) -> int:
-        """API calls apply needs: one per change, plus the list it starts with."""
-        return len(self.changes) + 1
+        """API calls apply needs: one per change, plus the list it starts with (one request per page)."""
+        return len(self.changes) + max(1, self.list_pages)
 
     @property
     def plan_fingerprint(self) -> str:

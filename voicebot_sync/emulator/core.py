@@ -15,6 +15,7 @@ Use it in-process (``make_wsgi_app`` with ``httpx.WSGITransport``), on a port
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import email.utils
@@ -33,9 +34,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from filelock import FileLock
 
-from .options import LIST_SHAPES, RETRY_AFTER_FORMATS
+from .options import LIST_SHAPES, PAGINATION_STYLES, RETRY_AFTER_FORMATS
 from .wire import (  # noqa: F401 - COLLECTION, PREFIX, Response: part of the core's API
     COLLECTION,
+    OPTIONAL_FIELDS,
     LOGIN_PAGE,
     PREFIX,
     BadRequest as _BadRequest,
@@ -90,6 +92,10 @@ class Emulator:
         or null on the last page), ``"page"``, ``"pages"`` and ``"total"``; ``GET /workflows?page=N``
         serves page N (1-based; past the end: an empty page; not a positive integer: 400). A
         ``Link: <next>; rel="next"`` header is sent too (the only pointer a ``"bare"`` list has).
+    ``pagination``
+        How pages point onward: ``"next"`` (the above), ``"page"`` (only ``page``/``pages``/``total``:
+        the client asks for ``?page=N+1`` itself) or ``"cursor"`` (``next_cursor``, null on the last page, and
+        ``has_more``; ``?cursor=C`` serves the page after C; an unknown cursor: 400). Bare lists: Link only.
     ``list_lag``
         Seconds (by ``clock``) a workflow created through POST stays missing from the list;
         GET by id, PUT and DELETE see it at once.
@@ -108,12 +114,14 @@ class Emulator:
         (``{"status": "Ok", "message": ..., "data": {"warnings": [], "workflows": [...]}}``).
     ``omit_fields``
         Field names left out of every workflow in list and get answers (a tuple, or one
-        comma-separated string), e.g. ``("message",)``.
+        comma-separated string), e.g. ``("message",)``. Optional fields named here (``include_reply``,
+        ``response_options``, ``call_back_url``) are not kept at all, as a server of an older API
+        version does: dropped from every request body silently, so no answer has them.
     ``null_name``
         Workflow names are returned as null in list and get answers.
 
-    Create and update answers are not touched by ``omit_fields``/``null_name``; the 1000-character
-    message rule holds whatever the options.
+    Create and update answers are not touched by ``omit_fields``/``null_name`` (but optional fields
+    named in ``omit_fields`` are never kept); the 1000-character message rule holds whatever the options.
     """
 
     def __init__(
@@ -130,6 +138,7 @@ class Emulator:
         fault_seed: int | None = None,
         fault_status_error: float = 0.0,
         page_size: int | None = None,
+        pagination: str = "next",
         list_lag: float = 0.0,
         always_429: bool = False,
         trickle: float = 0.0,
@@ -144,6 +153,8 @@ class Emulator:
             raise ValueError(f"retry_after must be seconds, http-date or none, not {retry_after!r}")
         if list_shape not in LIST_SHAPES:
             raise ValueError(f"list_shape must be envelope, bare or nested, not {list_shape!r}")
+        if pagination not in PAGINATION_STYLES:
+            raise ValueError(f"pagination must be next, page or cursor, not {pagination!r}")
         if page_size is not None and page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size!r}")
         if list_lag < 0 or trickle < 0:
@@ -154,6 +165,7 @@ class Emulator:
             omit_fields = [f for f in omit_fields.split(",")]
         self.fault_status_error = fault_status_error
         self.page_size = page_size
+        self.pagination = pagination
         self.list_lag = list_lag
         self.always_429 = always_429
         self.trickle = trickle
@@ -370,25 +382,39 @@ class Emulator:
         paging: dict[str, Any] = {}
         headers: dict[str, str] = {}
         if self.page_size:
-            raw = urllib.parse.parse_qs(query).get("page", ["1"])[-1]
-            try:
-                page = int(raw)
-            except ValueError:
-                page = 0
-            if page < 1:
-                raise _BadRequest("page must be a positive integer")
-            total = len(items)
-            pages = max(1, math.ceil(total / self.page_size))
-            items = items[(page - 1) * self.page_size : page * self.page_size]
-            following = f"{COLLECTION}?page={page + 1}"
-            following = (f"http://{host}" if host else "") + following if page < pages else None
-            paging = {"next": following, "page": page, "pages": pages, "total": total}
-            if following:
-                headers["Link"] = f'<{following}>; rel="next"'
+            items, paging, headers = self._page(items, urllib.parse.parse_qs(query), host)
         if self.list_shape == "bare":
             return _json(items, headers)
         data: Any = items if self.list_shape == "envelope" else {"warnings": [], "workflows": items}
         return _json({"status": "Ok", "message": "workflows retrieved successfully", "data": data, **paging}, headers)
+
+    def _page(self, items: list, params: dict, host: str) -> tuple[list, dict[str, Any], dict[str, str]]:
+        """One page of ``items`` as ``params`` ask, and how it points onward (``pagination``)."""
+        total, size = len(items), self.page_size or 1
+        pages = max(1, math.ceil(total / size))
+        if self.pagination == "cursor":
+            raw = params.get("cursor", [""])[-1]
+            start = _cursor_offset(raw) if raw else 0
+            if start is None:
+                raise _BadRequest("unknown cursor")
+            following = _cursor(start + size) if start + size < total else None
+            link = f"{COLLECTION}?cursor={following}" if following else None
+            paging: dict[str, Any] = {"next_cursor": following, "has_more": following is not None}
+            return items[start : start + size], paging, ({"Link": f'<{link}>; rel="next"'} if link else {})
+        raw = params.get("page", ["1"])[-1]
+        try:
+            page = int(raw)
+        except ValueError:
+            page = 0
+        if page < 1:
+            raise _BadRequest("page must be a positive integer")
+        following = f"{COLLECTION}?page={page + 1}"
+        following = (f"http://{host}" if host else "") + following if page < pages else None
+        paging = {"page": page, "pages": pages, "total": total}
+        if self.pagination == "next":
+            paging = {"next": following, **paging}
+        headers = {"Link": f'<{following}>; rel="next"'} if following else {}
+        return items[(page - 1) * size : page * size], paging, headers
 
     def _get(self, workflow_id: str) -> Response:
         if workflow_id not in self._records:
@@ -426,7 +452,10 @@ class Emulator:
         return _envelope(200, "workflow deleted successfully", {})
 
     def _fields(self, body: bytes) -> dict[str, Any]:
-        return request_fields(body, quirks=self.quirks)
+        fields = request_fields(body, quirks=self.quirks)
+        for name in set(self.omit_fields) & set(OPTIONAL_FIELDS):
+            fields.pop(name, None)  # a server of an older API version: not kept, and not a word said
+        return fields
 
     def _public(self, record: dict[str, Any]) -> dict[str, Any]:
         out = dict(record)
@@ -444,3 +473,15 @@ class Emulator:
         return out
 
 
+def _cursor(offset: int) -> str:
+    """An opaque cursor, as servers hand them out (the offset of the next page, encoded)."""
+    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+
+def _cursor_offset(cursor: str) -> int | None:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind, _, number = text.partition(":")
+    return int(number) if kind == "offset" and number.isdigit() else None
