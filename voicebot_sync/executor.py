@@ -30,6 +30,7 @@ from .errors import (
     Unreachable,
 )
 from .journal import Entry, Journal
+from .kept import KeptCheck
 from .model import remote_fields
 from .plan import Change, Plan
 from .durations import least_time
@@ -141,6 +142,7 @@ class Executor:
         journal: Journal | None = None,
         settle: float = DEFAULT_SETTLE,
         wall: Callable[[], float] = time.time,
+        unkept: tuple[str, ...] | list[str] = (),
     ):
         self.client = client
         self.events = events or Events()
@@ -152,6 +154,7 @@ class Executor:
         self.settle = settle
         self.wall = wall
         self.in_flight: Change | None = None
+        self.kept = KeptCheck(unkept)  # fields the server did not keep: warned once per run (kept.py)
         # Creates of earlier runs that a list may not show yet, by name: (sent on our clock, id if confirmed).
         self._unsettled: dict[str, tuple[float, str | None]] = {}
         if journal is not None:
@@ -339,9 +342,19 @@ class Executor:
                 return found
 
         def write() -> Outcome:
-            return Outcome(change, "created", str(self.client.create_workflow(fields)["id"]))
+            answer = self.client.create_workflow(fields)
+            return self._kept(Outcome(change, "created", str(answer["id"])), fields, answer)
 
         return self._journalled(change, fields, write, find)
+
+    def _kept(self, outcome: Outcome, sent: dict[str, Any], answer: Any) -> Outcome:
+        """What the server answered against what was sent: a field it did not keep is said (once per run)."""
+        found = self.kept.warnings(outcome.change.name, outcome.change.source, sent, answer)
+        for text in found.values():
+            self.events.note(text)
+        if found:
+            outcome.note = outcome.note or f"the server did not keep {', '.join(found)}"
+        return outcome
 
     def _fetch_created(self, change: Change, workflow_id: str) -> Outcome | None:
         """A create an earlier run confirmed: one GET by id sees it even when the list lags."""
@@ -356,10 +369,10 @@ class Executor:
 
         def write() -> Outcome:
             try:
-                self.client.update_workflow(change.id, fields)
+                answer = self.client.update_workflow(change.id, fields)
             except NotFound:
                 return Outcome(change, "failed", change.id, "the workflow no longer exists remotely; run plan again")
-            return Outcome(change, "updated", change.id)
+            return self._kept(Outcome(change, "updated", change.id), fields, answer)
 
         def updated(sent: float) -> Outcome | None:
             try:

@@ -97,12 +97,12 @@ def apply(
         if journal.problem:
             hooks.note(f"warning: {journal.problem}")
         if options.plan_file:
-            the_plan = reload_saved_plan(client, options.plan_file, api_url=settings.api_url, scope=settings.scope)
+            the_plan = reload_saved_plan(client, options.plan_file, api_url=settings.api_url, scope=settings.scope, unkept=settings.unkept_fields)
             source = options.plan_file
         else:
             definitions, skipped = load(settings, hooks)
             the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
-                                    prune=settings.prune, scope=settings.scope)
+                                    prune=settings.prune, scope=settings.scope, unkept=settings.unkept_fields)
             the_plan.env = settings.env
             add_skipped_note(the_plan, skipped)
             source = " ".join(settings.workflows)
@@ -124,7 +124,7 @@ def apply(
         deadline = options.started + options.max_duration if options.max_duration is not None else None
         stop.deadline = deadline  # every wait, not only the start of each operation
         executor = Executor(client, events=events, stop=stop, deadline=deadline, journal=journal,
-                            settle=settings.settle_time)
+                            settle=settings.settle_time, unkept=settings.unkept_fields)
         # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.
         result = ApplyResult(the_plan, None)
         with stop.handling_signals(on_first=lambda: events.note(stop_notice(executor, stop_hint))):
