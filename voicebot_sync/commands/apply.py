@@ -21,6 +21,7 @@ from ..executor import Events, Executor, Report
 from ..journal import Journal
 from ..lock import account_lock
 from ..plan import Plan
+from ..probe import remove_leftover_probes
 from ..stop import StopSignal
 from .common import (
     Hooks,
@@ -96,6 +97,7 @@ def apply(
         journal = Journal.for_account(account, settings.api_key)
         if journal.problem:
             hooks.note(f"warning: {journal.problem}")
+        remove_leftover_probes(client, journal, settle=settings.settle_time, note=hooks.note)  # doctor's, if stopped
         if options.plan_file:
             the_plan = reload_saved_plan(client, options.plan_file, api_url=settings.api_url, scope=settings.scope, unkept=settings.unkept_fields)
             source = options.plan_file
