@@ -99,7 +99,7 @@ def apply(
             hooks.note(f"warning: {journal.problem}")
         remove_leftover_probes(client, journal, settle=settings.settle_time, note=hooks.note)  # doctor's, if stopped
         if options.plan_file:
-            the_plan = reload_saved_plan(client, options.plan_file, api_url=settings.api_url, scope=settings.scope, unkept=settings.unkept_fields)
+            the_plan = reload_saved_plan(client, options.plan_file, api_url=settings.api_url, scope=settings.scope)
             source = options.plan_file
         else:
             definitions, skipped = load(settings, hooks)
