@@ -37,11 +37,10 @@ def seeded(count, **options) -> Emulator:
 # -- every style the emulator serves, over HTTP ----------------------------------------
 
 
-@pytest.mark.parametrize("shape", ["envelope", "bare"])
-@pytest.mark.parametrize("style", ["next", "page", "cursor"])
+# (A bare list cannot say page/pages: in every style it points onward by its Link header only.)
+@pytest.mark.parametrize("shape,style", [("envelope", "next"), ("envelope", "page"), ("envelope", "cursor"),
+                                         ("bare", "next"), ("bare", "cursor")])
 def test_every_page_is_read_and_counted(shape, style):
-    if shape == "bare" and style == "page":
-        pytest.skip("a bare list cannot say page/pages: it points onward by Link only, as in the next style")
     emulator = seeded(7, page_size=3, pagination=style, list_shape=shape)
     with running(emulator) as url, client_at(url) as client:
         names = [w["name"] for w in client.list_workflows()]

@@ -21,7 +21,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ..errors import ApiError, Refused, RequestRejected
+from ..errors import ApiError, RequestRejected
 from ..escaping import visible
 from ..model import MANAGED_FIELDS
 from .common import Hooks, client_for
@@ -80,7 +80,7 @@ def doctor(settings, hooks: Hooks | None = None, *, write_test: bool = False,
     from ..commands.apply import lock_url
     from ..journal import Journal
     from ..lock import account_lock
-    from ..probe import WRITE_TEST_REQUESTS, remove_leftover_probes, write_test as run_probe
+    from ..probe import remove_leftover_probes
 
     hooks = hooks or Hooks()
     result = DoctorResult(settings.api_url if not settings.local else "local", settings.env)
@@ -97,11 +97,9 @@ def doctor(settings, hooks: Hooks | None = None, *, write_test: bool = False,
                         client, journal, settle=settings.settle_time, note=hooks.note)
                     _look(client, result, wall)
                     if write_test and result.ok:
-                        _write_test(client, journal, result, settings, confirm, WRITE_TEST_REQUESTS, run_probe)
+                        _write_test(client, journal, result, settings, confirm)
             else:
                 _look(client, result, wall)
-        except Refused:
-            raise
         except ApiError as exc:
             result.fail(str(exc))
         finally:
@@ -147,11 +145,14 @@ def _look(client, result: DoctorResult, wall: Callable[[], float]) -> None:
                                f"\"{visible(p['name'])}\" (id {visible(p['id'])}): it is safe to delete")
 
 
-def _write_test(client, journal, result: DoctorResult, settings, confirm, requests: int, run_probe) -> None:
+def _write_test(client, journal, result: DoctorResult, settings, confirm: Callable[[str], None]) -> None:
+    """The probe, when the budget lets its requests start at once (never a probe left waiting for a slot)."""
     from ..durations import format_seconds
+    from ..probe import PROBE_PREFIX, WRITE_TEST_REQUESTS, write_test as run_probe
 
     paginated = result.listing is not None and result.listing["pages"] > 1
-    need = requests - 1 if paginated else requests  # a paged list would cost more than one request: not looked in
+    # Looking for the probe in a paged list would cost a request per page: not done, said so.
+    need = WRITE_TEST_REQUESTS - 1 if paginated else WRITE_TEST_REQUESTS
     if client.limiter.windows:
         wait = client.limiter.earliest_starts(need)[-1]
         if wait > 0:
@@ -159,8 +160,6 @@ def _write_test(client, journal, result: DoctorResult, settings, confirm, reques
                               f"start at once (the last could start in {format_seconds(wait)}); try again then "
                               "(see voicebot-sync budget)")
             return
-    from ..probe import PROBE_PREFIX
-
     confirm(f"Create, read back and delete one probe workflow (\"{PROBE_PREFIX} ...\") at "
             f"{result.api_url} ({need} requests)?")
     try:
@@ -173,8 +172,8 @@ def _write_test(client, journal, result: DoctorResult, settings, confirm, reques
         result.fail(f"the server did not keep {', '.join(probe.core_not_kept)} as sent: plans against it would "
                     "never converge")
     if probe.config_line:
-        result.warnings.append(f"the server does not keep {', '.join(f for f in probe.not_kept if f not in probe.core_not_kept)}: "
-                               f"add `{probe.config_line}` to voicebot-sync.yaml"
+        dropped = ", ".join(f for f in probe.not_kept if f not in probe.core_not_kept)
+        result.warnings.append(f"the server does not keep {dropped}: add `{probe.config_line}` to voicebot-sync.yaml"
                                + (f" (under environments: {settings.env}:)" if settings.env else "")
                                + " so plans stop showing them as a change on every run")
     if probe.listed is False:

@@ -15,7 +15,6 @@ Use it in-process (``make_wsgi_app`` with ``httpx.WSGITransport``), on a port
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import copy
 import email.utils
@@ -35,6 +34,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 from filelock import FileLock
 
 from .options import LIST_SHAPES, PAGINATION_STYLES, RETRY_AFTER_FORMATS
+from .paging import page_of
 from .wire import (  # noqa: F401 - COLLECTION, PREFIX, Response: part of the core's API
     COLLECTION,
     OPTIONAL_FIELDS,
@@ -382,39 +382,12 @@ class Emulator:
         paging: dict[str, Any] = {}
         headers: dict[str, str] = {}
         if self.page_size:
-            items, paging, headers = self._page(items, urllib.parse.parse_qs(query), host)
+            items, paging, headers = page_of(items, urllib.parse.parse_qs(query), host, self.page_size,
+                                             self.pagination)
         if self.list_shape == "bare":
             return _json(items, headers)
         data: Any = items if self.list_shape == "envelope" else {"warnings": [], "workflows": items}
         return _json({"status": "Ok", "message": "workflows retrieved successfully", "data": data, **paging}, headers)
-
-    def _page(self, items: list, params: dict, host: str) -> tuple[list, dict[str, Any], dict[str, str]]:
-        """One page of ``items`` as ``params`` ask, and how it points onward (``pagination``)."""
-        total, size = len(items), self.page_size or 1
-        pages = max(1, math.ceil(total / size))
-        if self.pagination == "cursor":
-            raw = params.get("cursor", [""])[-1]
-            start = _cursor_offset(raw) if raw else 0
-            if start is None:
-                raise _BadRequest("unknown cursor")
-            following = _cursor(start + size) if start + size < total else None
-            link = f"{COLLECTION}?cursor={following}" if following else None
-            paging: dict[str, Any] = {"next_cursor": following, "has_more": following is not None}
-            return items[start : start + size], paging, ({"Link": f'<{link}>; rel="next"'} if link else {})
-        raw = params.get("page", ["1"])[-1]
-        try:
-            page = int(raw)
-        except ValueError:
-            page = 0
-        if page < 1:
-            raise _BadRequest("page must be a positive integer")
-        following = f"{COLLECTION}?page={page + 1}"
-        following = (f"http://{host}" if host else "") + following if page < pages else None
-        paging = {"page": page, "pages": pages, "total": total}
-        if self.pagination == "next":
-            paging = {"next": following, **paging}
-        headers = {"Link": f'<{following}>; rel="next"'} if following else {}
-        return items[(page - 1) * size : page * size], paging, headers
 
     def _get(self, workflow_id: str) -> Response:
         if workflow_id not in self._records:
@@ -471,17 +444,3 @@ class Emulator:
         if self.null_name:
             out["name"] = None
         return out
-
-
-def _cursor(offset: int) -> str:
-    """An opaque cursor, as servers hand them out (the offset of the next page, encoded)."""
-    return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
-
-
-def _cursor_offset(cursor: str) -> int | None:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        return None
-    kind, _, number = text.partition(":")
-    return int(number) if kind == "offset" and number.isdigit() else None
