@@ -17,7 +17,7 @@ def render_doctor_text(result) -> str:
 
     listed = result.listing
     if listed is None:
-        row("FAIL", f"the list: {visible(result.reason)}")
+        row("FAIL", "URL and key: the list could not be read (the reason is below)")
     else:
         row("ok", f"URL and key: the list answered in {result.answer_seconds * 1000:.0f} ms")
         shape = ("a bare JSON list" if listed["shape"] == "bare"

@@ -15,6 +15,7 @@ a workflow id on two pages, or a ``total`` the pages do not add up to stops the 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urljoin
@@ -43,6 +44,7 @@ class ListAnswer:
     headers: httpx.Headers = field(default_factory=httpx.Headers)  # the first page's headers
     seconds: float = 0.0  # the first page's answer time
     total: int | None = None  # what the envelope said the list holds, when it said
+    received_at: float = 0.0  # wall time (time.time) the first page's answer was read: its Date is compared to it
 
 
 def _int(value: Any) -> int | None:
@@ -131,6 +133,7 @@ class _Reader:
             self.answer.envelope_keys = sorted(envelope) if envelope is not None else []
             self.answer.headers = response.headers if response is not None else httpx.Headers()
             self.answer.seconds = self.client.last_seconds
+            self.answer.received_at = time.time()
             self.answer.total = _int((envelope or {}).get("total", (envelope or {}).get("count")))
         else:
             self.answer.pages += 1

@@ -95,11 +95,11 @@ def doctor(settings, hooks: Hooks | None = None, *, write_test: bool = False,
                     journal = Journal.for_account(account, settings.api_key)
                     result.leftover_probes_removed = remove_leftover_probes(
                         client, journal, settle=settings.settle_time, note=hooks.note)
-                    _look(client, result, wall)
+                    _look(client, result)
                     if write_test and result.ok:
                         _write_test(client, journal, result, settings, confirm)
             else:
-                _look(client, result, wall)
+                _look(client, result)
         except ApiError as exc:
             result.fail(str(exc))
         finally:
@@ -108,14 +108,13 @@ def doctor(settings, hooks: Hooks | None = None, *, write_test: bool = False,
     return result
 
 
-def _look(client, result: DoctorResult, wall: Callable[[], float]) -> None:
+def _look(client, result: DoctorResult) -> None:
     """The one list, and everything it tells."""
     from ..api.client import PAGINATION_KEYS
     from ..probe import is_probe_name
 
-    workflows = client.list_workflows()
+    workflows = client.list_workflows()  # every page: the whole remote, or an error
     answer = client.last_list
-    received = wall()
     result.answer_seconds = answer.seconds
     result.listing = {
         "shape": answer.kind, "envelope_keys": answer.envelope_keys,
@@ -134,7 +133,8 @@ def _look(client, result: DoctorResult, wall: Callable[[], float]) -> None:
                                "Unicode form (equal after NFC): voicebot-sync treats them as one name, so plans "
                                "report them as ambiguous")
     result.rate_limit_headers = {k: visible(v)[:200] for k, v in answer.headers.items() if _RATE_HEADER.search(k)}
-    result.clock_skew_seconds = _skew(answer.headers.get("Date"), received - answer.seconds / 2)
+    # The server wrote its Date while answering: half the answer time before the answer was read.
+    result.clock_skew_seconds = _skew(answer.headers.get("Date"), answer.received_at - answer.seconds / 2)
     if result.clock_skew_seconds is not None and abs(result.clock_skew_seconds) > SKEW_WARNING:
         result.warnings.append(f"the server's clock is {result.clock_skew_seconds:+.0f}s from this machine's: "
                                "a Retry-After given as a date would be misread; check this machine's time (NTP)")
