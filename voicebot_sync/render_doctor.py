@@ -34,7 +34,8 @@ def render_doctor_text(result) -> str:
         row("info", "rate-limit headers: " + (headers or "none (voicebot-sync counts its requests itself)"))
         skew = result.clock_skew_seconds
         row("info" if skew is None else ("ok" if abs(skew) <= 300 else "warn"),
-            "clock: no Date header" if skew is None else f"clock: the server's Date is {skew:+.0f}s from this machine's")
+            "clock: no Date header" if skew is None else "clock: the server's Date agrees with this machine's clock "
+            "(within 1s)" if abs(skew) < 1.5 else f"clock: the server's Date is {skew:+.0f}s from this machine's")
     if result.budget is not None:
         row("info", f"budget (ledger): {visible(result.budget['summary'])}")
     for name in result.leftover_probes_removed:
