@@ -173,7 +173,7 @@ class Executor:
         started = self.clock()
         report = Report(
             total=len(plan.changes),
-            least_seconds=least_time(len(plan.changes) + 1, self.client.limiter.windows),
+            least_seconds=least_time(plan.requests, self.client.limiter.windows),  # the list's pages included
             plan_fingerprint=plan.plan_fingerprint,
         )
         self.last_report = report  # for a caller that is interrupted at once (second signal)

@@ -172,7 +172,7 @@ class _Reader:
                 raise self.fail(f"the list gave the cursor {short(value, 40)} twice", path)
             self.cursors.add(str(value))
             return f"{WORKFLOWS}?cursor={quote(str(value), safe='')}", None
-        here = str(response.request.url) if response is not None and response._request is not None else str(self.base)
+        here = str(response.request.url) if response is not None else str(self.base)  # relative links resolve here
         try:
             target = httpx.URL(urljoin(here, value))
         except (httpx.InvalidURL, ValueError):
