@@ -349,7 +349,7 @@ def test_over_http_an_envelope_that_says_error_is_never_an_empty_remote(runner, 
     assert len(emulator.workflows) == 1  # nothing created again
 
 
-@pytest.mark.parametrize("fault", [{"page_size": 1}, {"list_shape": "nested"}, {"omit_fields": ("message",)},
+@pytest.mark.parametrize("fault", [{"list_shape": "nested"}, {"omit_fields": ("message",)},
                                    {"null_name": True}, {"html_answers": True}])
 def test_over_http_a_list_that_is_not_the_whole_remote_stops_the_run(runner, workflows, fault):
     from voicebot_sync.emulator import Emulator, running

@@ -37,7 +37,7 @@ ENV_VARS = {"api_url": "VOICEBOT_API_URL", "rate_limit": "VOICEBOT_RATE_LIMIT",
             "config": "VOICEBOT_SYNC_CONFIG", "env": "VOICEBOT_ENV"}
 # What the top of the file and each environment section may set (the schema says the same).
 SETTINGS = ("workflows_dir", "api_url", "api_key_env", "rate_limit", "prune", "guards", "owns", "max_retries", "timeout",
-            "settle_time")
+            "settle_time", "unkept_fields")
 DEFAULT_SETTLE_TIME = 10.0
 
 
@@ -60,6 +60,8 @@ class Settings:
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = DEFAULT_TIMEOUT
     settle_time: float = DEFAULT_SETTLE_TIME
+    # Optional fields this server does not keep (kept.py): never compared, so never an update every run.
+    unkept_fields: tuple[str, ...] = ()
     # The workflow directories before command-line paths narrowed them (for --prune's scope check).
     workflows_configured: list[str] = field(default_factory=lambda: ["workflows"])
     sources: dict[str, str] = field(default_factory=dict)
@@ -104,6 +106,7 @@ class Settings:
             ("max_retries", str(self.max_retries), self.source("max_retries")),
             ("timeout", f"{self.timeout:g}s", self.source("timeout")),
             ("settle_time", f"{self.settle_time:g}s", self.source("settle_time")),
+            ("unkept_fields", ", ".join(self.unkept_fields) or "(none)", self.source("unkept_fields")),
             ("insecure", str(self.insecure).lower(), self.source("insecure")),
         ]
 
@@ -300,6 +303,8 @@ def _apply_layer(s: Settings, layer: Mapping[str, Any], source: str, base: str, 
             s.sources["owns"] = source
         elif key == "settle_time":
             _set(s, key, _settle(value, source), source)
+        elif key == "unkept_fields":
+            _set(s, key, tuple(value), source)
         elif key == "timeout":
             timeout = float(value)
             if not math.isfinite(timeout) or not 0 < timeout <= 3600:

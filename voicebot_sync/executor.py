@@ -32,6 +32,7 @@ from .errors import (
     Unreachable,
 )
 from .journal import Entry, Journal
+from .kept import KeptCheck
 from .model import loose_name_key, remote_fields
 from .plan import Change, Plan
 from .durations import least_time
@@ -143,6 +144,7 @@ class Executor:
         journal: Journal | None = None,
         settle: float = DEFAULT_SETTLE,
         wall: Callable[[], float] = time.time,
+        unkept: tuple[str, ...] | list[str] = (),
     ):
         self.client = client
         self.events = events or Events()
@@ -154,6 +156,7 @@ class Executor:
         self.settle = settle
         self.wall = wall
         self.in_flight: Change | None = None
+        self.kept = KeptCheck(unkept)  # fields the server did not keep: warned once per run (kept.py)
         # Creates of earlier runs that a list may not show yet, by name: (sent on our clock, id if confirmed).
         self._unsettled: dict[str, tuple[float, str | None]] = {}
         if journal is not None:
@@ -172,7 +175,7 @@ class Executor:
         started = self.clock()
         report = Report(
             total=len(plan.changes),
-            least_seconds=least_time(len(plan.changes) + 1, self.client.limiter.windows),
+            least_seconds=least_time(plan.requests, self.client.limiter.windows),  # the list's pages included
             plan_fingerprint=plan.plan_fingerprint,
         )
         self.last_report = report  # for a caller that is interrupted at once (second signal)
@@ -355,9 +358,19 @@ class Executor:
 
         def write() -> Outcome:
             answer = self.client.create_workflow(fields)
-            return self._answered(Outcome(change, "created", str(answer["id"])), fields, answer)
+            outcome = self._answered(Outcome(change, "created", str(answer["id"])), fields, answer)
+            return self._kept(outcome, fields, answer)
 
         return self._journalled(change, fields, write, find)
+
+    def _kept(self, outcome: Outcome, sent: dict[str, Any], answer: Any) -> Outcome:
+        """What the server answered against what was sent: a field it did not keep is said (once per run)."""
+        found = self.kept.warnings(outcome.change.name, outcome.change.source, sent, answer)
+        for text in found.values():
+            self.events.note(text)
+        if found:
+            outcome.note = outcome.note or f"the server did not keep {', '.join(found)}"
+        return outcome
 
     def _fetch_created(self, change: Change, workflow_id: str) -> Outcome | None:
         """A create an earlier run confirmed: one GET by id sees it even when the list lags."""
@@ -387,7 +400,7 @@ class Executor:
                 answer = self.client.update_workflow(change.id, fields)
             except NotFound:
                 return Outcome(change, "failed", change.id, "the workflow no longer exists remotely; run plan again")
-            return self._answered(Outcome(change, "updated", change.id), fields, answer)
+            return self._kept(self._answered(Outcome(change, "updated", change.id), fields, answer), fields, answer)
 
         def updated(sent: float) -> Outcome | None:
             try:

@@ -41,7 +41,7 @@ class Entry:
 
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
-_ACTIONS = ("create", "update", "delete")
+_ACTIONS = ("create", "update", "delete", "probe")  # probe: doctor --write-test
 _STATES = ("sending", "uncertain", "created")
 
 
@@ -153,8 +153,9 @@ class Journal:
                 self.entries.pop(entry.op, None)
             else:
                 still.append(entry)
-        for entry in [e for e in self.entries.values() if e.action != "create"]:
+        for entry in [e for e in self.entries.values() if e.action not in ("create", "probe")]:
             # A lost update or delete is checked by the next plan itself: it compares the remote.
+            # (A doctor probe stays until it is deleted: probe.remove_leftover_probes.)
             self.entries.pop(entry.op, None)
         self._save()
         return still

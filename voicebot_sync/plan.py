@@ -135,6 +135,8 @@ class Plan:
     remote_names: set = field(default_factory=set, repr=False, compare=False)
     # Name -> id of each workflow a definition matched (not saved): apply records them (applied.py).
     managed: dict = field(default_factory=dict, repr=False, compare=False)
+    # Requests the list took (its pages): apply lists again, so they count in requests and the ETA.
+    list_pages: int = 1
 
     def previews(self) -> tuple[dict, dict]:
         """(examples, limits) for ``render_markdown``: each message as a patient hears it."""
@@ -156,8 +158,8 @@ class Plan:
 
     @property
     def requests(self) -> int:
-        """API calls apply needs: one per change, plus the list it starts with."""
-        return len(self.changes) + 1
+        """API calls apply needs: one per change, plus the list it starts with (one request per page)."""
+        return len(self.changes) + max(1, self.list_pages)
 
     @property
     def plan_fingerprint(self) -> str:

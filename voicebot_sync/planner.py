@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 from .durations import Window
 from .errors import MatchError, Problem
+from .kept import Unkept
 from .model import Scope, all_remote_fields, loose_name_key, name_key, remote_fields
 from .plan import Change, Plan, remote_fingerprint
 from .renames import match_previous_names, rename_hints
@@ -122,9 +123,11 @@ def make_plan(
     windows: Sequence[Window] = (),
     prune: bool = False,
     scope: Scope | None = None,
+    unkept: Iterable[str] = (),
 ) -> Plan:
-    """The plan that makes ``remote`` match ``definitions``."""
+    """The plan that makes ``remote`` match ``definitions``; ``unkept``: fields this server does not keep."""
     scope = scope or Scope()
+    not_kept = Unkept(unkept)
     remote = list(remote)
     pinned = [str(d.id) for d in definitions if d.id is not None and scope.contains(d.name)]
     owned = scope.owned(remote, pinned)
@@ -172,6 +175,7 @@ def make_plan(
         if w is None:
             creates.append(Change("create", d.name, None, d.source, None, desired, d.line))
             continue
+        desired = not_kept.compared(desired)  # a field the server drops would be an update every run
         known = normalised[str(w["id"])]
         current = {f: known[f] for f in desired} if all(f in known for f in desired) else remote_fields(w, tuple(desired))
         if current == desired:
@@ -197,7 +201,7 @@ def make_plan(
                 entry["duplicate_of"] = duplicates[str(w["id"])]
             unmanaged.append(entry)
 
-    notes = list(dup_notes) + rename_hints(creates, leftovers, pruned=prune)
+    notes = list(dup_notes) + rename_hints(creates, leftovers, pruned=prune) + not_kept.notes()
     outside = len(remote) - len(owned)
     if outside:
         notes.append(f"{outside} remote workflow{'s' if outside != 1 else ''} outside this repo's scope ({scope.describe()}) ignored")

@@ -114,7 +114,7 @@ def _looks_like_html(response: httpx.Response) -> bool:
 
 WRITES = ("POST", "PUT", "DELETE")
 
-# Keys in a list answer that say there is more than this answer holds.
+# Keys in a list answer that say there is more than this answer holds (pages.py follows them; doctor names them).
 PAGINATION_KEYS = ("next", "next_page", "nextPage", "links", "pages", "page", "cursor", "next_cursor", "has_more")
 
 
@@ -161,19 +161,10 @@ def _envelope_message(body: dict[str, Any]) -> str:
 
 
 def _check_list(data: Any, envelope: dict[str, Any] | None, method: str, path: str) -> list[dict[str, Any]]:
-    """The whole remote, or an error: never a partial or misread list."""
+    """One page of the list, or an error: never a misread list (``pages.py`` follows and checks the pages)."""
     if not isinstance(data, list):
         raise UnexpectedAnswer(f"the workflow list's 'data' is a JSON {type(data).__name__}, not a list",
                                method=method, path=path)
-    if envelope is not None:
-        signals = [k for k in PAGINATION_KEYS if envelope.get(k) not in (None, False, "", [], {})]
-        total = envelope.get("total", envelope.get("count"))
-        if isinstance(total, int) and not isinstance(total, bool) and total > len(data):
-            signals.append(f"total {total} > {len(data)} received")
-        if signals:
-            raise UnexpectedAnswer(
-                f"the workflow list is paginated ({', '.join(map(short, signals))}); voicebot-sync reads only "
-                "complete lists, so it stops rather than plan against part of the remote", method=method, path=path)
     for index, item in enumerate(data):
         check_workflow(item, f"workflow #{index + 1} of the list", method, path)
     return data
@@ -252,6 +243,10 @@ class VoicebotClient:
         self.answered = 0
         self.rate_limited = 0
         self.retries = 0
+        # The last answer and its time (pagination headers, doctor), and how the last list came.
+        self.last_response: httpx.Response | None = None
+        self.last_seconds = 0.0
+        self.last_list = None
 
     def close(self) -> None:
         self._http.close()
@@ -265,8 +260,16 @@ class VoicebotClient:
     # -- the endpoints -----------------------------------------------------------
 
     def list_workflows(self) -> list[dict[str, Any]]:
-        data, envelope = self._read("GET", WORKFLOWS)
-        return _check_list(data, envelope, "GET", WORKFLOWS)
+        """The whole list, every page of it (``pages.py``); ``last_list`` says how it came."""
+        from .pages import read_list
+
+        self.last_list = read_list(self)
+        return self.last_list.workflows
+
+    @property
+    def list_pages(self) -> int:
+        """Requests the last list took (its pages): the plan counts them."""
+        return self.last_list.pages if self.last_list is not None else 1
 
     def get_workflow(self, workflow_id: str) -> dict[str, Any]:
         path = workflow_path(workflow_id)
@@ -329,14 +332,16 @@ class VoicebotClient:
                 raise
             finally:
                 self.limiter.settle()
+                self.last_seconds = self.limiter.clock() - started
                 if self.on_request:
                     self.on_request(
                         RequestRecord(
                             method, path, response.status_code if response is not None else None,
-                            attempt + limited, self.limiter.clock() - started, error, time.time(),
+                            attempt + limited, self.last_seconds, error, time.time(),
                         )
                     )
             self.answered += 1
+            self.last_response = response
             if response.status_code == 429:
                 self.rate_limited += 1
                 limited += 1

@@ -22,6 +22,7 @@ from ..journal import Journal
 from ..lock import account_lock
 from ..model import loose_name_key
 from ..plan import Plan
+from ..probe import remove_leftover_probes
 from ..stop import StopSignal
 from .common import (
     Hooks,
@@ -97,13 +98,14 @@ def apply(
         journal = Journal.for_account(account, settings.api_key)
         if journal.problem:
             hooks.note(f"warning: {journal.problem}")
+        remove_leftover_probes(client, journal, settle=settings.settle_time, note=hooks.note)  # doctor's, if stopped
         if options.plan_file:
             the_plan = reload_saved_plan(client, options.plan_file, api_url=settings.api_url, scope=settings.scope)
             source = options.plan_file
         else:
             definitions, skipped = load(settings, hooks)
             the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
-                                    prune=settings.prune, scope=settings.scope)
+                                    prune=settings.prune, scope=settings.scope, unkept=settings.unkept_fields)
             the_plan.env = settings.env
             add_skipped_note(the_plan, skipped)
             source = " ".join(settings.workflows)
@@ -132,7 +134,7 @@ def apply(
         deadline = options.started + options.max_duration if options.max_duration is not None else None
         stop.deadline = deadline  # every wait, not only the start of each operation
         executor = Executor(client, events=events, stop=stop, deadline=deadline, journal=journal,
-                            settle=settings.settle_time)
+                            settle=settings.settle_time, unkept=settings.unkept_fields)
         # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.
         result = ApplyResult(the_plan, None)
         with stop.handling_signals(on_first=lambda: events.note(stop_notice(executor, stop_hint))):

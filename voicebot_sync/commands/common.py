@@ -152,12 +152,16 @@ def owned(remote: list[dict[str, Any]], scope: Scope, also_ids=()) -> list[dict[
     return scope.owned(remote, also_ids)
 
 
-def plan_against(client, definitions, *, api_url: str, windows, prune: bool, scope: Scope) -> Plan:
+def plan_against(client, definitions, *, api_url: str, windows, prune: bool, scope: Scope, unkept=()) -> Plan:
     """List the remote once and plan the definitions against it."""
+    from ..durations import least_time
     from ..planner import make_plan
 
     remote = client.list_workflows()
-    plan = make_plan(definitions, remote, api_url=api_url, windows=windows, prune=prune, scope=scope)
+    plan = make_plan(definitions, remote, api_url=api_url, windows=windows, prune=prune, scope=scope, unkept=unkept)
+    plan.list_pages = getattr(client, "list_pages", 1)
+    if plan.list_pages > 1:  # apply's list takes every page again
+        plan.estimated_seconds = least_time(plan.requests, windows)
     if plan.has_changes and windows:
         # From the budget left now (this run's requests and, through the ledger, earlier runs'),
         # not only from an empty window: apply's own list plus one request per change.

@@ -16,7 +16,7 @@ def drift(settings, hooks: Hooks | None = None) -> dict[str, Any]:
     definitions, _ = load(settings, hooks)
     with client_for(settings, hooks, read_only=True) as client:
         the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
-                                prune=False, scope=settings.scope)
+                                prune=False, scope=settings.scope, unkept=settings.unkept_fields)
     report = drift_report(the_plan)
     report["env"] = settings.env
     # Missing workflows told apart by what apply recorded here (applied.py): deleted, or never applied.

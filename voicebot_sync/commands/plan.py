@@ -15,7 +15,7 @@ def plan(settings, hooks: Hooks | None = None) -> Plan:
     definitions, skipped = load(settings, hooks)
     with client_for(settings, hooks, read_only=True) as client:
         result = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
-                              prune=settings.prune, scope=settings.scope)
+                              prune=settings.prune, scope=settings.scope, unkept=settings.unkept_fields)
     result.env = settings.env
     result.preview_maker = lambda: markdown_previews(definitions)
     add_skipped_note(result, skipped)

@@ -33,9 +33,11 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from filelock import FileLock
 
-from .options import LIST_SHAPES, NAME_FORMS, RETRY_AFTER_FORMATS
+from .options import LIST_SHAPES, NAME_FORMS, PAGINATION_STYLES, RETRY_AFTER_FORMATS
+from .paging import page_of
 from .wire import (  # noqa: F401 - COLLECTION, PREFIX, Response: part of the core's API
     COLLECTION,
+    OPTIONAL_FIELDS,
     LOGIN_PAGE,
     PREFIX,
     BadRequest as _BadRequest,
@@ -90,6 +92,10 @@ class Emulator:
         or null on the last page), ``"page"``, ``"pages"`` and ``"total"``; ``GET /workflows?page=N``
         serves page N (1-based; past the end: an empty page; not a positive integer: 400). A
         ``Link: <next>; rel="next"`` header is sent too (the only pointer a ``"bare"`` list has).
+    ``pagination``
+        How pages point onward: ``"next"`` (the above), ``"page"`` (only ``page``/``pages``/``total``:
+        the client asks for ``?page=N+1`` itself) or ``"cursor"`` (``next_cursor``, null on the last page, and
+        ``has_more``; ``?cursor=C`` serves the page after C; an unknown cursor: 400). Bare lists: Link only.
     ``list_lag``
         Seconds (by ``clock``) a workflow created through POST stays missing from the list;
         GET by id, PUT and DELETE see it at once.
@@ -108,7 +114,9 @@ class Emulator:
         (``{"status": "Ok", "message": ..., "data": {"warnings": [], "workflows": [...]}}``).
     ``omit_fields``
         Field names left out of every workflow in list and get answers (a tuple, or one
-        comma-separated string), e.g. ``("message",)``.
+        comma-separated string), e.g. ``("message",)``. Optional fields named here (``include_reply``,
+        ``response_options``, ``call_back_url``) are not kept at all, as a server of an older API
+        version does: dropped from every request body silently, so no answer has them.
     ``null_name``
         Workflow names are returned as null in list and get answers.
     ``echo_key``
@@ -122,8 +130,8 @@ class Emulator:
     ``merge_slashes``
         Repeated slashes in a request path are merged before routing, as nginx does by default.
 
-    Create and update answers are not touched by ``omit_fields``/``null_name``; the 1000-character
-    message rule holds whatever the options.
+    Create and update answers are not touched by ``omit_fields``/``null_name`` (but optional fields
+    named in ``omit_fields`` are never kept); the 1000-character message rule holds whatever the options.
     """
 
     def __init__(
@@ -140,6 +148,7 @@ class Emulator:
         fault_seed: int | None = None,
         fault_status_error: float = 0.0,
         page_size: int | None = None,
+        pagination: str = "next",
         list_lag: float = 0.0,
         always_429: bool = False,
         trickle: float = 0.0,
@@ -165,6 +174,8 @@ class Emulator:
             raise ValueError(f"retry_after must be seconds, http-date or none, not {retry_after!r}")
         if list_shape not in LIST_SHAPES:
             raise ValueError(f"list_shape must be envelope, bare or nested, not {list_shape!r}")
+        if pagination not in PAGINATION_STYLES:
+            raise ValueError(f"pagination must be next, page or cursor, not {pagination!r}")
         if page_size is not None and page_size < 1:
             raise ValueError(f"page_size must be at least 1, not {page_size!r}")
         if list_lag < 0 or trickle < 0:
@@ -175,6 +186,7 @@ class Emulator:
             omit_fields = [f for f in omit_fields.split(",")]
         self.fault_status_error = fault_status_error
         self.page_size = page_size
+        self.pagination = pagination
         self.list_lag = list_lag
         self.always_429 = always_429
         self.trickle = trickle
@@ -401,21 +413,8 @@ class Emulator:
         paging: dict[str, Any] = {}
         headers: dict[str, str] = {}
         if self.page_size:
-            raw = urllib.parse.parse_qs(query).get("page", ["1"])[-1]
-            try:
-                page = int(raw)
-            except ValueError:
-                page = 0
-            if page < 1:
-                raise _BadRequest("page must be a positive integer")
-            total = len(items)
-            pages = max(1, math.ceil(total / self.page_size))
-            items = items[(page - 1) * self.page_size : page * self.page_size]
-            following = f"{COLLECTION}?page={page + 1}"
-            following = (f"http://{host}" if host else "") + following if page < pages else None
-            paging = {"next": following, "page": page, "pages": pages, "total": total}
-            if following:
-                headers["Link"] = f'<{following}>; rel="next"'
+            items, paging, headers = page_of(items, urllib.parse.parse_qs(query), host, self.page_size,
+                                             self.pagination)
         if self.list_shape == "bare":
             return _json(items, headers)
         data: Any = items if self.list_shape == "envelope" else {"warnings": [], "workflows": items}
@@ -461,6 +460,8 @@ class Emulator:
 
     def _fields(self, body: bytes) -> dict[str, Any]:
         fields = request_fields(body, quirks=self.quirks)
+        for name in set(self.omit_fields) & set(OPTIONAL_FIELDS):
+            fields.pop(name, None)  # a server of an older API version: not kept, and not a word said
         if isinstance(fields.get("name"), str) and self.normalise_names != "exact":
             import re
             import unicodedata
@@ -487,5 +488,3 @@ class Emulator:
         if self.null_name:
             out["name"] = None
         return out
-
-

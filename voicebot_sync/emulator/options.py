@@ -9,6 +9,7 @@ from typing import Any
 RETRY_AFTER_FORMATS = ("seconds", "http-date", "none")
 LIST_SHAPES = ("envelope", "bare", "nested")
 NAME_FORMS = ("exact", "nfc", "spaces", "nfc-spaces")
+PAGINATION_STYLES = ("next", "page", "cursor")
 
 # The Emulator keyword arguments that make it misbehave, for front ends (the CLI's
 # ``emulator`` command) to offer generically as ``--name-with-dashes`` options.
@@ -30,7 +31,10 @@ FAULT_OPTIONS: list[tuple[str, Any, Any, str]] = [
     ("fault_seed", int, None,
      "Seed for the random faults, so a run can be repeated."),
     ("page_size", int, None,
-     "Paginate the list: at most this many workflows per page, with next/page/pages/total; ?page=N serves page N."),
+     "Paginate the list: at most this many workflows per page, pointing onward as --pagination says."),
+    ("pagination", PAGINATION_STYLES, "next",
+     "With --page-size: next (a next URL, page/pages/total and a Link header; ?page=N), page (page/pages/total "
+     "only; ?page=N) or cursor (next_cursor and has_more; ?cursor=C). A bare list points onward by Link only."),
     ("list_lag", float, 0.0,
      "Seconds a created workflow stays missing from the list (eventual consistency); GET/PUT/DELETE see it at once."),
     ("always_429", bool, False,
@@ -44,7 +48,8 @@ FAULT_OPTIONS: list[tuple[str, Any, Any, str]] = [
     ("list_shape", LIST_SHAPES, "envelope",
      "The list answer's shape: the documented envelope, a bare JSON array, or data nested as {warnings, workflows}."),
     ("omit_fields", tuple, (),
-     "Workflow fields left out of list and get answers (comma-separated, e.g. message,workflow_type)."),
+     "Workflow fields left out of list and get answers (comma-separated, e.g. message,workflow_type); optional "
+     "fields named (include_reply, response_options, call_back_url) are silently not kept: no answer has them."),
     ("null_name", bool, False,
      "Return workflow names as null in list and get answers."),
     ("echo_key", bool, False,

@@ -16,6 +16,7 @@ WORKFLOW_TYPES = ("ROBOCALL", "CONVERSATION")
 MAX_MESSAGE_LENGTH = 1000
 # Request fields the server stores; anything else in a request body is ignored.
 TEXT_FIELDS = ("name", "description", "workflow_type", "message", "call_back_url")
+OPTIONAL_FIELDS = ("include_reply", "response_options", "call_back_url")  # later API versions; may be dropped
 STORED_FIELDS = ("name", "description", "workflow_type", "message", "include_reply", "response_options", "call_back_url")
 
 LOGIN_PAGE = (
