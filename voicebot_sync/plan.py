@@ -62,6 +62,10 @@ class Change:
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     line: int = 0
+    # Seconds the message takes to say after the change (creates and updates; spoken.Estimate.after_seconds).
+    after_spoken_seconds: float | None = None
+    # The whole estimate (spoken.Estimate) for renderers; not saved, so None in a reloaded plan.
+    spoken: Any = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "name": self.name, "id": self.id, "source": self.source}
@@ -71,6 +75,8 @@ class Change:
             out["after"] = self.after
         if self.line:
             out["line"] = self.line
+        if self.after_spoken_seconds is not None and self.action != "delete":
+            out["after_spoken_seconds"] = self.after_spoken_seconds
         return out
 
     def effect(self) -> dict[str, Any]:
@@ -93,6 +99,7 @@ class Change:
             before=data.get("before"),
             after=data.get("after"),
             line=int(data.get("line") or 0),
+            after_spoken_seconds=data.get("after_spoken_seconds"),
         )
 
 
@@ -133,6 +140,8 @@ class Plan:
     refusal: str | None = None
     # Names the remote had when the plan was made (not saved): apply settles its journal with them.
     remote_names: set = field(default_factory=set, repr=False, compare=False)
+    # Team rules: broken warnings and waivers (rules.Finding); a broken error rule stops the plan instead.
+    rule_findings: list = field(default_factory=list)
 
     def previews(self) -> tuple[dict, dict]:
         """(examples, limits) for ``render_markdown``: each message as a patient hears it."""
@@ -239,6 +248,7 @@ class Plan:
             "env": self.env,
             "apply_would_refuse": self.refusal,
             "pinned_ids": list(self.pinned_ids),
+            "rules": [f.to_json() for f in self.rule_findings],
         }
 
     @classmethod
@@ -259,6 +269,7 @@ class Plan:
                 notes=[str(n) for n in data.get("notes", [])],
                 env=data.get("env"),
                 pinned_ids=[str(i) for i in data.get("pinned_ids", [])],
+                rule_findings=_findings(data.get("rules", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"plan file is incomplete: {exc}") from exc
@@ -305,3 +316,10 @@ class Plan:
         except json.JSONDecodeError as exc:
             raise PlanError(f"plan file {path} is not JSON: {exc.msg} at line {exc.lineno}") from exc
         return cls.from_json(data)
+
+
+def _findings(items: Any) -> list:
+    """Team-rule findings of a saved plan (rules.Finding)."""
+    from .rules import Finding
+
+    return [Finding.from_json(item) for item in items or []]
