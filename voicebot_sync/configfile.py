@@ -71,7 +71,8 @@ def _rule_problems(source: str, lines: dict[tuple, int], where: tuple, section: 
         return []
     from .rules import config_problems
 
-    return [Problem(source, _line_of(lines, where + path), message) for path, message in config_problems(section)]
+    prefix = ".".join(map(str, where)) + ": " if where else ""  # environments.production: ...
+    return [Problem(source, _line_of(lines, where + path), prefix + message) for path, message in config_problems(section)]
 
 
 def _said_by_rules(path: list) -> bool:

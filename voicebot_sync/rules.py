@@ -83,13 +83,15 @@ class Rule:
         if self.max_filled_length is not None:
             length, how = _filled_length(message, parameters)
             if length > self.max_filled_length:
-                out.append(f"message is {length} characters {how}; this rule allows {self.max_filled_length}")
+                out.append(f"message {how.format(length)}; this rule allows {self.max_filled_length}")
         if self.max_spoken_seconds is not None:
             est = spoken.for_definition(definition, speech)
             if est is not None and est.after_seconds > self.max_spoken_seconds:
-                how = "at worst" if est.worst is not None else "with its examples"
-                out.append(f"message takes about {spoken.phrase(est.after_seconds)} to say {how} "
-                           f"({est.rate:g} words a minute); this rule allows {self.max_spoken_seconds:g} s")
+                how = (("takes", "with its examples") if est.worst is None
+                       else ("can take", "with every placeholder at its max_length") if template.placeholders(message)
+                       else ("takes", "as written"))
+                out.append(f"message {how[0]} {est.after_seconds:g} s to say {how[1]}, at {est.rate:g} words "
+                           f"a minute; this rule allows {self.max_spoken_seconds:g} s")
         if self.field is not None:
             value = definition.desired().get(self.field) if self.field in MANAGED_FIELDS else definition.fields.get(self.field)
             allowed = ", ".join(clip(v) for v in self.one_of)
@@ -208,12 +210,14 @@ def parse_rules(value: Any) -> tuple[tuple[Rule, ...], list[tuple[tuple, str]]]:
     for index, entry in enumerate(value):
         rule, found = _parse_rule(entry, index)
         problems += found
-        if rule is not None and rule.name in seen:
-            problems.append((("rules", index, "name"), f"rule {rule.name}: a second rule has this name"))
-        elif rule is not None and not found:
-            seen.add(rule.name)
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if isinstance(name, str) and NAME.match(name) and name in seen:
+            problems.append((("rules", index, "name"), f"rule {name}: a second rule has this name"))
+        elif isinstance(name, str):
+            seen.add(name)
+        if rule is not None and not problems:
             rules.append(rule)
-    return tuple(rules), problems
+    return (tuple(rules) if not problems else ()), problems
 
 
 def _parse_rule(entry: Any, index: int) -> tuple[Rule | None, list[tuple[tuple, str]]]:
@@ -352,12 +356,13 @@ def _glob(text: str, pattern: str) -> bool:
 
 
 def _filled_length(message: str, parameters: Any) -> tuple[int, str]:
+    """(characters, a sentence with {} for them): at worst when every placeholder has a max_length."""
     worst = template.max_filled_length(message, parameters)
     if worst is not None:
-        return worst, "at worst (every placeholder at its max_length)"
+        return worst, "can be {} characters with every placeholder at its max_length"
     values = template.example_values(parameters)
     filled = template.PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), message)
-    return len(filled), "filled with its examples (not every placeholder has a max_length)"
+    return len(filled), "is {} characters filled with its examples (a placeholder has no max_length)"
 
 
 # -- checking definitions -----------------------------------------------------------
