@@ -375,6 +375,7 @@ def test_the_plan_carries_warnings_waivers_and_spoken_seconds(runner, clinic, ap
 
     markdown = invoke(runner, "plan", "--format", "markdown").stdout
     assert "**Team rules** (1 broken, 1 waived):" in markdown
+    assert "message contains &#x27;0803 123 4567&#x27;" in markdown and "&&#35;" not in markdown  # quotes stay quotes
     assert re.search(r"- waived `no-phone-numbers` for \*\*Prescription ready\*\* \(`workflows/pharmacy.yaml:3`\): "
                      r"the pharmacy line is public\. It would say: ", markdown)
     assert re.search(r"Longest length \(every placeholder at its `max_length`\): \d+ of 1000 characters\. "
@@ -460,3 +461,27 @@ def api_url():
     emulator = Emulator(api_keys=[KEY])
     with running(emulator) as url:
         yield url, emulator
+
+
+# -- the docs never lie ---------------------------------------------------------------------------------
+
+
+def test_the_docs_clinic_example_is_what_the_tool_says(runner, tmp_path, monkeypatch):
+    import yaml
+
+    text = open(os.path.join(ROOT, "docs", "rules.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    config = blocks[0]
+    example = yaml.safe_load(open(os.path.join(ROOT, "examples", "rules", "clinic.yaml"), encoding="utf-8"))
+    assert yaml.safe_load(config) == example  # the docs show the example rule set as shipped
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "voicebot-sync.yaml").write_text(config, encoding="utf-8")
+    (tmp_path / "workflows").mkdir()
+    for block in blocks[1:]:
+        first, _, body = block.partition("\n")
+        if first.startswith("# workflows/"):
+            (tmp_path / first[2:]).write_text(body, encoding="utf-8")
+    console = re.findall(r"```console\n\$ voicebot-sync validate\n(.*?)\n(?:\$|```)", text, re.S)[0]
+    result = invoke(runner, "validate")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == console.splitlines()
