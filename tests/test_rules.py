@@ -164,6 +164,9 @@ def test_words_numbers_and_punctuation_as_they_are_said():
     assert spoken.count_words("Hello, Ada! — see you.") == 4
     assert spoken.count_words("0803 123 4567") == 6 and spoken.count_words("2026") == 2
     assert spoken.count_words("Ẹ n lẹ, Tẹ 9") == 5  # diacritics stay inside their word
+    started = time.perf_counter()  # linear: no text makes counting slow
+    assert spoken.count_words("1" * 200_000 + " a" * 1000) == 101_000
+    assert time.perf_counter() - started < 0.5
 
 
 def test_estimate_with_examples_and_at_worst():

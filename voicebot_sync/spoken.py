@@ -17,6 +17,7 @@ it exists only when every placeholder has a ``max_length``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -73,13 +74,20 @@ def _rate(value: Any, where: str) -> float:
     return float(value)
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+_DIGIT = re.compile(r"\d")
+
+
 def count_words(text: str) -> int:
-    """Spoken words in a text (see the module's docstring)."""
+    """Spoken words in a text (see the module's docstring): a word with a letter is one, and the
+    digits of any word are said in pairs ("9am" two words, "2026" two, "0803 123 4567" six).
+    Linear in the text: one pass to split, and per word a search the regex engine runs in C."""
     words = 0
+    letter, digits_of = _LETTER.search, _DIGIT.findall
     for token in text.split():
-        digits = sum(ch.isdigit() for ch in token)
-        if any(ch.isalpha() for ch in token):
-            words += 1 + (digits + 1) // 2 if digits else 1  # "9am", "B12": the word and its number
+        digits = len(digits_of(token))
+        if letter(token):
+            words += 1 + (digits + 1) // 2 if digits else 1
         elif digits:
             words += (digits + 1) // 2
     return words
@@ -111,7 +119,7 @@ def estimate(message: str, parameters: Mapping[str, Any] | None = None, language
     missing = []
     for name in PLACEHOLDER.findall(message):  # every occurrence is said
         spec = (parameters or {}).get(name)
-        spec = spec if isinstance(spec, Mapping) else {}
+        spec = spec if isinstance(spec, dict) else {}  # as YAML builds it (and far cheaper than typing's Mapping)
         example, limit = spec.get("example"), spec.get("max_length")
         if example is not None:
             typical += count_words(str(example))
