@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from voicebot_sync import rules, saferegex, spoken
+from voicebot_sync import rulefile, rules, saferegex, spoken
 from voicebot_sync.cli import main
 from voicebot_sync.config import load_settings
 from voicebot_sync.definitions import Definition
@@ -40,7 +40,7 @@ def definition(name="Reminder", message="Hello [name], Riverside Clinic here. Pr
 
 
 def ruleset(*entries, known=(), words_per_minute=None) -> rules.RuleSet:
-    parsed, problems = rules.parse_rules(list(entries))
+    parsed, problems = rulefile.parse_rules(list(entries))
     assert problems == []
     speech = spoken.parse_speech(words_per_minute)
     return rules.RuleSet(parsed, frozenset({r.name for r in parsed} | set(known)), speech)
@@ -262,7 +262,7 @@ def test_the_schema_and_the_rules_agree_on_a_good_rule_file():
 
     for name in sorted(os.listdir(os.path.join(ROOT, "examples", "rules"))):
         data = load_config_file(os.path.join(ROOT, "examples", "rules", name))
-        book = rules.from_config(data)
+        book = rulefile.from_config(data)
         assert book.top and all(r.level in ("error", "warning") for r in book.top), name
 
 

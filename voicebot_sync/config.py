@@ -160,7 +160,7 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
         _apply_layer(s, layer, source, base, cwd)
     if config_path and (data.get("rules") or data.get("words_per_minute") or any(
             isinstance(e, dict) and (e.get("rules") or e.get("words_per_minute")) for e in environments.values())):
-        from .rules import from_config
+        from .rulefile import from_config
 
         s.rules = from_config(data)
         s.sources["rules"] = "config file"

@@ -69,7 +69,7 @@ def _rule_problems(source: str, lines: dict[tuple, int], where: tuple, section: 
     """Team rules and speaking rates, checked by ``rules`` (its sentences name the rule; the schema's do not)."""
     if "rules" not in section and "words_per_minute" not in section:
         return []
-    from .rules import config_problems
+    from .rulefile import config_problems
 
     prefix = ".".join(map(str, where)) + ": " if where else ""  # environments.production: ...
     return [Problem(source, _line_of(lines, where + path), prefix + message) for path, message in config_problems(section)]

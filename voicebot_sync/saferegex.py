@@ -92,7 +92,7 @@ def _item_cost(op: str, av: Any, repeated: bool) -> int:
                             "write the text out instead")
     if op == "BRANCH":
         if repeated:
-            raise UnsafePattern(f"repeats a group that holds alternatives (a|b), which can backtrack without bound: "
+            raise UnsafePattern("repeats a group that holds alternatives (a|b), which can backtrack without bound: "
                                 "list the repeats out, or use a character class [ab]")
         return sum(_cost(list(branch), repeated) for branch in av[1])
     if op in _REPEATS:
