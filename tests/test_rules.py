@@ -446,6 +446,19 @@ def test_the_action_passes_with_warnings_and_shows_them(clinic, github, api_url)
                                                                               "Prescription ready": 6.0}
 
 
+def test_the_validate_step_lists_warnings_and_waivers(clinic):
+    from test_github_action import run_action
+
+    code, log, outputs, summary = run_action(clinic, {"command": "validate"})
+    assert code == 0 and outputs["exit-code"] == "0"
+    assert "::warning file=workflows/pharmacy.yaml,line=2::rule says-how-to-opt-out:" in log
+    assert "2 definitions in 2 files: valid." in summary and "**Team rules** (1 broken, 1 waived):" in summary
+    break_a_rule(clinic)
+    code, log, outputs, summary = run_action(clinic, {"command": "validate"})
+    assert code == 1 and "::error file=workflows/yoruba.yaml,line=1::rule yoruba-is-conversation:" in log
+    assert "waived `no-phone-numbers` for **Prescription ready**" in summary
+
+
 @pytest.fixture
 def github():
     from fake_github import FakeGitHub, serving
