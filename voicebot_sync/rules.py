@@ -250,9 +250,9 @@ def _waivers(d: Any, ruleset: RuleSet) -> tuple[dict[str, str], list[Finding]]:
             problems.append(Finding(WAIVE_KEY, "error", "broken", d.name, d.source, line,
                                     f"x-waive: {short(str(rule))} needs a reason (text saying why the rule does not apply)"))
         elif str(rule) not in ruleset.known:
-            known = ", ".join(sorted(ruleset.known)) or "no rules are defined"
+            known = f"rules: {', '.join(sorted(ruleset.known))}" if ruleset.known else "the config file defines none"
             problems.append(Finding(WAIVE_KEY, "warning", "broken", d.name, d.source, line,
-                                    f"x-waive names {short(str(rule))}, which is not a rule (rules: {known})"))
+                                    f"x-waive names {short(str(rule))}, which is not a rule ({known})"))
         else:
             waivers[str(rule)] = clip(reason.strip(), MAX_TEXT)
     return waivers, problems
