@@ -64,6 +64,8 @@ class Settings:
     unkept_fields: tuple[str, ...] = ()
     # The workflow directories before command-line paths narrowed them (for --prune's scope check).
     workflows_configured: list[str] = field(default_factory=lambda: ["workflows"])
+    # Team rules and speaking rates of the config file (rules.RuleBook; .select(env) gives one run's).
+    rules: Any = None
     sources: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # the dataclass would print the key; this one says set/unset
@@ -108,6 +110,7 @@ class Settings:
             ("settle_time", f"{self.settle_time:g}s", self.source("settle_time")),
             ("unkept_fields", ", ".join(self.unkept_fields) or "(none)", self.source("unkept_fields")),
             ("insecure", str(self.insecure).lower(), self.source("insecure")),
+            ("rules", self.rules.describe() if self.rules is not None else "none", self.source("rules")),
         ]
 
 
@@ -158,6 +161,12 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     base = os.path.dirname(config_path) if config_path else cwd
     for source, layer in layers:
         _apply_layer(s, layer, source, base, cwd)
+    if config_path and (data.get("rules") or data.get("words_per_minute") or any(
+            isinstance(e, dict) and (e.get("rules") or e.get("words_per_minute")) for e in environments.values())):
+        from .rulefile import from_config
+
+        s.rules = from_config(data)
+        s.sources["rules"] = "config file"
 
     # Environment variables, then the command line.
     for key in ("api_url", "rate_limit"):

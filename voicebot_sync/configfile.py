@@ -54,6 +54,7 @@ def load_config_file(path: str, *, shown: str | None = None) -> dict[str, Any]:
                 section.pop(key)
     problems.extend(_schema_validator().problems(data, source, lines, 1, _schema_problems))
     for where, section in sections:
+        problems.extend(_rule_problems(source, lines, where, section))
         if isinstance(section.get("rate_limit"), str):
             try:
                 parse_rate_limit(section["rate_limit"])
@@ -62,6 +63,22 @@ def load_config_file(path: str, *, shown: str | None = None) -> dict[str, Any]:
     if problems:
         raise ValidationError(problems)
     return data
+
+
+def _rule_problems(source: str, lines: dict[tuple, int], where: tuple, section: dict) -> list[Problem]:
+    """Team rules and speaking rates, checked by ``rules`` (its sentences name the rule; the schema's do not)."""
+    if "rules" not in section and "words_per_minute" not in section:
+        return []
+    from .rulefile import config_problems
+
+    prefix = ".".join(map(str, where)) + ": " if where else ""  # environments.production: ...
+    return [Problem(source, _line_of(lines, where + path), prefix + message) for path, message in config_problems(section)]
+
+
+def _said_by_rules(path: list) -> bool:
+    """A schema error under rules or words_per_minute: ``rules`` says it better, naming the rule."""
+    keys = path[2:3] if path[:1] == ["environments"] else path[:1]
+    return bool(keys) and keys[0] in ("rules", "words_per_minute")
 
 
 def config_schema() -> dict[str, Any]:
@@ -118,6 +135,8 @@ def _schema_problems(error) -> Iterator[tuple[list, str]]:
     from . import yamlfile
 
     path = list(error.absolute_path)
+    if _said_by_rules(path):
+        return
     where = yamlfile.where(path)
     prefix = f"{where}: " if where else ""
     if error.validator == "additionalProperties":

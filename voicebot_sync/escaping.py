@@ -125,8 +125,9 @@ _UNLINK = re.compile(r"(&#64;|&#35;|&#58;(?=//|[\w+-]+&#58;)|(?i:\bwww)&#46;|(?i
 def md_text(text: object) -> str:
     """Outside text inside Markdown/HTML: rendered literally, one line, never as markup,
     a mention, a reference, a link or an emoji (entities alone are decoded before GitHub links)."""
-    escaped = html.escape(visible(text), quote=True)
-    return _UNLINK.sub(r"\1<!-- -->", "".join(_MD_NEUTRAL.get(ch, ch) for ch in escaped))
+    # Character by character, so that the entity html.escape makes of a quote (&#x27;) keeps its '#'.
+    escaped = "".join(_MD_NEUTRAL.get(ch) or html.escape(ch, quote=True) for ch in visible(text))
+    return _UNLINK.sub(r"\1<!-- -->", escaped)
 
 
 def md_code_block(text: object, lang: str = "") -> str:

@@ -62,6 +62,10 @@ class Change:
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     line: int = 0
+    # Seconds the message takes to say after the change (creates and updates; spoken.Estimate.after_seconds).
+    after_spoken_seconds: float | None = None
+    # The whole estimate (spoken.Estimate) for renderers; not saved, so None in a reloaded plan.
+    spoken: Any = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "name": self.name, "id": self.id, "source": self.source}
@@ -71,6 +75,8 @@ class Change:
             out["after"] = self.after
         if self.line:
             out["line"] = self.line
+        if self.after_spoken_seconds is not None and self.action != "delete":
+            out["after_spoken_seconds"] = self.after_spoken_seconds
         return out
 
     def effect(self) -> dict[str, Any]:
@@ -93,6 +99,7 @@ class Change:
             before=data.get("before"),
             after=data.get("after"),
             line=int(data.get("line") or 0),
+            after_spoken_seconds=data.get("after_spoken_seconds"),
         )
 
 
@@ -137,6 +144,8 @@ class Plan:
     managed: dict = field(default_factory=dict, repr=False, compare=False)
     # Requests the list took (its pages): apply lists again, so they count in requests and the ETA.
     list_pages: int = 1
+    # Team rules: broken warnings and waivers (rules.Finding); a broken error rule stops the plan instead.
+    rule_findings: list = field(default_factory=list)
 
     def previews(self) -> tuple[dict, dict]:
         """(examples, limits) for ``render_markdown``: each message as a patient hears it."""
@@ -243,6 +252,7 @@ class Plan:
             "env": self.env,
             "apply_would_refuse": self.refusal,
             "pinned_ids": list(self.pinned_ids),
+            "rules": [f.to_json() for f in self.rule_findings],
         }
 
     @classmethod
@@ -263,6 +273,7 @@ class Plan:
                 notes=[str(n) for n in data.get("notes", [])],
                 env=data.get("env"),
                 pinned_ids=[str(i) for i in data.get("pinned_ids", [])],
+                rule_findings=_findings(data.get("rules", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PlanError(f"plan file is incomplete: {exc}") from exc
@@ -308,3 +319,10 @@ class Plan:
         except ValueError as exc:  # not UTF-8, nested too deeply
             raise PlanError(f"plan file {path} cannot be read: {exc}") from exc
         return cls.from_json(data)
+
+
+def _findings(items: Any) -> list:
+    """Team-rule findings of a saved plan (rules.Finding)."""
+    from .rules import Finding
+
+    return [Finding.from_json(item) for item in items or []]

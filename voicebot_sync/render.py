@@ -11,6 +11,7 @@ from .durations import format_seconds
 from .escaping import md_code, md_code_block, md_text, visible
 from .model import MAX_MESSAGE_LENGTH
 from .plan import Change, Plan
+from .ruleview import markdown_block as rule_markdown, spoken_phrase, text_lines as rule_lines
 from .template import PLACEHOLDER, example_values, max_filled_length, placeholders, render as fill
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
@@ -58,6 +59,12 @@ def _budget_line(plan: Plan, rate_limit: str | None) -> str:
     return line + "."
 
 
+def _spoken_lines(change: Change) -> list[str]:
+    """How long a created or changed message takes to say, as a comment line under its title."""
+    said = spoken_phrase(change) if change.action != "delete" else None
+    return [f"      # {said}"] if said else []
+
+
 def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = False) -> str:
     """Terraform-like plan for terminals and CI logs."""
     out: list[str] = []
@@ -72,9 +79,11 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
     out.append(f"Remote: {visible(plan.api_url)} ({plan.remote_count} workflow{'s' if plan.remote_count != 1 else ''})")
     for note in plan.notes:
         out.append(f"Note: {visible(note)}")
+    out.extend(rule_lines(plan.rule_findings))
     out.append("")
     for change in plan.changes:
         out.append(styled(f"  {_title(change)}", colours[change.action]) + _where(change))
+        out.extend(_spoken_lines(change))
         if change.action == "create":
             for field, value in (change.after or {}).items():
                 if _is_multiline(field, value):
@@ -290,6 +299,7 @@ def _md_preview(c: Change, examples: Mapping[str, Mapping[str, Any]] | None,
         if missing:
             note += "; no example for " + ", ".join(md_code(f"[{p}]") for p in missing)
         out.append(f"**As a patient hears it** ({note}):\n\n" + _md_quote(_filled_segments(message, values)))
+    said = spoken_phrase(c)
     if limits is not None and c.name in limits:
         worst = limits[c.name]
         if worst is None:
@@ -300,6 +310,10 @@ def _md_preview(c: Change, examples: Mapping[str, Mapping[str, Any]] | None,
                        f"{worst - MAX_MESSAGE_LENGTH} over the limit.**")
         else:
             out.append(f"Longest length (every placeholder at its `max_length`): {worst} of {MAX_MESSAGE_LENGTH} characters.")
+    if said and limits is not None and c.name in limits:  # beside the character count: the same paragraph
+        out[-1] += f" {md_text(said[:1].upper() + said[1:])}."
+    elif said:
+        out.append(f"{md_text(said[:1].upper() + said[1:])}.")
     return out
 
 
@@ -352,6 +366,8 @@ def render_markdown(plan: Plan, *, rate_limit: str | None = None, max_chars: int
     if plan.refusal:
         # Say it in the pull request, where it can still be fixed, not first at apply on merge.
         blocks.append(f"> [!WARNING]\n> **Apply would refuse this plan:** {md_text(plan.refusal)}\n")
+    if plan.rule_findings:  # early, so that a plan cut to fit a comment still lists every one
+        blocks.append(rule_markdown(plan.rule_findings))
     if plan.changes:
         rows = ["| | action | workflow | id | fields | source |", "|---|---|---|---|---|---|"]
         for c in plan.changes:

@@ -133,6 +133,11 @@ def _print_problems(exc: ValidationError) -> None:
         click.echo(visible(f"{where}: {problem.message}"), err=True)
         if github:
             workflow_command(actions_command("error", problem.message, file=problem.file, line=problem.line))
+    from ..rules import shown
+    from ..ruleview import text_lines
+
+    for line in text_lines(shown(getattr(exc, "findings", None) or [])):  # team-rule warnings and waivers
+        click.echo(line, err=True)
 
 
 

@@ -34,10 +34,15 @@ def validate(paths, fmt, config_file, env_name, all_envs, no_config):
         result = run(settings, environments)
     for note in result.skipped:
         click.echo(f"note: {visible(note)}", err=True)
+    from ..ruleview import text_lines
+
+    for line in text_lines(result.findings):  # team-rule warnings and waivers: shown, not blocking
+        click.echo(line, err=True)
     if fmt == "json":
         click.echo(json.dumps({"format_version": 1, "valid": True, "definitions": result.definitions,
                                "files": result.files, "environments": result.environments,
-                               "skipped": result.skipped}, indent=2, ensure_ascii=False))
+                               "skipped": result.skipped, "rules": [f.to_json() for f in result.findings]},
+                              indent=2, ensure_ascii=False))
         return
     envs_checked = f" (and under {', '.join(result.environments)})" if result.environments else ""
     click.echo(f"{result.definitions} definition{'s' if result.definitions != 1 else ''} in {result.files} "
@@ -129,9 +134,25 @@ def render(file, workflow, assignments, config_file, env_name, all_envs, no_conf
         raise ConfigError(f"{exc}: pass --set NAME=VALUE or give the parameter an example") from exc
     click.echo(text)
     click.echo(f"-- {len(text)} characters (limit {MAX_MESSAGE_LENGTH})", err=True)
+    click.echo(f"-- {_spoken_line(settings, d, text)}", err=True)
     if len(text) > MAX_MESSAGE_LENGTH:
         raise Invalid([Problem(d.source, d.key_lines.get("message", d.line),
                                f"filled-in message is {len(text)} characters; the limit is {MAX_MESSAGE_LENGTH}")])
+
+
+def _spoken_line(settings, definition, text: str) -> str:
+    """How long ``text`` (the message filled in) takes to say, and at worst (words_per_minute in the config)."""
+    from .. import spoken
+    from ..rulecheck import ruleset_for
+
+    speech = ruleset_for(settings).speech
+    language = definition.fields.get(spoken.LANGUAGE_LABEL)
+    line = (f"about {spoken.phrase(spoken.seconds_for_text(text, language, speech))} to say, at "
+            f"{speech.rate(language):g} words a minute")
+    worst = spoken.for_definition(definition, speech)
+    if worst is not None and worst.worst is not None:
+        line += f" (at most {spoken.phrase(worst.worst)} with every placeholder at its max_length)"
+    return line
 
 
 @main.command()

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .. import rulecheck
 from ..errors import ApplyFailed, Incomplete
 from ..escaping import visible
 from ..executor import Events, Executor, Report
@@ -104,9 +105,11 @@ def apply(
             source = options.plan_file
         else:
             definitions, skipped = load(settings, hooks)
+            findings = rulecheck.check(definitions, settings)  # an error rule stops here, before any request
             the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                                     prune=settings.prune, scope=settings.scope, unkept=settings.unkept_fields)
             the_plan.env = settings.env
+            rulecheck.annotate(the_plan, definitions, settings, findings)
             add_skipped_note(the_plan, skipped)
             source = " ".join(settings.workflows)
         creating = {loose_name_key(c.name) for c in the_plan.of("create")}

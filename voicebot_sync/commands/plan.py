@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import rulecheck
 from ..errors import TooMuchChange, UnsafePlan
 from ..plan import Plan
 from ..render import markdown_previews
@@ -13,11 +14,13 @@ def plan(settings, hooks: Hooks | None = None) -> Plan:
     hooks = hooks or Hooks()
     check_prune_scope(settings)
     definitions, skipped = load(settings, hooks)
+    findings = rulecheck.check(definitions, settings)  # an error rule stops here, before any request
     with client_for(settings, hooks, read_only=True) as client:
         result = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
                               prune=settings.prune, scope=settings.scope, unkept=settings.unkept_fields)
     result.env = settings.env
     result.preview_maker = lambda: markdown_previews(definitions)
+    rulecheck.annotate(result, definitions, settings, findings)
     add_skipped_note(result, skipped)
     warn_if_apply_would_refuse(result, settings)
     return result

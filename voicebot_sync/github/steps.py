@@ -47,6 +47,7 @@ def describe_failure(runner: Runner, exc: Exception, command: str, env: str | No
         problems = [str(p) if p.line else f"{p.file}: {p.message}" for p in exc.problems]
         more = [f"- … and {len(problems) - limit} more (see the log)"] if len(problems) > limit else []
         parts.append("\n".join([*(f"- {code(p)}" for p in problems[:limit]), *more]))
+        parts += rule_notes(runner, getattr(exc, "findings", None) or [])  # the warnings and waivers too
     else:
         runner.note(f"error: {tag.strip() + ' ' if tag else ''}{visible(exc)}")
         runner.error(str(exc), title=f"voicebot-sync {command}{tag}", level=level)
@@ -54,6 +55,19 @@ def describe_failure(runner: Runner, exc: Exception, command: str, env: str | No
             and not any(k.endswith("_KEY") and v for k, v in runner.env.items() if k.startswith("VOICEBOT_"))):
         parts.append("_Pull requests from forks get no secrets, so there is no API key to plan with._")
     return "\n\n".join(parts)
+
+
+def rule_notes(runner: Runner, findings) -> list[str]:
+    """Team-rule warnings as warning annotations, and every warning and waiver as one Markdown block."""
+    from ..rules import shown
+    from ..ruleview import markdown_block
+
+    findings = shown(findings)
+    for f in findings:
+        if f.status == "broken":
+            runner.command(annotation("warning", f.source, f.line, f.text()))
+    block = markdown_block(findings)
+    return [block] if block else []
 
 
 def summary_markdown(plan, rate_limit: str | None, title: str = "voicebot-sync plan", share: int = 1) -> str:
@@ -130,7 +144,8 @@ def step_validate(runner: Runner, transport=None) -> int:
             f"file{'s' if result.files != 1 else ''}: valid")
     runner.log(line + (f" (and under {', '.join(visible(e) for e in under)})." if under else "."))
     runner.summary(f"### voicebot-sync validate\n\n{line}"
-                   + (f" (and under {', '.join(md_text(e) for e in under)})." if under else "."))
+                   + (f" (and under {', '.join(md_text(e) for e in under)})." if under else ".")
+                   + "".join("\n\n" + block for block in rule_notes(runner, result.findings)))
     return EXIT["ok"]
 
 
@@ -180,6 +195,7 @@ def step_plan(runner: Runner, transport=None) -> int:
             runner.log(f"== environment {visible(env)} ==")
         runner.log(render_text(plan, rate_limit=settings.rate_limit))
         runner.summary(summary_markdown(plan, settings.rate_limit, title_for("plan", env), len(envs)))
+        rule_notes(runner, plan.rule_findings)  # annotations; the Markdown plan lists them already
         if plan.refusal:
             runner.error(f"apply would refuse this plan: {plan.refusal}", title=title_for("plan", env), level="warning")
     runner.set_output("exit-code", EXIT["ok"])
