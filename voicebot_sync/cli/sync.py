@@ -180,7 +180,8 @@ def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> No
         if result is not None and fmt == "json" and result.report is not None:
             click.echo(json.dumps({"format_version": 1, **result.report.to_json()}, indent=2))
     if not result.plan.has_changes and fmt != "json":
-        click.echo("No changes. The remote matches the definitions.")
+        # The view plan shows: unmanaged workflows and the --prune hint are never hidden.
+        click.echo(render_text(result.plan, rate_limit=settings.rate_limit, color=_color(sys.stdout)), nl=False)
     result.raise_for_outcome()
 
 
@@ -189,6 +190,7 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
     from ..commands.apply import apply as run
     from ..escaping import visible
     from ..progress import LineEvents, Prefixed
+    from ..render import render_text
     from ..stop import StopSignal
 
     if not yes and not options.plan_file:
@@ -200,8 +202,20 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
 
     def work(env):
         prefix = f"[{env}] "
-        events = LineEvents(Prefixed(out, prefix))
-        return run(settings_of[env], options, _hooks(verbose=verbose, log=log, prefix=prefix), events=events, stop=stop)
+        stream = Prefixed(out, prefix)
+        events = LineEvents(stream)
+
+        def show(the_plan) -> None:
+            # Each environment's plan, as one environment shows it (--yes skips only the question).
+            if fmt != "json":
+                stream.write(render_text(the_plan, rate_limit=settings_of[env].rate_limit))
+                stream.flush()
+
+        result = run(settings_of[env], options, _hooks(verbose=verbose, log=log, prefix=prefix), events=events,
+                     stop=stop, confirm=show)
+        if not result.plan.has_changes:
+            show(result.plan)
+        return result
 
     with stop.handling_signals():
         results = _each_environment(envs, work)

@@ -1,0 +1,63 @@
+"""What a user meets on day two (issue 18): every message true, every option where it works."""
+
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+
+from voicebot_sync.cli import main
+from voicebot_sync.emulator import Emulator, running
+
+from conftest import KEY, write_workflow
+
+
+def invoke(runner, *args, **kw):
+    result = runner.invoke(main, [str(a) for a in args], **kw)
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert KEY not in result.output + (result.stderr or "")
+    return result
+
+
+@pytest.fixture
+def two_envs(tmp_path, monkeypatch):
+    """Two environments, each on its own emulator and key (config names the key variables)."""
+    monkeypatch.chdir(tmp_path)
+    staging, production = Emulator(api_keys=["k-staging"]), Emulator(api_keys=["k-prod"])
+    with running(staging) as s_url, running(production) as p_url:
+        (tmp_path / "voicebot-sync.yaml").write_text(
+            "rate_limit: 'off'\nenvironments:\n"
+            f"  staging: {{api_url: '{s_url}', api_key_env: STAGING_KEY}}\n"
+            f"  production: {{api_url: '{p_url}', api_key_env: PROD_KEY}}\n")
+        monkeypatch.setenv("STAGING_KEY", "k-staging")
+        monkeypatch.setenv("PROD_KEY", "k-prod")
+        yield staging, production
+
+
+# -- 1: apply without --prune shows the unmanaged workflows it leaves alone --------------------
+
+
+def test_apply_without_prune_after_a_deleted_definition_names_the_unmanaged_workflow(runner, api, emulator, workflows):
+    assert invoke(runner, "apply", "--yes", workflows).exit_code == 0
+    os.remove(workflows / "refill-ready.yaml")
+    result = invoke(runner, "apply", "--yes", workflows)
+    assert result.exit_code == 0
+    assert "Refill ready" in result.stdout and "--prune" in result.stdout
+    assert "The remote matches the definitions" not in result.stdout
+    plan = invoke(runner, "plan", workflows)
+    assert plan.stdout.splitlines()[-2] in result.stdout  # the same summary line as plan
+
+
+# -- 6: apply over several environments shows each plan -------------------------------------------
+
+
+def test_apply_over_two_environments_prints_each_plan_and_its_field_changes(runner, two_envs, tmp_path):
+    write_workflow(tmp_path / "workflows", "Reminder", "Hello [name]")
+    assert invoke(runner, "apply", "--env", "staging,production", "--yes").exit_code == 0
+    write_workflow(tmp_path / "workflows", "Reminder", "Hello [name], see you soon")
+    result = invoke(runner, "apply", "--env", "staging,production", "--yes")
+    assert result.exit_code == 0, result.stderr
+    for env in ("staging", "production"):
+        assert f"[{env}]   ~ update \"Reminder\"" in result.stdout
+        assert f"[{env}] Plan: 0 to add, 1 to change, 0 to destroy." in result.stdout
+    assert "see you soon" in result.stdout
