@@ -61,3 +61,26 @@ def test_apply_over_two_environments_prints_each_plan_and_its_field_changes(runn
         assert f"[{env}]   ~ update \"Reminder\"" in result.stdout
         assert f"[{env}] Plan: 0 to add, 1 to change, 0 to destroy." in result.stdout
     assert "see you soon" in result.stdout
+
+
+# -- 2: --env a,b and --all-environments only where they work ------------------------------------
+
+
+@pytest.mark.parametrize("command", ["budget", "config", "render", "export"])
+def test_one_environment_commands_do_not_offer_several(runner, command):
+    out = invoke(runner, command, "--help").output
+    assert "--all-environments" not in out and "staging,production" not in out
+    assert "--env" in out
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "drift"])
+def test_several_environment_commands_offer_them(runner, command):
+    out = invoke(runner, command, "--help").output
+    assert "--all-environments" in out and "staging,production" in out
+
+
+def test_a_one_environment_command_refuses_a_list_naming_where_lists_work(runner, two_envs):
+    result = invoke(runner, "budget", "--env", "staging,production")
+    assert result.exit_code == 1
+    assert "budget takes one environment" in result.stderr and "plan" in result.stderr
+    assert "no environment" not in result.stderr

@@ -98,7 +98,7 @@ def emulator(host, port, api_keys, data_file, rate_limit, **faults):
 @click.option("--name", "workflow", help="Which workflow of a multi-document file (default: the first).")
 @click.option("--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="A placeholder's value (repeatable); others use their `example`.")
 @config_options
-def render(file, workflow, assignments, config_file, env_name, all_envs, no_config):
+def render(file, workflow, assignments, config_file, env_name, no_config):
     """Print a workflow's message filled in, and its length against the 1000-character limit."""
     from ..errors import ValidationError as Invalid
     from ..model import MAX_MESSAGE_LENGTH
@@ -175,7 +175,7 @@ def init(force):
 
 @main.command()
 @connection_options
-def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
+def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, no_config):
     """Show what is left of the rate limit for the key in use, from the ledger every command keeps."""
     import time
 
@@ -200,7 +200,7 @@ def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_nam
 @paths_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @connection_options
-def show_config(paths, fmt, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
+def show_config(paths, fmt, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, no_config):
     """Print the resolved settings and where each came from (the key only as set/unset)."""
     settings = _settings(paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)

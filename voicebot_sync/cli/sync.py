@@ -263,7 +263,7 @@ def _confirm(plan, yes: bool) -> None:
 @click.option("--with-ids", is_flag=True, help="Pin each file to its remote workflow with `id:` (renames become updates).")
 @click.option("--force", is_flag=True, help="Write into a directory that already holds definitions (overwriting files).")
 @connection_options
-def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs,
+def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name,
            no_config):
     """Write the remote workflows as definition files (a plan of them shows no changes)."""
     from ..commands.export import export as run
