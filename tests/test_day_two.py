@@ -84,3 +84,19 @@ def test_a_one_environment_command_refuses_a_list_naming_where_lists_work(runner
     assert result.exit_code == 1
     assert "budget takes one environment" in result.stderr and "plan" in result.stderr
     assert "no environment" not in result.stderr
+
+
+# -- 3: a wrong key names the variable it came from -------------------------------------------------
+
+
+def test_a_wrong_key_from_an_environments_variable_names_that_variable(runner, two_envs, tmp_path, monkeypatch):
+    write_workflow(tmp_path / "workflows", "Reminder", "Hello [name]")
+    monkeypatch.setenv("STAGING_KEY", "k-wrong")
+    result = invoke(runner, "plan", "--env", "staging")
+    assert result.exit_code == 1
+    assert "check STAGING_KEY" in result.stderr and "VOICEBOT_API_KEY" not in result.stderr
+
+
+def test_a_wrong_key_given_on_the_command_line_names_the_option(runner, api, workflows):
+    result = invoke(runner, "plan", "--api-key", "k-wrong", workflows)
+    assert result.exit_code == 1 and "check --api-key" in result.stderr

@@ -208,8 +208,10 @@ class VoicebotClient:
         on_request: Callable[[RequestRecord], None] | None = None,
         on_retry: Callable[[str, float], None] | None = None,
         trust_env: bool = True,
+        key_source: str = "VOICEBOT_API_KEY",
     ):
         self.base_url = base_url.rstrip("/")
+        self.key_source = key_source  # where the key came from: what a 401 tells the user to check
         headers = {"User-Agent": f"voicebot-sync/{__version__}", "Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -389,7 +391,7 @@ class VoicebotClient:
         kw = dict(status=status, method=method, path=path)
         if status in (401, 403):
             hint = "the API key is missing or wrong" if status == 401 else "the API key may not do this"
-            raise AuthError(f"{message} ({hint}: check VOICEBOT_API_KEY)", **kw)
+            raise AuthError(f"{message} ({hint}: check {self.key_source})", **kw)
         if status == 404:
             raise NotFound(message, **kw)
         if status >= 500:

@@ -55,7 +55,8 @@ class Hooks:
 
 def connection(settings, transport: Any = None) -> "Connection":
     return Connection(settings.api_url, settings.api_key, settings.windows, settings.max_retries, settings.timeout,
-                      transport=transport)
+                      transport=transport,
+                      key_source=settings.source("api_key") if settings.api_key else settings.api_key_env)
 
 
 def client_for(settings, hooks: Hooks, *, stop: StopSignal | None = None, on_wait=None):
@@ -99,6 +100,7 @@ class Connection:
     timeout: float = 30.0
     transport: Any = None  # an httpx transport; None means the network
     backoff_base: float = 1.0  # seconds before the first retry of a transient fault; doubles each time
+    key_source: str = "VOICEBOT_API_KEY"  # the variable (or --api-key) a wrong key is to be checked in
 
 
 def make_client(
@@ -137,7 +139,7 @@ def make_client(
     retry = RetryPolicy(max_retries=conn.max_retries, base=conn.backoff_base, max_retry_after=longest + 60.0)
     return VoicebotClient(
         base_url, conn.api_key, transport=transport, limiter=limiter, timeout=conn.timeout,
-        retry=retry, on_request=on_request, on_retry=on_retry,
+        retry=retry, on_request=on_request, on_retry=on_retry, key_source=conn.key_source,
         # A loopback URL never goes through an environment proxy (the key would reach the proxy).
         trust_env=not is_loopback(urlsplit(base_url).hostname),
     )
