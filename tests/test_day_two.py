@@ -100,3 +100,30 @@ def test_a_wrong_key_from_an_environments_variable_names_that_variable(runner, t
 def test_a_wrong_key_given_on_the_command_line_names_the_option(runner, api, workflows):
     result = invoke(runner, "plan", "--api-key", "k-wrong", workflows)
     assert result.exit_code == 1 and "check --api-key" in result.stderr
+
+
+# -- 4 and 14: what init writes --------------------------------------------------------------------
+
+
+def test_after_init_the_local_emulator_is_not_paced_by_the_remotes_quota(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert invoke(runner, "init").exit_code == 0
+    doc = json.loads(invoke(runner, "config", "--api-url", "local", "--format", "json").stdout)
+    assert doc["settings"]["rate_limit"]["value"] == "off"
+    # Given for this run, it paces local too (to watch the limiter at work).
+    doc = json.loads(invoke(runner, "config", "--api-url", "local", "--rate-limit", "6/1m", "--format", "json").stdout)
+    assert doc["settings"]["rate_limit"]["value"] == "6/1m"
+    # The remote keeps the file's quota.
+    doc = json.loads(invoke(runner, "config", "--format", "json").stdout)
+    assert doc["settings"]["rate_limit"]["value"] == "6/1m,60/1h"
+
+
+def test_init_keeps_the_state_folder_out_of_git(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert invoke(runner, "init").exit_code == 0
+    assert ".voicebot-sync/" in (tmp_path / ".gitignore").read_text().splitlines()
+    (tmp_path / ".gitignore").write_text("node_modules/\n")  # a user's own file is added to, never replaced
+    result = invoke(runner, "init")
+    assert result.exit_code == 0
+    assert (tmp_path / ".gitignore").read_text().splitlines() == ["node_modules/", ".voicebot-sync/"]
+    assert invoke(runner, "init").stdout.startswith("Nothing to write")

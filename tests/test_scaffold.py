@@ -27,7 +27,8 @@ from voicebot_sync.starter import init_repo
 
 PACKAGED = files("voicebot_sync").joinpath("schemas")
 ALL_FILES = ["schemas/workflow.schema.json", "schemas/config.schema.json", "voicebot-sync.yaml",
-             "workflows/example-reminder.yaml", ".pre-commit-config.yaml", ".vscode/settings.json"]
+             "workflows/example-reminder.yaml", ".pre-commit-config.yaml", ".vscode/settings.json",
+             ".gitignore"]
 
 
 def modelines(text: str) -> list[str]:

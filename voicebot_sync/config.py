@@ -188,8 +188,12 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
         s.api_key = None  # the in-process emulator takes no key: never send (or check) one
     elif s.api_key is not None:
         s.api_key = check_api_key(s.api_key, s.source("api_key"))
-    if s.local and "rate_limit" not in s.sources:
-        # The in-process emulator has no quota; the quick start must not wait a minute.
+    for_this_run = ("--api-url", "--rate-limit", ENV_VARS["api_url"], ENV_VARS["rate_limit"])
+    if s.local and ("rate_limit" not in s.sources or
+                    (s.source("api_url") in for_this_run and s.source("rate_limit") not in for_this_run)):
+        # The in-process emulator has no quota; the quick start must not wait a minute. A config
+        # file's rate_limit is the remote API's quota (init writes one): it paces local only when
+        # the file chose local too, or when given for this run (--rate-limit, VOICEBOT_RATE_LIMIT).
         _set(s, "rate_limit", "off", "default for local")
     if str(s.rate_limit).strip().lower() in ("off", "none", ""):
         s.rate_limit = "off"  # one spelling, whatever was typed (OFF, None)

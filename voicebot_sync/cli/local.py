@@ -163,7 +163,7 @@ def new(name, directory, workflow_type):
 @click.option("--force", is_flag=True, help="Overwrite files that differ from what init would write.")
 def init(force):
     """Start a repository: voicebot-sync.yaml, workflows/, the JSON Schemas (for editors, offline),
-    a pre-commit hook and VS Code settings."""
+    a pre-commit hook, VS Code settings and a .gitignore entry for .voicebot-sync/."""
     from ..starter import init_repo
 
     written = init_repo(os.getcwd(), force=force)
