@@ -127,3 +127,42 @@ def test_init_keeps_the_state_folder_out_of_git(runner, tmp_path, monkeypatch):
     assert result.exit_code == 0
     assert (tmp_path / ".gitignore").read_text().splitlines() == ["node_modules/", ".voicebot-sync/"]
     assert invoke(runner, "init").stdout.startswith("Nothing to write")
+
+
+# -- 7: validate says each problem once, and names every environment it checked ---------------------
+
+
+@pytest.fixture
+def env_repo(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "voicebot-sync.yaml").write_text("environments:\n  staging: {}\n  production: {}\n")
+    (tmp_path / "workflows").mkdir()
+    return tmp_path / "workflows"
+
+
+def test_a_base_problem_is_reported_once_not_once_per_environment(runner, env_repo):
+    (env_repo / "b.yaml").write_text('name: B\nmesage: "typo"\n')
+    result = invoke(runner, "validate")
+    assert result.exit_code == 1
+    problem_lines = [line for line in result.stderr.splitlines() if "b.yaml:" in line]
+    assert len(problem_lines) == 2  # 'mesage' is unknown, 'message' is missing: each once
+    assert not any("(environment" in line for line in problem_lines)
+    assert "2 validation problems found" in result.stderr
+
+
+def test_an_environments_own_problem_is_tagged_with_it(runner, env_repo):
+    (env_repo / "a.yaml").write_text(
+        "name: A\nmessage: Hello [name]\nenvironments:\n  staging: {message: 'Hi {{name}}'}\n")
+    result = invoke(runner, "validate")
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if "a.yaml:" in line]
+    assert len(lines) == 1 and "(environment staging)" in lines[0]
+
+
+def test_validate_over_a_list_of_environments_names_each(runner, env_repo):
+    (env_repo / "a.yaml").write_text("name: A\nmessage: Hello\n")
+    result = invoke(runner, "validate", "--env", "staging,production")
+    assert result.exit_code == 0, result.stderr
+    assert "staging" in result.stdout and "production" in result.stdout
+    doc = json.loads(invoke(runner, "validate", "--all-environments", "--format", "json").stdout)
+    assert doc["environments"] == ["staging", "production"] or sorted(doc["environments"]) == ["production", "staging"]

@@ -24,14 +24,11 @@ def validate(paths, fmt, config_file, env_name, all_envs, no_config):
     from ..escaping import visible
 
     envs = _environments(env_name, all_envs, config_file)
-    settings = _settings(paths=paths, config_file=config_file, env_name=env_name if not envs else None)
+    settings = (_settings(paths=paths, config_file=config_file, env=None) if envs else
+                _settings(paths=paths, config_file=config_file, env_name=env_name))
     environments = None if no_config else config_environments(config_file, os.environ, os.getcwd())
-    if envs:
-        result = None
-        for env in envs:
-            result = run(_settings(paths=paths, config_file=config_file, env=env), environments)
-    else:
-        result = run(settings, environments)
+    result = run(settings, environments, only=envs,
+                 settings_for=lambda env: _settings(paths=paths, config_file=config_file, env=env))
     for note in result.skipped:
         click.echo(f"note: {visible(note)}", err=True)
     if fmt == "json":

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 from ..errors import Problem, ValidationError
 from .common import Hooks
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -18,27 +21,25 @@ class Validated:
     environments: list[str] = field(default_factory=list)
 
 
-def validate(settings, environments: dict | None = None, hooks: Hooks | None = None) -> Validated:
-    """Validate as ``settings`` says; without ``--env``, also under each environment of the config file.
+def validate(settings, environments: dict | None = None, hooks: Hooks | None = None, *,
+             only: list[str] | None = None, settings_for: Callable[[str], object] | None = None) -> Validated:
+    """Validate as ``settings`` says; without ``--env``, also under each environment of the config file
+    (``only``: just these environments, each with ``settings_for(env)``).
 
     A definition whose ``environments:`` names an environment the config file does not
     define is a problem (a typo there would silently never apply)."""
     from ..definitions import load_definitions_with_notes
 
     hooks = hooks or Hooks()
-    names = [settings.env] if settings.env else [None] + sorted(environments or {})
-    problems: list[Problem] = []
-    found = None
-    for env in names:
-        try:
-            definitions, notes = load_definitions_with_notes(settings.workflows, env=env, scope=settings.scope)
-        except ValidationError as exc:
-            tag = f" (environment {env})" if env else ""
-            problems += [Problem(p.file, p.line, p.message + tag) if env else p for p in exc.problems]
-            continue
-        if found is None:
-            found = (definitions, notes)
-        if environments is not None:
+    names = list(only) if only else [settings.env] if settings.env else [None] + sorted(environments or {})
+
+    def load(env):
+        chosen = settings if env is None or settings_for is None else settings_for(env)
+        return load_definitions_with_notes(chosen.workflows, env=env, scope=chosen.scope)
+
+    loaded, problems = problems_per_environment(load, names)
+    if environments is not None:
+        for definitions, _ in loaded.values():
             for d in definitions:
                 for named in getattr(d, "environment_names", ()):
                     if named not in environments:
@@ -47,6 +48,30 @@ def validate(settings, environments: dict | None = None, hooks: Hooks | None = N
                                                 f"(environments: {', '.join(sorted(environments)) or 'none'})"))
     if problems:
         raise ValidationError(sorted(set(problems)))
-    definitions, notes = found or ([], [])
+    definitions, notes = next(iter(loaded.values()), ([], []))
     return Validated(len(definitions), len({d.source for d in definitions}), list(notes),
                      [e for e in names if e])
+
+
+def problems_per_environment(load: Callable[[str | None], T], names: list[str | None]
+                             ) -> tuple[dict[str | None, T], list[Problem]]:
+    """The one place that turns definitions into problems per environment: ``load(env)`` for the base
+    (None) and each environment of ``names``, each problem once. A problem the base has too is the
+    base's (said once, untagged: every environment inherits it); one only some environments have is
+    tagged with them. One environment alone (``--env NAME``) is untagged: it is all that was asked."""
+    single = len(names) == 1 and names[0] is not None
+    order = names if single else [None] + [n for n in names if n is not None]
+    loaded: dict[str | None, T] = {}
+    where: dict[tuple[str, int, str], list[str | None]] = {}
+    for env in order:
+        try:
+            loaded[env] = load(env)
+        except ValidationError as exc:
+            for p in exc.problems:
+                where.setdefault((p.file, p.line, p.message), []).append(env)
+    problems = []
+    for (file, line, message), envs in where.items():
+        if not single and None not in envs:
+            message += f" (environment{'s' if len(envs) != 1 else ''} {', '.join(str(e) for e in envs)})"
+        problems.append(Problem(file, line, message))
+    return loaded, problems
