@@ -152,11 +152,12 @@ def test_a_base_problem_is_reported_once_not_once_per_environment(runner, env_re
 
 def test_an_environments_own_problem_is_tagged_with_it(runner, env_repo):
     (env_repo / "a.yaml").write_text(
-        "name: A\nmessage: Hello [name]\nenvironments:\n  staging: {message: 'Hi {{name}}'}\n")
+        "name: A\nmessage: Hello\nenvironments:\n  staging: {message: 'Hi [nme]'}\n"
+        "parameters: {}\n")
     result = invoke(runner, "validate")
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if "a.yaml:" in line]
-    assert len(lines) == 1 and "(environment staging)" in lines[0]
+    assert len(lines) == 1 and "(environment staging)" in lines[0] and "[nme]" in lines[0]
 
 
 def test_validate_over_a_list_of_environments_names_each(runner, env_repo):
@@ -166,3 +167,23 @@ def test_validate_over_a_list_of_environments_names_each(runner, env_repo):
     assert "staging" in result.stdout and "production" in result.stdout
     doc = json.loads(invoke(runner, "validate", "--all-environments", "--format", "json").stdout)
     assert doc["environments"] == ["staging", "production"] or sorted(doc["environments"]) == ["production", "staging"]
+
+
+# -- 10: export always round-trips; other template syntaxes warn, never block -----------------------
+
+
+def test_export_of_a_message_with_braces_validates_with_a_warning_and_plans_no_changes(runner, api, emulator, tmp_path):
+    emulator.add_workflow(name="Code", message="Your code is {code}. Say {{name}} to the nurse.")
+    out = tmp_path / "exported"
+    assert invoke(runner, "export", "--out-dir", out).exit_code == 0
+    result = invoke(runner, "validate", out)
+    assert result.exit_code == 0, result.stderr
+    assert "warning:" in result.stderr and "{code}" in result.stderr and "[name]" in result.stderr
+    assert invoke(runner, "plan", out, "--detailed-exitcode").exit_code == 0
+
+
+def test_a_brace_warning_under_environments_is_said_once(runner, env_repo):
+    (env_repo / "a.yaml").write_text("name: A\nmessage: Hello {name}\n")
+    result = invoke(runner, "validate")
+    assert result.exit_code == 0
+    assert result.stderr.count("warning:") == 1

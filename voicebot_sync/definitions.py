@@ -28,7 +28,7 @@ from . import schemacheck, yamlfile
 from .errors import Problem, ValidationError
 from .escaping import BIDI_AND_INVISIBLE, short, unsafe_characters
 from .model import MANAGED_FIELDS, Scope, desired_fields, normalise_text
-from .template import check as check_template
+from .template import check as check_template, warnings as template_warnings
 from .discovery import SUFFIXES, _discover, _reason, discover, discover_with_notes, display_path  # noqa: F401 - part of this API
 from .yamlfile import MAX_NODES, clip as _clip, line_of, not_regular as _not_regular, where as _where  # noqa: F401 - kept names
 
@@ -49,6 +49,8 @@ class Definition:
     key_lines: dict[str, int] = field(default_factory=dict)
     # The environments its ``environments:`` overrides name (validate checks them against the config).
     environment_names: tuple[str, ...] = ()
+    # What may be a mistake but never blocks (another template syntax): said by validate, plan and apply.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -347,11 +349,10 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         fields.update(override)
     parameters = fields.get("parameters")
     message = normalise_text(fields["message"])  # what is sent: the API counts this, placeholders and all
-    template_problems = check_template(message, parameters)
-    if template_problems:
-        message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
-        problems.extend(Problem(source, message_line, text) for text in template_problems)
+    message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
+    problems.extend(Problem(source, message_line, text) for text in check_template(message, parameters))
     key_lines = {str(k[0]): v for k, v in lines.items() if len(k) == 1}
     environments = document.get("environments")
     names = tuple(environments) if isinstance(environments, dict) else ()
-    return Definition(fields, source, line, key_lines, names), problems
+    warned = [Problem(source, message_line, text) for text in template_warnings(message)]
+    return Definition(fields, source, line, key_lines, names, warned), problems

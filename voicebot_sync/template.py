@@ -58,7 +58,7 @@ def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
     ``message`` is the template as sent (``model.normalise_text``). The API refuses a
     template whose raw text, placeholders included, is over the limit, so that is
     checked as well as the fixed text and the longest filled-in message."""
-    if parameters is None and len(message) <= MAX_MESSAGE_LENGTH and "{" not in message:
+    if parameters is None and len(message) <= MAX_MESSAGE_LENGTH:
         return []  # nothing declared, and short enough whatever the placeholders are: nothing to find
     problems = []
     fixed = fixed_length(message)
@@ -75,11 +75,6 @@ def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
                 f"message can be {worst} characters when filled in ({fixed} fixed + the max_length of each placeholder); "
                 f"the limit is {MAX_MESSAGE_LENGTH}"
             )
-    # The conversation-call page writes {{name}}; the workflow API fills only [name].
-    other = sorted(set(OTHER_PLACEHOLDER.findall(message)))
-    if other:
-        problems.append("placeholder " + ", ".join(clip(m) for m in other[:5])
-                        + " is not filled in by the workflow API: write [name] (square brackets)")
     for name, spec in (parameters or {}).items():
         if isinstance(spec, Mapping) and spec.get("example") is not None and isinstance(spec.get("max_length"), int):
             length = len(str(spec["example"]))
@@ -95,3 +90,15 @@ def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
         if unused:
             problems.append("parameter " + ", ".join(short(str(p)) for p in unused) + " declared but not used in message")
     return problems
+
+
+def warnings(message: str) -> list[str]:
+    """What may be a mistake but may be meant, so it warns and never blocks: a message holding another
+    template syntax. The conversation-call page writes {{name}}; the workflow API fills only [name];
+    yet a remote message may hold braces on purpose ("your code is {code}"), and export must write
+    a file that validates."""
+    other = sorted(set(OTHER_PLACEHOLDER.findall(message)))
+    if not other:
+        return []
+    return ["placeholder " + ", ".join(clip(m) for m in other[:5]) + " is not filled in by the workflow API "
+            "(it is sent as written): write [name] (square brackets) if it should be filled in"]

@@ -10,7 +10,7 @@ import click
 
 from ..errors import ConfigError, Problem, UsageError
 from .app import main
-from .options import _environments, _settings, config_options, connection_options, paths_argument
+from .options import _environments, _hooks, _settings, config_options, connection_options, paths_argument
 
 
 @main.command()
@@ -27,14 +27,15 @@ def validate(paths, fmt, config_file, env_name, all_envs, no_config):
     settings = (_settings(paths=paths, config_file=config_file, env=None) if envs else
                 _settings(paths=paths, config_file=config_file, env_name=env_name))
     environments = None if no_config else config_environments(config_file, os.environ, os.getcwd())
-    result = run(settings, environments, only=envs,
+    result = run(settings, environments, _hooks(), only=envs,
                  settings_for=lambda env: _settings(paths=paths, config_file=config_file, env=env))
     for note in result.skipped:
         click.echo(f"note: {visible(note)}", err=True)
     if fmt == "json":
         click.echo(json.dumps({"format_version": 1, "valid": True, "definitions": result.definitions,
                                "files": result.files, "environments": result.environments,
-                               "skipped": result.skipped}, indent=2, ensure_ascii=False))
+                               "skipped": result.skipped, "warnings": [str(w) for w in result.warnings]},
+                              indent=2, ensure_ascii=False))
         return
     envs_checked = f" (and under {', '.join(result.environments)})" if result.environments else ""
     click.echo(f"{result.definitions} definition{'s' if result.definitions != 1 else ''} in {result.files} "

@@ -76,6 +76,8 @@ def load(settings, hooks: Hooks):
         for note in getattr(exc, "notes", []):
             hooks.note(f"note: {note}")
         raise
+    for w in sorted({w for d in definitions for w in d.warnings}):
+        hooks.note(f"{w.file}:{w.line}: warning: {w.message}")
     if notes and settings.prune:
         # Anything not read would look unmanaged: say so before the plan deletes it.
         for note in notes:

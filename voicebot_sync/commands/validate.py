@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, TypeVar
+from typing import Callable
 
 from ..errors import Problem, ValidationError
 from .common import Hooks
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -19,6 +17,7 @@ class Validated:
     files: int
     skipped: list[str] = field(default_factory=list)
     environments: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # said, never blocking (another template syntax)
 
 
 def validate(settings, environments: dict | None = None, hooks: Hooks | None = None, *,
@@ -37,7 +36,9 @@ def validate(settings, environments: dict | None = None, hooks: Hooks | None = N
         chosen = settings if env is None or settings_for is None else settings_for(env)
         return load_definitions_with_notes(chosen.workflows, env=env, scope=chosen.scope)
 
-    loaded, problems = problems_per_environment(load, names)
+    loaded, problems, warnings = problems_per_environment(load, names)
+    for w in warnings:
+        hooks.note(f"{w.file}:{w.line}: warning: {w.message}")
     if environments is not None:
         for definitions, _ in loaded.values():
             for d in definitions:
@@ -50,28 +51,36 @@ def validate(settings, environments: dict | None = None, hooks: Hooks | None = N
         raise ValidationError(sorted(set(problems)))
     definitions, notes = next(iter(loaded.values()), ([], []))
     return Validated(len(definitions), len({d.source for d in definitions}), list(notes),
-                     [e for e in names if e])
+                     [e for e in names if e], warnings)
 
 
-def problems_per_environment(load: Callable[[str | None], T], names: list[str | None]
-                             ) -> tuple[dict[str | None, T], list[Problem]]:
-    """The one place that turns definitions into problems per environment: ``load(env)`` for the base
-    (None) and each environment of ``names``, each problem once. A problem the base has too is the
-    base's (said once, untagged: every environment inherits it); one only some environments have is
-    tagged with them. One environment alone (``--env NAME``) is untagged: it is all that was asked."""
+def problems_per_environment(load: Callable[[str | None], tuple[list, list]], names: list[str | None]
+                             ) -> tuple[dict[str | None, tuple[list, list]], list[Problem], list[Problem]]:
+    """The one place that turns definitions into problems (and warnings) per environment: ``load(env)``
+    for the base (None) and each environment of ``names``, each problem once. A problem the base has
+    too is the base's (said once, untagged: every environment inherits it); one only some environments
+    have is tagged with them. One environment alone (``--env NAME``) is untagged: it is all that was asked."""
     single = len(names) == 1 and names[0] is not None
     order = names if single else [None] + [n for n in names if n is not None]
-    loaded: dict[str | None, T] = {}
-    where: dict[tuple[str, int, str], list[str | None]] = {}
+    loaded: dict[str | None, tuple[list, list]] = {}
+    problems: dict[tuple[str, int, str], list[str | None]] = {}
+    warnings: dict[tuple[str, int, str], list[str | None]] = {}
     for env in order:
         try:
             loaded[env] = load(env)
         except ValidationError as exc:
             for p in exc.problems:
-                where.setdefault((p.file, p.line, p.message), []).append(env)
-    problems = []
+                problems.setdefault((p.file, p.line, p.message), []).append(env)
+            continue
+        for w in {w for d in loaded[env][0] for w in getattr(d, "warnings", ())}:
+            warnings.setdefault((w.file, w.line, w.message), []).append(env)
+    return loaded, _once(problems, single), _once(warnings, single)
+
+
+def _once(where: dict[tuple[str, int, str], list[str | None]], single: bool) -> list[Problem]:
+    found = []
     for (file, line, message), envs in where.items():
         if not single and None not in envs:
             message += f" (environment{'s' if len(envs) != 1 else ''} {', '.join(str(e) for e in envs)})"
-        problems.append(Problem(file, line, message))
-    return loaded, problems
+        found.append(Problem(file, line, message))
+    return sorted(found)
