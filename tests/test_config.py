@@ -321,7 +321,7 @@ def test_problem_file_is_shown_as_given_relative_to_the_working_directory(tmp_pa
 
 def test_yaml_syntax_error_has_its_line(tmp_path):
     found = problems(tmp_path, "prune: true\nguards: {max_delete_share: 0.3\nowns: {}\n")
-    assert len(found) == 1 and found[0].startswith("voicebot-sync.yaml:3: YAML syntax error")
+    assert len(found) == 1 and found[0].startswith("voicebot-sync.yaml:2: YAML syntax error: the { mapping")
 
 
 def test_duplicate_keys_non_text_keys_and_empty_sections(tmp_path):

@@ -187,3 +187,26 @@ def test_a_brace_warning_under_environments_is_said_once(runner, env_repo):
     result = invoke(runner, "validate")
     assert result.exit_code == 0
     assert result.stderr.count("warning:") == 1
+
+
+# -- 11: a syntax error where it starts; an empty file said -----------------------------------------
+
+
+def test_an_unclosed_quote_is_reported_where_it_opens(runner, tmp_path):
+    d = tmp_path / "wf"
+    d.mkdir()
+    (d / "a.yaml").write_text('name: A\nmessage: "Hello [name]\ndescription: x\nworkflow_type: ROBOCALL\n')
+    result = invoke(runner, "validate", d)
+    assert result.exit_code == 1
+    (line,) = [line for line in result.stderr.splitlines() if "a.yaml:" in line]
+    assert "a.yaml:2: YAML syntax error" in line and "quote" in line and "line 5" in line
+
+
+def test_an_empty_definition_file_is_said_not_skipped_in_silence(runner, tmp_path):
+    d = tmp_path / "wf"
+    d.mkdir()
+    (d / "empty.yaml").write_text("")
+    (d / "comments.yaml").write_text("# nothing yet\n")
+    result = invoke(runner, "validate", d)
+    assert result.exit_code == 0
+    assert "empty.yaml" in result.stderr and "comments.yaml" in result.stderr and "no definition" in result.stderr

@@ -83,6 +83,9 @@ def load_definitions_with_notes(
     definitions: list[Definition] = []
     for display, path in files:
         defs, file_problems = load_file(path, env=env, source=display)
+        if not defs and not file_problems:
+            # Said, not passed over in silence: a definition may have been lost from it.
+            notes.append(f"{display}: no definition in it (empty, or only comments)")
         definitions.extend(defs)
         problems.extend(file_problems)
     problems.extend(_cross_checks(definitions, scope))
