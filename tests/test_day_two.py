@@ -210,3 +210,16 @@ def test_an_empty_definition_file_is_said_not_skipped_in_silence(runner, tmp_pat
     result = invoke(runner, "validate", d)
     assert result.exit_code == 0
     assert "empty.yaml" in result.stderr and "comments.yaml" in result.stderr and "no definition" in result.stderr
+
+
+# -- 13: a bad value is quoted short ---------------------------------------------------------------
+
+
+def test_validate_quotes_at_most_24_characters_of_a_bad_value(runner, tmp_path):
+    token = "vbk-" + "0123456789abcdef" * 3  # a key pasted into the wrong field
+    d = tmp_path / "wf"
+    d.mkdir()
+    (d / "a.yaml").write_text(f"name: A\nmessage: hi\nworkflow_type: {token}\n{token}: 1\n")
+    result = invoke(runner, "validate", d)
+    assert result.exit_code == 1
+    assert token[:24] not in result.stderr and token[:23] in result.stderr

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import yaml
 
-from .escaping import clip, short, visible
+from .escaping import QUOTE_LIMIT, clip, short, visible
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 20_000  # per document: far above any real workflow or config file, far below trouble
@@ -251,9 +251,9 @@ def where(path: Iterable) -> str:
 def shown(value: Any, kind: Callable[[Any], str]) -> str:
     """A value quoted in a message: a short visible prefix of text or a scalar, else ``kind(value)``."""
     if isinstance(value, str):
-        return f'"{clip(value)}"'
+        return f'"{clip(value, QUOTE_LIMIT)}"'
     if value is None or isinstance(value, (bool, int, float)):
-        return clip(json.dumps(value))
+        return clip(json.dumps(value), QUOTE_LIMIT)
     return kind(value)
 
 
@@ -277,6 +277,6 @@ def bounded_message(error) -> str:
     """jsonschema's own message with the value it quotes cut to ``short``'s length."""
     message = str(error.message)
     quoted = repr(error.instance)
-    if len(quoted) > 40 and quoted in message:
+    if len(quoted) > QUOTE_LIMIT and quoted in message:
         message = message.replace(quoted, short(error.instance))
     return visible(message)
