@@ -223,3 +223,42 @@ def test_validate_quotes_at_most_24_characters_of_a_bad_value(runner, tmp_path):
     result = invoke(runner, "validate", d)
     assert result.exit_code == 1
     assert token[:24] not in result.stderr and token[:23] in result.stderr
+
+
+# -- 12: read-only commands give a 429-only server a bounded wait, and say what it did --------------
+
+
+def test_a_read_only_client_gives_up_on_a_429_only_server_within_its_total_wait():
+    import httpx
+
+    from voicebot_sync.commands.common import Connection, make_client
+    from voicebot_sync.errors import RateLimited
+
+    from fakes import FakeClock
+
+    clock = FakeClock()
+    answers = []
+
+    def always_429(request):
+        answers.append(1)
+        return httpx.Response(429, headers={"Retry-After": str(6 * 2 ** (len(answers) - 1))}, json={"message": "slow"})
+
+    conn = Connection("https://api.test/voicebot/v1", "k-123456", [], transport=httpx.MockTransport(always_429),
+                      max_wait=60.0)
+    client = make_client(conn, clock=clock, sleep=clock.sleep)
+    with pytest.raises(RateLimited) as info:
+        client.list_workflows()
+    assert sum(clock.sleeps) <= 60.0
+    message = str(info.value)
+    assert "429" in message and f"{len(answers)} requests" in message and "Retry-After 48s" in message
+    assert "--max-wait" in message
+
+
+def test_plan_against_a_429_only_server_stops_at_max_wait_and_says_what_the_server_did(runner, workflows, monkeypatch):
+    server = Emulator(api_keys=[KEY], always_429=True)
+    with running(server) as url:
+        monkeypatch.setenv("VOICEBOT_API_KEY", KEY)
+        result = invoke(runner, "plan", workflows, "--api-url", url, "--max-wait", "0s")
+    assert result.exit_code == 1
+    assert "answered 429" in result.stderr and "another client" not in result.stderr
+    assert "--max-wait" in invoke(runner, "drift", "--help").output

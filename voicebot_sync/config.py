@@ -60,6 +60,7 @@ class Settings:
     max_retries: int = DEFAULT_MAX_RETRIES
     timeout: float = DEFAULT_TIMEOUT
     settle_time: float = DEFAULT_SETTLE_TIME
+    max_wait: float | None = None  # plan, drift: the longest total wait for 429s (--max-wait); None: unbounded
     # The workflow directories before command-line paths narrowed them (for --prune's scope check).
     workflows_configured: list[str] = field(default_factory=lambda: ["workflows"])
     sources: dict[str, str] = field(default_factory=dict)

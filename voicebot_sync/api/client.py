@@ -193,6 +193,15 @@ def workflow_path(workflow_id: Any) -> str:
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a list of 10,000 workflows is about 5 MB
 
 
+
+def _refused_429(limited: int, waited: float, retry_after: float | None) -> str:
+    """What the server did, in a person's words: a stop over 429s names it, not a guessed cause."""
+    asked = f", the last with Retry-After {format_seconds(retry_after)}" if retry_after is not None \
+        else ", without Retry-After"
+    return (f"the server answered 429 (too many requests) to {limited} request{'s' if limited != 1 else ''} in a "
+            f"row over {format_seconds(waited)}{asked}: the key's quota is spent there (by this or other runs), or "
+            "the server refuses everything")
+
 class VoicebotClient:
     """The workflow API; ``transport`` and ``limiter`` are injected (tests, emulator, local mode)."""
 
@@ -293,6 +302,7 @@ class VoicebotClient:
     def send(self, method: str, path: str, *, json: Any = None, attempt: int = 1) -> tuple[Any, dict[str, Any] | None]:
         """One logical request: waits for the rate limit, waits out 429s, translates errors."""
         limited = 0
+        waited = 0.0  # on 429s, for RetryPolicy.max_wait
         while True:
             self.limiter.acquire()
             self.sent += 1
@@ -320,11 +330,10 @@ class VoicebotClient:
                 limited += 1
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if limited > self.retry.max_rate_limited:
-                    raise RateLimited(
-                        f"still rate limited after {limited} tries; another client may be using this key",
-                        retry_after=retry_after, method=method, path=path,
-                    )
-                self._wait_out_429(retry_after, limited, method, path)
+                    raise RateLimited(f"still rate limited after {limited} tries: "
+                                      + _refused_429(limited, waited, retry_after),
+                                      retry_after=retry_after, method=method, path=path)
+                waited += self._wait_out_429(retry_after, limited, method, path, waited)
                 continue
             return self._check(response, method, path)
 
@@ -345,21 +354,30 @@ class VoicebotClient:
             return httpx.Response(streamed.status_code, headers=streamed.headers, content=b"".join(chunks),
                                   request=streamed.request)
 
-    def _wait_out_429(self, retry_after: float | None, limited: int, method: str, path: str) -> None:
+    def _wait_out_429(self, retry_after: float | None, limited: int, method: str, path: str,
+                      waited: float = 0.0) -> float:
+        """Wait as a 429 asks (or as our own windows suggest); the seconds waited."""
         if retry_after is not None:
             if retry_after > self.retry.max_retry_after:
                 raise RateLimited(
                     f"the server asks to wait {format_seconds(retry_after)} (Retry-After), over the "
                     f"{format_seconds(self.retry.max_retry_after)} this tool waits; try again later",
                     retry_after=retry_after, method=method, path=path)
-            self.limiter.block_for(retry_after, "server said 429 Retry-After")
-            return
-        # No hint: the window our own log shows full, else a backoff sized to the shortest window.
-        own = self.limiter.full_window_wait()
-        if own is None:
-            shortest = min((length / count for count, length in self.limiter.windows), default=1.0)
-            own = min(shortest * (2 ** (limited - 1)), self.retry.cap)
-        self.limiter.block_for(own, "server said 429")
+            wait, why = retry_after, "server said 429 Retry-After"
+        else:
+            # No hint: the window our own log shows full, else a backoff sized to the shortest window.
+            own = self.limiter.full_window_wait()
+            if own is None:
+                shortest = min((length / count for count, length in self.limiter.windows), default=1.0)
+                own = min(shortest * (2 ** (limited - 1)), self.retry.cap)
+            wait, why = own, "server said 429"
+        budget = self.retry.max_wait
+        if budget is not None and waited + wait > budget:
+            raise RateLimited(f"{_refused_429(limited, waited, retry_after)}; gave up rather than wait past "
+                              f"{format_seconds(budget)} in all (--max-wait); try again later",
+                              retry_after=retry_after, method=method, path=path)
+        self.limiter.block_for(wait, why)
+        return wait
 
     @contextmanager
     def _translated(self, method: str, path: str) -> Iterator[None]:

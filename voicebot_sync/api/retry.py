@@ -17,6 +17,9 @@ class RetryPolicy:
     max_rate_limited: int = 12
     # The longest Retry-After worth waiting for: the longest rate window plus a margin.
     max_retry_after: float = 3600.0 + 60.0
+    # The longest total wait one request may spend on 429s (None: as long as the answers ask);
+    # read-only commands bound it, so a server that refuses everything is given up on in time.
+    max_wait: float | None = None
     rng: random.Random = field(default_factory=random.Random, repr=False)
 
     def backoff(self, attempt: int) -> float:

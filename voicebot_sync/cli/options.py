@@ -165,6 +165,20 @@ def _wait_printer(prefix: str = ""):
     return on_wait
 
 
+def max_wait_option(f):
+    """--max-wait on the read-only commands: a server that answers 429 to everything is given up on in time."""
+    return click.option("--max-wait", default="60s", show_default=True, envvar="VOICEBOT_MAX_WAIT",
+                        help="The longest total wait for the server's 429 answers before giving up (e.g. 5m).  "
+                             "[env: VOICEBOT_MAX_WAIT]")(f)
+
+
+def _with_max_wait(settings, max_wait: str):
+    from ..durations import parse_duration
+
+    settings.max_wait = parse_duration(max_wait)
+    return settings
+
+
 def paths_argument(f):
     return click.argument("paths", nargs=-1, type=click.Path())(f)
 

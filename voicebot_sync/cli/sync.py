@@ -19,7 +19,9 @@ from .options import (
     _plan_env,
     _report_failure,
     _settings,
+    _with_max_wait,
     connection_options,
+    max_wait_option,
     paths_argument,
 )
 
@@ -41,9 +43,10 @@ def _render_plan(plan, fmt: str, settings) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply --plan`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@max_wait_option
 @connection_options
-def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_limit, insecure, verbose, config_file,
-         env_name, all_envs, no_config):
+def plan(paths, prune, fmt, out_file, detailed_exitcode, max_wait, api_url, api_key, rate_limit, insecure, verbose,
+         config_file, env_name, all_envs, no_config):
     """Show what apply would do (lists the remote with one request)."""
     from ..commands.plan import plan as make
 
@@ -53,8 +56,8 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_
     if envs:
         if out_file:
             raise UsageError("--out saves one plan: give one --env")
-        return _plan_environments(envs, given, fmt, detailed_exitcode, verbose)
-    settings = _settings(need_key=True, env_name=env_name, **given)
+        return _plan_environments(envs, given, fmt, detailed_exitcode, verbose, max_wait)
+    settings = _with_max_wait(_settings(need_key=True, env_name=env_name, **given), max_wait)
     the_plan = make(settings, _hooks(verbose=verbose))
     if out_file:
         the_plan.dump(out_file)
@@ -65,11 +68,11 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_
         sys.exit(EXIT_CHANGES)
 
 
-def _plan_environments(envs, given, fmt, detailed_exitcode, verbose) -> None:
+def _plan_environments(envs, given, fmt, detailed_exitcode, verbose, max_wait) -> None:
     from ..commands.plan import plan as make
     from ..escaping import visible
 
-    settings_of = {env: _settings(need_key=True, env=env, **given) for env in envs}
+    settings_of = {env: _with_max_wait(_settings(need_key=True, env=env, **given), max_wait) for env in envs}
     results = _each_environment(envs, lambda env: make(settings_of[env], _hooks(verbose=verbose, prefix=f"[{env}] ")))
     codes = []
     documents = {}
@@ -299,9 +302,10 @@ def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, ver
 @paths_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write the report to this file (for an issue body).")
+@max_wait_option
 @connection_options
-def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs,
-          no_config):
+def drift(paths, fmt, out_file, max_wait, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name,
+          all_envs, no_config):
     """Report remote changes made outside git (exit 2 when there is drift), for scheduled jobs."""
     from ..commands.drift import drift as run
     from ..doors import write_text
@@ -313,7 +317,7 @@ def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose,
     renderers = {"json": lambda r: json.dumps({"format_version": 1, **r}, indent=2, ensure_ascii=False) + "\n",
                  "markdown": render_drift_markdown, "text": render_drift_text}
     if envs:
-        settings_of = {env: _settings(need_key=True, env=env, **given) for env in envs}
+        settings_of = {env: _with_max_wait(_settings(need_key=True, env=env, **given), max_wait) for env in envs}
         results = _each_environment(envs, lambda env: run(settings_of[env], _hooks(verbose=verbose, prefix=f"[{env}] ")))
         codes, parts, documents = [], [], {}
         for env, report, exc in results:
@@ -329,7 +333,8 @@ def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose,
                 if fmt == "json" else "\n".join(parts))
         code = worst(codes)
     else:
-        report = run(_settings(need_key=True, env_name=env_name, **given), _hooks(verbose=verbose))
+        report = run(_with_max_wait(_settings(need_key=True, env_name=env_name, **given), max_wait),
+                     _hooks(verbose=verbose))
         text = renderers[fmt](report)
         code = EXIT_CHANGES if report["drift"] else EXIT["ok"]
     click.echo(text, nl=False)
