@@ -262,3 +262,26 @@ def test_plan_against_a_429_only_server_stops_at_max_wait_and_says_what_the_serv
     assert result.exit_code == 1
     assert "answered 429" in result.stderr and "another client" not in result.stderr
     assert "--max-wait" in invoke(runner, "drift", "--help").output
+
+
+# -- 17: the emulator answers every method in JSON, and says how it reads workflow_type --------------
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT", "PROPFIND"])
+def test_every_unknown_method_gets_the_json_405(method):
+    import http.client
+    from urllib.parse import urlsplit
+
+    with running(Emulator(api_keys=[KEY])) as url:
+        parts = urlsplit(url)
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+        conn.request(method, parts.path + "/workflows", headers={"Authorization": f"Bearer {KEY}"})
+        response = conn.getresponse()
+        body = json.loads(response.read())
+        conn.close()
+    assert response.status == 405 and body["status"] == "Error" and response.getheader("Allow")
+
+
+def test_the_emulator_documents_its_reading_of_workflow_type(runner):
+    out = " ".join(invoke(runner, "emulator", "--help").output.split())
+    assert "workflow_type" in out and "ROBOCALL" in out

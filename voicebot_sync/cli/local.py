@@ -73,7 +73,11 @@ def emulator(host, port, api_keys, data_file, rate_limit, **faults):
 
     The fault and quirk options make it misbehave on purpose (lost answers, lagging
     lists, pagination, 429s, HTML pages, trickling answers), so a client's recovery
-    paths can be tried against it."""
+    paths can be tried against it.
+
+    A create without workflow_type is stored as ROBOCALL: the API reference's table says
+    "Required: yes" and gives the default ROBOCALL; the emulator reads it as a default the
+    server fills in (voicebot-sync itself always sends workflow_type)."""
     from ..config import is_loopback
     from ..durations import parse_rate_limit
     from ..emulator import main_serve
