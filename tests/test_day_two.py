@@ -285,3 +285,62 @@ def test_every_unknown_method_gets_the_json_405(method):
 def test_the_emulator_documents_its_reading_of_workflow_type(runner):
     out = " ".join(invoke(runner, "emulator", "--help").output.split())
     assert "workflow_type" in out and "ROBOCALL" in out
+
+
+# -- 15: a word diff in the terminal, render's worst case, and a skeleton that must be edited ---------
+
+
+LONG = " ".join(f"word{i}" for i in range(160))  # ~1000 characters on one line
+
+
+def test_text_plan_shows_a_word_diff_for_a_one_word_change_in_a_long_message():
+    from voicebot_sync.planner import make_plan
+    from voicebot_sync.render import render_text
+
+    from fakes import FakeDefinition as D
+
+    remote = [{"id": "6f1c", "name": "Long", "message": LONG, "description": "", "workflow_type": "ROBOCALL"}]
+    changed = LONG.replace("word80", "WORD80")
+    text = render_text(make_plan([D("Long", changed)], remote, api_url="https://api.test/voicebot/v1"))
+    assert LONG not in text and changed not in text  # neither whole message
+    assert "[-word80-]" in text and "{+WORD80+}" in text
+    assert "word79" in text and "word150" not in text  # some context, not everything
+    assert max(len(line) for line in text.splitlines()) < 200
+
+
+def test_text_plan_keeps_the_short_before_and_after():
+    from voicebot_sync.planner import make_plan
+    from voicebot_sync.render import render_text
+
+    from fakes import FakeDefinition as D
+
+    remote = [{"id": "6f1c", "name": "S", "message": "Hi there", "description": "", "workflow_type": "ROBOCALL"}]
+    text = render_text(make_plan([D("S", "Hi you")], remote, api_url="u"))
+    assert '      message: "Hi there" -> "Hi you"' in text
+
+
+def test_render_shows_the_worst_case_and_warns_when_a_value_is_over_its_max_length(runner, tmp_path):
+    path = tmp_path / "a.yaml"
+    path.write_text("name: A\nmessage: Hello [name], see you on [date].\nparameters:\n"
+                    "  name: {max_length: 10, example: Ada}\n  date: {max_length: 20, example: Monday}\n")
+    result = invoke(runner, "render", path)
+    assert result.exit_code == 0
+    assert "at most 50 characters" in result.stderr  # 20 fixed + 10 + 20
+    result = invoke(runner, "render", path, "--set", "name=Bartholomew-Alexander")
+    assert result.exit_code == 0
+    assert "warning: --set name: 21 characters, over its max_length 10" in result.stderr
+
+
+def test_a_skeleton_from_new_does_not_validate_until_its_message_is_edited(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert invoke(runner, "new", "Reminder").exit_code == 0
+    result = invoke(runner, "validate", "workflows")
+    assert result.exit_code == 1
+    (problem,) = [line for line in result.stderr.splitlines() if "reminder.yaml:" in line]
+    assert "edit" in problem.lower() and "message" in problem
+    path = tmp_path / "workflows" / "reminder.yaml"
+    text = path.read_text()
+    start = text.index("message: |\n") + len("message: |\n")
+    end = text.index("parameters:")
+    path.write_text(text[:start] + "  Hello [name], your [topic] is ready.\n" + text[end:])
+    assert invoke(runner, "validate", "workflows").exit_code == 0
