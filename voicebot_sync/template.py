@@ -102,3 +102,26 @@ def warnings(message: str) -> list[str]:
         return []
     return ["placeholder " + ", ".join(clip(m) for m in other[:5]) + " is not filled in by the workflow API "
             "(it is sent as written): write [name] (square brackets) if it should be filled in"]
+
+
+def worst_case(message: str, parameters: Mapping[str, Any] | None) -> str:
+    """The longest the filled-in message can be, as a sentence (``render`` shows it beside the example's length)."""
+    if not placeholders(message):
+        return "no placeholders: always this length"
+    worst = max_filled_length(message, parameters)
+    if worst is not None:
+        return f"at most {worst} characters with every placeholder at its max_length"
+    unbounded = [p for p in placeholders(message)
+                 if not isinstance((parameters or {}).get(p), Mapping) or not isinstance(parameters[p].get("max_length"), int)]
+    return "no worst case known: " + ", ".join(f"[{clip(p)}]" for p in unbounded[:5]) + " without max_length"
+
+
+def over_max_length(parameters: Mapping[str, Any] | None, values: Mapping[str, Any]) -> list[str]:
+    """A sentence for each value longer than its parameter's ``max_length`` (a warning: the value is the user's)."""
+    found = []
+    for name, value in values.items():
+        spec = (parameters or {}).get(name)
+        limit = spec.get("max_length") if isinstance(spec, Mapping) else None
+        if isinstance(limit, int) and not isinstance(limit, bool) and len(str(value)) > limit:
+            found.append(f"{clip(name)}: {len(str(value))} characters, over its max_length {limit}")
+    return found

@@ -105,7 +105,7 @@ def render(file, workflow, assignments, config_file, env_name, no_config):
     from ..errors import ValidationError as Invalid
     from ..model import MAX_MESSAGE_LENGTH
     from ..commands.common import parse_assignments
-    from ..template import example_values, placeholders, render as fill
+    from ..template import example_values, over_max_length, placeholders, render as fill, worst_case
 
     settings = _settings(config_file=config_file, env_name=env_name)
     from ..definitions import load_definitions
@@ -130,7 +130,10 @@ def render(file, workflow, assignments, config_file, env_name, no_config):
     except ValueError as exc:
         raise ConfigError(f"{exc}: pass --set NAME=VALUE or give the parameter an example") from exc
     click.echo(text)
-    click.echo(f"-- {len(text)} characters (limit {MAX_MESSAGE_LENGTH})", err=True)
+    click.echo(f"-- {len(text)} characters (limit {MAX_MESSAGE_LENGTH}); "
+               f"{worst_case(d.desired()['message'], d.parameters)}", err=True)
+    for line in over_max_length(d.parameters, given):
+        click.echo(f"warning: --set {line}", err=True)
     if len(text) > MAX_MESSAGE_LENGTH:
         raise Invalid([Problem(d.source, d.key_lines.get("message", d.line),
                                f"filled-in message is {len(text)} characters; the limit is {MAX_MESSAGE_LENGTH}")])
