@@ -10,6 +10,9 @@ from .model import MAX_MESSAGE_LENGTH
 
 PLACEHOLDER = re.compile(r"\[([A-Za-z_][A-Za-z0-9_]*)\]")
 # {{name}} or {name}: other template syntaxes that would reach a patient unfilled.
+# What a skeleton from `new` starts its message with: validate refuses it until the message is
+# written, so a skeleton is never applied unedited.
+SKELETON_MARK = "EDIT ME:"
 OTHER_PLACEHOLDER = re.compile(r"\{\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\}\}|(?<!\{)\{[A-Za-z_][A-Za-z0-9_]*\}(?!\})")
 
 
@@ -58,9 +61,12 @@ def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
     ``message`` is the template as sent (``model.normalise_text``). The API refuses a
     template whose raw text, placeholders included, is over the limit, so that is
     checked as well as the fixed text and the longest filled-in message."""
-    if parameters is None and len(message) <= MAX_MESSAGE_LENGTH:
-        return []  # nothing declared, and short enough whatever the placeholders are: nothing to find
     problems = []
+    if message.lstrip().startswith(SKELETON_MARK):
+        problems.append(f"message still starts with the skeleton's {SKELETON_MARK!r}: write what the patient "
+                        "should hear, then validate again")
+    if parameters is None and len(message) <= MAX_MESSAGE_LENGTH:
+        return problems  # nothing declared, and short enough whatever the placeholders are: nothing more to find
     fixed = fixed_length(message)
     if fixed > MAX_MESSAGE_LENGTH:
         problems.append(f"message is {fixed} characters without its placeholders; the limit is {MAX_MESSAGE_LENGTH}")

@@ -154,7 +154,8 @@ def schema(which):
 @click.option("--dir", "directory", default="workflows", show_default=True, type=click.Path(file_okay=False))
 @click.option("--type", "workflow_type", type=click.Choice(["ROBOCALL", "CONVERSATION"]), default="ROBOCALL", show_default=True)
 def new(name, directory, workflow_type):
-    """Write a definition skeleton that passes validate (never a second definition of a name)."""
+    """Write a definition skeleton (never a second definition of a name); validate refuses it until its
+    message is written."""
     from ..escaping import visible
     from ..scaffold import defined_names, new_definition
 
