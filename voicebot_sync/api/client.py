@@ -194,6 +194,15 @@ MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a list of 10,000 workflows is about 5 MB
 
 
 
+def _backoff_reason(exc: Exception) -> str:
+    """Why a wait is held, in a person's words (a status line shows it; never a class name)."""
+    if isinstance(exc, ServerError):
+        return f"retrying after a server error{f' (HTTP {exc.status})' if exc.status else ''}"
+    if isinstance(exc, ConnectionFailed):
+        return "retrying after the connection failed"
+    return "retrying after a failed request"
+
+
 def _refused_429(limited: int, waited: float, retry_after: float | None) -> str:
     """What the server did, in a person's words: a stop over 429s names it, not a guessed cause."""
     asked = f", the last with Retry-After {format_seconds(retry_after)}" if retry_after is not None \
@@ -297,7 +306,7 @@ class VoicebotClient:
         wait = self.retry.backoff(attempt)
         if self.on_retry:
             self.on_retry(f"{exc}; retry {attempt} of {self.retry.max_retries}", wait)
-        self.limiter.block_for(wait, f"backoff after {type(exc).__name__}")
+        self.limiter.block_for(wait, _backoff_reason(exc))
 
     def send(self, method: str, path: str, *, json: Any = None, attempt: int = 1) -> tuple[Any, dict[str, Any] | None]:
         """One logical request: waits for the rate limit, waits out 429s, translates errors."""
