@@ -39,7 +39,7 @@ from ..errors import (
 from ..escaping import short
 from ..durations import format_seconds
 from .ratelimit import RateLimiter
-from .retry import RetryPolicy
+from .retry import RetryPolicy, backoff_reason, refused_429
 
 WORKFLOWS = "/workflows"
 
@@ -193,24 +193,6 @@ def workflow_path(workflow_id: Any) -> str:
 MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a list of 10,000 workflows is about 5 MB
 
 
-
-def _backoff_reason(exc: Exception) -> str:
-    """Why a wait is held, in a person's words (a status line shows it; never a class name)."""
-    if isinstance(exc, ServerError):
-        return f"retrying after a server error{f' (HTTP {exc.status})' if exc.status else ''}"
-    if isinstance(exc, ConnectionFailed):
-        return "retrying after the connection failed"
-    return "retrying after a failed request"
-
-
-def _refused_429(limited: int, waited: float, retry_after: float | None) -> str:
-    """What the server did, in a person's words: a stop over 429s names it, not a guessed cause."""
-    asked = f", the last with Retry-After {format_seconds(retry_after)}" if retry_after is not None \
-        else ", without Retry-After"
-    return (f"the server answered 429 (too many requests) to {limited} request{'s' if limited != 1 else ''} in a "
-            f"row over {format_seconds(waited)}{asked}: the key's quota is spent there (by this or other runs), or "
-            "the server refuses everything")
-
 class VoicebotClient:
     """The workflow API; ``transport`` and ``limiter`` are injected (tests, emulator, local mode)."""
 
@@ -306,7 +288,7 @@ class VoicebotClient:
         wait = self.retry.backoff(attempt)
         if self.on_retry:
             self.on_retry(f"{exc}; retry {attempt} of {self.retry.max_retries}", wait)
-        self.limiter.block_for(wait, _backoff_reason(exc))
+        self.limiter.block_for(wait, backoff_reason(exc))
 
     def send(self, method: str, path: str, *, json: Any = None, attempt: int = 1) -> tuple[Any, dict[str, Any] | None]:
         """One logical request: waits for the rate limit, waits out 429s, translates errors."""
@@ -340,7 +322,7 @@ class VoicebotClient:
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if limited > self.retry.max_rate_limited:
                     raise RateLimited(f"still rate limited after {limited} tries: "
-                                      + _refused_429(limited, waited, retry_after),
+                                      + refused_429(limited, waited, retry_after),
                                       retry_after=retry_after, method=method, path=path)
                 waited += self._wait_out_429(retry_after, limited, method, path, waited)
                 continue
@@ -382,7 +364,7 @@ class VoicebotClient:
             wait, why = own, "server said 429"
         budget = self.retry.max_wait
         if budget is not None and waited + wait > budget:
-            raise RateLimited(f"{_refused_429(limited, waited, retry_after)}; gave up rather than wait past "
+            raise RateLimited(f"{refused_429(limited, waited, retry_after)}; gave up rather than wait past "
                               f"{format_seconds(budget)} in all (--max-wait); try again later",
                               retry_after=retry_after, method=method, path=path)
         self.limiter.block_for(wait, why)
