@@ -344,3 +344,17 @@ def test_a_skeleton_from_new_does_not_validate_until_its_message_is_edited(runne
     end = text.index("parameters:")
     path.write_text(text[:start] + "  Hello [name], your [topic] is ready.\n" + text[end:])
     assert invoke(runner, "validate", "workflows").exit_code == 0
+
+
+def test_the_actions_apply_summary_names_unmanaged_workflows_too(tmp_path):
+    from test_github_action import apply_inputs, run_action
+
+    write_workflow(tmp_path / "workflows", "Reminder", "Hello [name]")
+    emulator = Emulator(api_keys=[KEY])
+    emulator.add_workflow(name="Reminder", message="Hello [name]")
+    emulator.add_workflow(name="Made by hand", message="m")
+    with running(emulator) as url:
+        code, log, outputs, summary = run_action(tmp_path, apply_inputs(url, **{"allow-plan-change": "true"}),
+                                                 event_name="workflow_dispatch")
+    assert code == 0, log
+    assert "1 unmanaged remote workflow left alone" in summary and "matches the definitions" not in summary
