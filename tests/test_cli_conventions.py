@@ -98,4 +98,4 @@ def test_a_ticking_status_line_redraws_each_second():
     for left in (2.9, 2.5, 1.9, 1.2, 0.8):
         events.tick(left)
     shown = [visible(part) for part in out.getvalue().split("\r\x1b[2K") if part]
-    assert [s.split(" waiting ")[1].split(":")[0] for s in shown] == ["3s", "2s", "1s"]
+    assert [s.split("waiting ")[1].split(":")[0] for s in shown] == ["3s", "2s", "1s"]

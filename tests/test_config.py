@@ -321,7 +321,7 @@ def test_problem_file_is_shown_as_given_relative_to_the_working_directory(tmp_pa
 
 def test_yaml_syntax_error_has_its_line(tmp_path):
     found = problems(tmp_path, "prune: true\nguards: {max_delete_share: 0.3\nowns: {}\n")
-    assert len(found) == 1 and found[0].startswith("voicebot-sync.yaml:3: YAML syntax error")
+    assert len(found) == 1 and found[0].startswith("voicebot-sync.yaml:2: YAML syntax error: the { mapping")
 
 
 def test_duplicate_keys_non_text_keys_and_empty_sections(tmp_path):
@@ -448,7 +448,10 @@ def test_local_defaults_to_no_rate_limit(tmp_path):
 def test_local_keeps_a_rate_limit_set_anywhere(tmp_path):
     assert load(tmp_path, cli={"api_url": "local", "rate_limit": "1/1s"}).rate_limit == "1/1s"
     assert load(tmp_path, "api_url: local\nrate_limit: 2/1s\n").rate_limit == "2/1s"
-    assert load(tmp_path, "rate_limit: 2/1s\n", environ={"VOICEBOT_API_URL": "local"}).rate_limit == "2/1s"
+    # A file's rate_limit is the remote's quota: local chosen for this run is not paced by it (issue 18).
+    assert load(tmp_path, "rate_limit: 2/1s\n", environ={"VOICEBOT_API_URL": "local"}).rate_limit == "off"
+    assert load(tmp_path, "rate_limit: 2/1s\n", environ={"VOICEBOT_API_URL": "local",
+                                                         "VOICEBOT_RATE_LIMIT": "3/1s"}).rate_limit == "3/1s"
 
 
 # -- merged from test_settings.py: precedence and the key, from the user's side -------------

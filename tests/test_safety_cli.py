@@ -171,9 +171,12 @@ def test_render_names_a_missing_value(runner, tmp_path):
     assert result.exit_code == 1 and "no value for [name]" in result.stderr
 
 
-def test_new_writes_a_skeleton_that_validates(runner, tmp_path, monkeypatch):
+def test_new_writes_a_skeleton_that_validates_once_its_message_is_written(runner, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert invoke(runner, "new", "Flu shot reminder").stdout.startswith("wrote workflows/flu-shot-reminder.yaml")
+    assert invoke(runner, "validate").exit_code == 1  # not applied unedited (issue 18)
+    path = tmp_path / "workflows" / "flu-shot-reminder.yaml"
+    path.write_text(path.read_text().replace("EDIT ME: ", ""))
     assert invoke(runner, "validate").exit_code == 0
     again = invoke(runner, "new", "Flu shot reminder")
     assert again.exit_code == 1 and "already defined" in again.stderr

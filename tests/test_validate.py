@@ -83,7 +83,9 @@ def test_every_problem_of_every_file_is_reported_with_its_line(tmp_path):
         f"{rel(tmp_path / 'a.yaml')}:3: workflow_type: \"robocall\" is not one of ROBOCALL, CONVERSATION",
         f"{rel(tmp_path / 'a.yaml')}:4: unknown key 'mesage' (did you mean 'message'?)",
         f"{rel(tmp_path / 'b.yml')}:2: missing required key 'message'",
-        f"{rel(tmp_path / 'c.yaml')}:3: YAML syntax error: did not find expected ',' or ']'",
+        # Where the bracket opens, not where the parser gave up (issue 18).
+        f"{rel(tmp_path / 'c.yaml')}:2: YAML syntax error: the [ list that opens on this line is not closed "
+        "(did not find expected ',' or ']' on line 3)",
         f"{rel(tmp_path / 'd.yaml')}:1: a definition must be a mapping of keys, not a list",
     ]
 

@@ -128,7 +128,7 @@ def test_syntax_errors_bad_values_and_runaway_documents_are_located_problems():
     syntax = list(yamlfile.documents("a: 1\n---\nb: [1, 2\nc: 3\n", RULES))
     assert syntax[0].data == {"a": 1} and syntax[-1].fatal
     ((line, message),) = syntax[-1].problems
-    assert line == 4 and message.startswith("YAML syntax error: ")
+    assert line == 3 and message.startswith("YAML syntax error: the [ list")  # where it opens
     bad = only("when: 2020-13-45\n")
     assert bad.fatal and bad.problems[0][1].startswith("a value cannot be read: ")
     runaway = only("[" + ", ".join(["0"] * (yamlfile.MAX_NODES + 5)) + "]\n")

@@ -62,6 +62,7 @@ class Settings:
     settle_time: float = DEFAULT_SETTLE_TIME
     # Optional fields this server does not keep (kept.py): never compared, so never an update every run.
     unkept_fields: tuple[str, ...] = ()
+    max_wait: float | None = None  # plan, drift: the longest total wait for 429s (--max-wait); None: unbounded
     # The workflow directories before command-line paths narrowed them (for --prune's scope check).
     workflows_configured: list[str] = field(default_factory=lambda: ["workflows"])
     # Team rules and speaking rates of the config file (rules.RuleBook; .select(env) gives one run's).
@@ -200,8 +201,12 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
         s.api_key = None  # the in-process emulator takes no key: never send (or check) one
     elif s.api_key is not None:
         s.api_key = check_api_key(s.api_key, s.source("api_key"))
-    if s.local and "rate_limit" not in s.sources:
-        # The in-process emulator has no quota; the quick start must not wait a minute.
+    for_this_run = ("--api-url", "--rate-limit", ENV_VARS["api_url"], ENV_VARS["rate_limit"])
+    if s.local and ("rate_limit" not in s.sources or
+                    (s.source("api_url") in for_this_run and s.source("rate_limit") not in for_this_run)):
+        # The in-process emulator has no quota; the quick start must not wait a minute. A config
+        # file's rate_limit is the remote API's quota (init writes one): it paces local only when
+        # the file chose local too, or when given for this run (--rate-limit, VOICEBOT_RATE_LIMIT).
         _set(s, "rate_limit", "off", "default for local")
     if str(s.rate_limit).strip().lower() in ("off", "none", ""):
         s.rate_limit = "off"  # one spelling, whatever was typed (OFF, None)

@@ -28,7 +28,7 @@ from .errors import Problem, ValidationError
 from .escaping import UNSAFE_CHARACTERS, short, unsafe_characters
 from .model import LOCAL_KEYS, MANAGED_FIELDS, Scope, desired_fields, loose_name_key, name_key, normalise_text
 from .renames import previous_name_problems
-from .template import check as check_template
+from .template import check as check_template, warnings as template_warnings
 from .discovery import SUFFIXES, _discover, _reason, discover, discover_with_notes, display_path  # noqa: F401 - part of this API
 from .yamlfile import MAX_NODES, clip as _clip, line_of, not_regular as _not_regular, where as _where  # noqa: F401 - kept names
 
@@ -49,6 +49,8 @@ class Definition:
     key_lines: dict[str, int] = field(default_factory=dict)
     # The environments its ``environments:`` overrides name (validate checks them against the config).
     environment_names: tuple[str, ...] = ()
+    # What may be a mistake but never blocks (another template syntax): said by validate, plan and apply.
+    warnings: list[Problem] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -86,6 +88,9 @@ def load_definitions_with_notes(
     definitions: list[Definition] = []
     for display, path in files:
         defs, file_problems = load_file(path, env=env, source=display)
+        if not defs and not file_problems:
+            # Said, not passed over in silence: a definition may have been lost from it.
+            notes.append(f"{display}: no definition in it (empty, or only comments)")
         definitions.extend(defs)
         problems.extend(file_problems)
     problems.extend(_cross_checks(definitions, scope))
@@ -355,12 +360,11 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         fields.update(override)
     parameters = fields.get("parameters")
     message = normalise_text(fields["message"])  # what is sent: the API counts this, placeholders and all
-    template_problems = check_template(message, parameters)
-    if template_problems:
-        message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
-        problems.extend(Problem(source, message_line, text) for text in template_problems)
+    message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
+    problems.extend(Problem(source, message_line, text) for text in check_template(message, parameters))
     key_lines = {str(k[0]): v for k, v in lines.items() if len(k) == 1}
     key_lines.update((f"previous_names.{k[1]}", v) for k, v in lines.items() if len(k) == 2 and k[0] == "previous_names")
     environments = document.get("environments")
     names = tuple(environments) if isinstance(environments, dict) else ()
-    return Definition(fields, source, line, key_lines, names), problems
+    warned = [Problem(source, message_line, text) for text in template_warnings(message)]
+    return Definition(fields, source, line, key_lines, names, warned), problems

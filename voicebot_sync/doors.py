@@ -31,6 +31,23 @@ _OWN_SEQUENCE = re.compile(r"\x1b\[(?:0|1|2|22|31|32|33|36|39)m|\r\x1b\[2K")
 _CONTROL = unsafe_pattern(allowed="\t\n")
 
 
+# The status line on screen (statusline.StatusLine), while there is one: every other write makes room.
+_live = None
+
+
+def live_line(status, *, only=None) -> None:
+    """Install (or, with None, remove and clear) the status line that writes to stdout and stderr make
+    room for; ``only``: remove it only if it is that one."""
+    global _live
+    if status is None and _live is not None and (only is None or _live is only):
+        previous, _live = _live, None
+        if only is None:
+            previous.clear()
+        return
+    if status is not None:
+        _live = status
+
+
 def _scrub(text: str) -> str:
     """Redact, then show every control character that is not one of our own sequences."""
     text = redact(text)
@@ -82,7 +99,15 @@ class SafeStream(io.TextIOBase):
         safe = _scrub(text)
         if self.actions:
             safe = self._no_commands(safe)
+        live = _live
+        if live is None:
+            self.raw.write(safe)
+            return len(text)
+        live.hide()  # never glued to the end of the status line
         self.raw.write(safe)
+        if safe.endswith("\n"):
+            self.flush()
+            live.redraw()
         return len(text)
 
     def _no_commands(self, text: str) -> str:

@@ -65,7 +65,12 @@ def clip(value: object, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def short(value: object, limit: int = 40) -> str:
+# A value quoted in a message, at most: enough to recognise it, too little to leak a key or token
+# pasted into the wrong field into a CI log.
+QUOTE_LIMIT = 24
+
+
+def short(value: object, limit: int = QUOTE_LIMIT) -> str:
     """A value quoted in a message: a visible prefix of at most ``limit`` characters (text in quotes)."""
     text = clip(value, limit)
     return f"'{text}'" if isinstance(value, str) else text

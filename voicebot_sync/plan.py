@@ -183,6 +183,11 @@ class Plan:
 
     def summary_line(self) -> str:
         s = self.summary
+        if not self.changes and self.unmanaged:
+            # True even when definitions were deleted: the remote still holds what they made.
+            n = len(self.unmanaged)
+            return (f"No changes to the definitions' workflows; {n} unmanaged remote workflow{'s' if n != 1 else ''} "
+                    "left alone (--prune deletes them).")
         if not self.changes:
             return "No changes. The remote matches the definitions."
         return f"Plan: {s['create']} to add, {s['update']} to change, {s['delete']} to destroy."

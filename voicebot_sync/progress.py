@@ -119,60 +119,74 @@ class LineEvents(Events):
 
 
 class TerminalEvents(LineEvents):
-    """For a person at a terminal: finished operations scroll, a status line stays at the bottom."""
+    """For a person at a terminal: finished operations scroll, a status line stays at the bottom.
 
-    def __init__(self, out: TextIO):
+    The status line is ``statusline.StatusLine``: fitted to the terminal's width, and every other
+    line (retries, notes, -v) makes room for it through the doors."""
+
+    def __init__(self, out: TextIO, *, columns=None):
         super().__init__(out, quiet_waits_under=0.0)
+        from .statusline import StatusLine
+
         self.done = 0
         self.executor: Executor | None = None
-        self.status = ""
+        self.live = StatusLine(out, columns=columns)
+        self._why = ""
+        self._wait_until: float | None = None
 
-    def _set_status(self, text: str) -> None:
-        self.status = text
-        self.out.write("\r\x1b[2K" + text)
-        self.out.flush()
+    @property
+    def status(self) -> str:
+        return self.live.text
+
+    def _set_status(self, text: str, until: float | None = None) -> None:
+        if text != self.live.text or not self.live.shown:
+            self.live.show(text, until=until)
 
     def _line(self, text: str) -> None:
-        self.out.write("\r\x1b[2K" + text + "\n")
-        if self.status:
-            self.out.write(self.status)
-        self.out.flush()
+        self.live.line(text)
 
     def start(self, plan: Plan, executor: Executor) -> None:
         self.executor = executor
+        self.live.clear()  # a wait of the plan's list is over
         super().start(plan, executor)
 
     def wait(self, seconds: float, why: str) -> None:
         self._why = why
-        self._shown_left = None
         self.tick(seconds)
 
     def tick(self, left: float) -> None:
-        """Redraw the status line while a wait runs (once a second), so it never looks frozen."""
+        """Redraw the status line while a wait runs, whenever what it says changes (the seconds left, the
+        ETA), so it never looks frozen, in a backoff too."""
+        from .statusline import fit_middle
+
         whole = int(left + 0.999)
-        if whole == getattr(self, "_shown_left", None):
-            return
-        self._shown_left = whole
-        todo = self.total - self.done
-        eta = self.executor.remaining_seconds(todo) if self.executor else left
-        self._set_status(f"[{self.done}/{self.total}] waiting {format_seconds(whole)}: {visible(getattr(self, '_why', ''))}; "
-                         f"ETA {format_seconds(max(eta, left))}")
+        if self.executor is None:  # before the run (the plan's list): no counts and no ETA yet
+            head, tail = f"waiting {format_seconds(whole)}: ", ""
+        else:
+            eta = self.executor.remaining_seconds(self.total - self.done)
+            head = f"[{self.done}/{self.total}] waiting {format_seconds(whole)}: "
+            tail = f"; ETA {format_seconds(max(eta, whole))}"
+        self._set_status(fit_middle(head, visible(self._why), tail, self.live.columns()),
+                         until=time.monotonic() + left)
 
     def begin(self, index: int, change: Change) -> None:
         self._set_status(f"[{self.done}/{self.total}] {change.action} \"{visible(change.name)}\" ...")
 
     def end(self, index: int, outcome: Outcome) -> None:
         self.done = index
-        self.status = ""
+        self.live.text = ""
         self._line(f"[{index}/{self.total}] {describe_outcome(outcome)}")
 
     def finish(self, report: Report) -> None:
-        self.out.write("\r\x1b[2K")
+        self.live.clear()
         super().finish(report)
 
 
 def events_for(out: TextIO, *, terminal: bool) -> Events:
-    return TerminalEvents(out) if terminal else LineEvents(out)
+    """A status line only where it can be redrawn in place (``statusline.live_terminal``: not TERM=dumb)."""
+    from .statusline import live_terminal
+
+    return TerminalEvents(out) if terminal and live_terminal(out) else LineEvents(out)
 
 
 class RequestLog:

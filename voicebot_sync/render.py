@@ -13,6 +13,7 @@ from .model import MAX_MESSAGE_LENGTH
 from .plan import Change, Plan
 from .ruleview import markdown_block as rule_markdown, spoken_phrase, text_lines as rule_lines
 from .template import PLACEHOLDER, example_values, max_filled_length, placeholders, render as fill
+from .textdiff import WORD_DIFF_FROM, word_diff_lines
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
 _SGR = {"red": 31, "green": 32, "yellow": 33}
@@ -65,6 +66,15 @@ def _spoken_lines(change: Change) -> list[str]:
     return [f"      # {said}"] if said else []
 
 
+def _long_text_diff(field: str, before: Any, after: Any) -> list[tuple[str, str]] | None:
+    """The word diff the Markdown view shows, for a long text whose change the terminal would print whole."""
+    if field not in WORD_DIFF_FIELDS or not (isinstance(before, str) and isinstance(after, str)):
+        return None
+    if max(len(before), len(after)) <= WORD_DIFF_FROM:
+        return None
+    return word_diff(before, after)
+
+
 def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = False) -> str:
     """Terraform-like plan for terminals and CI logs."""
     out: list[str] = []
@@ -94,7 +104,11 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
         elif change.action == "update":
             for field, after in (change.after or {}).items():
                 before = (change.before or {}).get(field)
-                if isinstance(before, str) and isinstance(after, str) and _is_multiline(field, before, after):
+                words = _long_text_diff(field, before, after)
+                if words is not None:
+                    out.append(f"      {field}: (changed words: [-removed-] {{+added+}})")
+                    out.extend("        " + line for line in word_diff_lines(words, styled))
+                elif isinstance(before, str) and isinstance(after, str) and _is_multiline(field, before, after):
                     out.append(f"      {field}:")
                     for line in message_diff(before, after):
                         colour = {"+": "green", "-": "red"}.get(line[:1])

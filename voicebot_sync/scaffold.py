@@ -17,6 +17,7 @@ from typing import Collection, Mapping
 
 import yaml
 
+from .template import SKELETON_MARK
 from .errors import ConfigError, FileError
 from .escaping import short, unsafe_characters, visible
 from .published import RELEASE_TAG, REPOSITORY_URL
@@ -123,7 +124,8 @@ def _duplicate(name: str, existing: Mapping[str, str | None]) -> str | None:
 
 
 def skeleton_text(name: str, workflow_type: str = "ROBOCALL", modeline: str | None = None) -> str:
-    """A definition that passes validate: ``name`` written so that YAML reads it back exactly."""
+    """A definition that passes validate once its message is written (until then its SKELETON_MARK is
+    the one problem): ``name`` written so that YAML reads it back exactly."""
     from .export import HEADER
 
     # PyYAML quotes and escapes as needed ('yes', '#x', 'a: b', "it's", emoji stay as they are).
@@ -137,7 +139,7 @@ def skeleton_text(name: str, workflow_type: str = "ROBOCALL", modeline: str | No
         + "description: What this call is for, in one line.\n"
         f"workflow_type: {workflow_type}\n"
         "message: |\n"
-        "  Hello [name], this is a message from your clinic about [topic].\n"
+        f"  {SKELETON_MARK} Hello [name], this is a message from your clinic about [topic].\n"
         "parameters:\n"
         "  name:\n"
         "    description: The patient's first name.\n"
@@ -159,7 +161,9 @@ def _skeleton_problems(text: str) -> list[str]:
         with open(path, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         definitions, problems = load_file(path, source="skeleton")
-    if not problems and len(definitions) != 1:  # pragma: no cover - the skeleton is one mapping
+    # The mark is meant: the user writes the message. Anything else would be the skeleton's fault.
+    problems = [p for p in problems if SKELETON_MARK not in p.message]
+    if not problems and len(definitions) > 1:  # pragma: no cover - the skeleton is one mapping
         return ["the skeleton is not one definition"]
     return [p.message for p in problems]
 

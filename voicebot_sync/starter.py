@@ -20,6 +20,7 @@ from .doors import write_text
 from .errors import ConfigError, FileError
 from .escaping import visible
 from .export import MODELINE_PREFIX, SCHEMAS_DIR
+from .statedir import STATE_DIR
 from .scaffold import (
     CONFIG_FILE,
     EXAMPLE_FILE,
@@ -50,6 +51,7 @@ def _config_text() -> str:
         f"workflows_dir: {WORKFLOWS_DIR}\n"
         "\n"
         "# The API's quota per key: COUNT/DURATION[,...] with DURATION in s, m or h, or off.\n"
+        "# The built-in emulator (--api-url local) has none: pass --rate-limit to pace it.\n"
         f"rate_limit: {DEFAULT_RATE_LIMIT}\n"
         "\n"
         "# Delete remote workflows that no definition matches (like --prune). Leave it off until every\n"
@@ -110,6 +112,18 @@ def _pre_commit_text() -> str:
         "# workflows/ or voicebot-sync.yaml is validated offline. Move rev to the release you use.\n"
         "repos:\n" + _hook_entry_text()
     )
+
+
+def _merged_gitignore(path: str) -> str | None:
+    """``.gitignore`` with the state folder (journal, ledger, locks, local state) added; None: ignored already.
+    A user's own file is added to, never replaced."""
+    entry = STATE_DIR + "/"
+    text = _read(path) if os.path.isfile(path) else ""
+    if any(line.strip().rstrip("/").lstrip("/") == STATE_DIR for line in text.splitlines()):
+        return None
+    if text and not text.endswith("\n"):
+        text += "\n"
+    return text + entry + "\n"
 
 
 def _hook_entry() -> dict:
@@ -203,7 +217,8 @@ def init_repo(root: str, *, force: bool = False) -> list[str]:
 
     Writes ``schemas/workflow.schema.json`` and ``schemas/config.schema.json`` (the packaged ones),
     ``voicebot-sync.yaml``, ``workflows/example-reminder.yaml`` (not when ``workflows/`` already holds
-    definitions), ``.pre-commit-config.yaml`` and ``.vscode/settings.json``. Nothing is written when a
+    definitions), ``.pre-commit-config.yaml``, ``.vscode/settings.json`` and ``.gitignore`` (the state
+    folder). Nothing is written when a
     file exists already, unless ``force`` (then it is replaced); the two files people keep their own
     settings in are merged instead, never replaced: our ``yaml.schemas`` entries go into
     ``.vscode/settings.json``, our hook into the ``repos`` of ``.pre-commit-config.yaml``."""
@@ -248,6 +263,10 @@ def init_repo(root: str, *, force: bool = False) -> list[str]:
             plan.append((VSCODE_SETTINGS, merged))
     else:
         add(VSCODE_SETTINGS, json.dumps({"yaml.schemas": VSCODE_SCHEMAS}, indent=2) + "\n")
+
+    gitignore = _merged_gitignore(os.path.join(root, ".gitignore"))
+    if gitignore is not None:
+        plan.append((".gitignore", gitignore))
 
     if conflicts:
         listed = ", ".join(visible(c.replace(os.sep, "/")) for c in conflicts)

@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import yaml
 
-from .escaping import clip, short, visible
+from .escaping import QUOTE_LIMIT, clip, short, visible
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 20_000  # per document: far above any real workflow or config file, far below trouble
@@ -123,14 +123,33 @@ def documents(text: str, rules: Rules, *, single: bool = False) -> Iterator[Docu
             if node is not None:
                 yield _document(loader, node, rules)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        reason = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark else 0
-        yield Document(line, problems=[(line, f"YAML syntax error: {clip(str(reason), 160)}")], fatal=True)
+        line, message = _syntax_error(exc)
+        yield Document(line, problems=[(line, message)], fatal=True)
     except RecursionError:
         yield Document(0, problems=[(0, f"YAML nested too deeply: not {rules.document}")], fatal=True)
     finally:
         loader.dispose()
+
+
+# What a parser's context opened and left open: the error is found where the file ends (or the
+# next key starts), but the mistake is where the quote or bracket opened.
+_OPENED = {"while scanning a quoted scalar": "the quote", "while parsing a flow sequence": "the [ list",
+           "while parsing a flow mapping": "the { mapping"}
+
+
+def _syntax_error(exc: yaml.YAMLError) -> tuple[int, str]:
+    """(line, message) of a syntax error: at the line where an unclosed quote or bracket opened, when that
+    is what went wrong, else where the parser stopped."""
+    problem = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    reason = clip(str(getattr(exc, "problem", None) or exc), 160)
+    opened = _OPENED.get(str(getattr(exc, "context", "")))
+    if opened and problem and context and context.line < problem.line:
+        return context.line + 1, (f"YAML syntax error: {opened} that opens on this line is not closed "
+                                  f"({reason} on line {problem.line + 1})")
+    mark = problem or context
+    line = mark.line + 1 if mark else 0
+    return line, f"YAML syntax error: {reason}"
 
 
 def _document(loader, node: yaml.Node, rules: Rules) -> Document:
@@ -232,9 +251,9 @@ def where(path: Iterable) -> str:
 def shown(value: Any, kind: Callable[[Any], str]) -> str:
     """A value quoted in a message: a short visible prefix of text or a scalar, else ``kind(value)``."""
     if isinstance(value, str):
-        return f'"{clip(value)}"'
+        return f'"{clip(value, QUOTE_LIMIT)}"'
     if value is None or isinstance(value, (bool, int, float)):
-        return clip(json.dumps(value))
+        return clip(json.dumps(value), QUOTE_LIMIT)
     return kind(value)
 
 
@@ -258,6 +277,6 @@ def bounded_message(error) -> str:
     """jsonschema's own message with the value it quotes cut to ``short``'s length."""
     message = str(error.message)
     quoted = repr(error.instance)
-    if len(quoted) > 40 and quoted in message:
+    if len(quoted) > QUOTE_LIMIT and quoted in message:
         message = message.replace(quoted, short(error.instance))
     return visible(message)

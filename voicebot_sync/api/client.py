@@ -42,7 +42,7 @@ from ..redaction import answer_needs_walk, redact, redact_answer, redact_value
 from ..safejson import TooDeep, loads
 from ..durations import format_seconds
 from .ratelimit import RateLimiter
-from .retry import RetryPolicy
+from .retry import RetryPolicy, backoff_reason, refused_429
 
 WORKFLOWS = "/workflows"
 
@@ -223,8 +223,10 @@ class VoicebotClient:
         on_request: Callable[[RequestRecord], None] | None = None,
         on_retry: Callable[[str, float], None] | None = None,
         trust_env: bool = True,
+        key_source: str = "VOICEBOT_API_KEY",
     ):
         self.base_url = base_url.rstrip("/")
+        self.key_source = key_source  # where the key came from: what a 401 tells the user to check
         headers = {"User-Agent": f"voicebot-sync/{__version__}", "Accept": "application/json"}
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
@@ -313,11 +315,12 @@ class VoicebotClient:
         wait = self.retry.backoff(attempt)
         if self.on_retry:
             self.on_retry(f"{exc}; retry {attempt} of {self.retry.max_retries}", wait)
-        self.limiter.block_for(wait, f"backoff after {type(exc).__name__}")
+        self.limiter.block_for(wait, backoff_reason(exc))
 
     def send(self, method: str, path: str, *, json: Any = None, attempt: int = 1) -> tuple[Any, dict[str, Any] | None]:
         """One logical request: waits for the rate limit, waits out 429s, translates errors."""
         limited = 0
+        waited = 0.0  # on 429s, for RetryPolicy.max_wait
         while True:
             self.limiter.acquire()
             self.sent += 1
@@ -347,11 +350,10 @@ class VoicebotClient:
                 limited += 1
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 if limited > self.retry.max_rate_limited:
-                    raise RateLimited(
-                        f"still rate limited after {limited} tries; another client may be using this key",
-                        retry_after=retry_after, method=method, path=path,
-                    )
-                self._wait_out_429(retry_after, limited, method, path)
+                    raise RateLimited(f"still rate limited after {limited} tries: "
+                                      + refused_429(limited, waited, retry_after),
+                                      retry_after=retry_after, method=method, path=path)
+                waited += self._wait_out_429(retry_after, limited, method, path, waited)
                 continue
             return self._check(response, method, path)
 
@@ -371,21 +373,30 @@ class VoicebotClient:
                     raise httpx.ReadTimeout(f"the answer took longer than {self.timeout:g}s in total")
             return _entered(streamed, b"".join(chunks))
 
-    def _wait_out_429(self, retry_after: float | None, limited: int, method: str, path: str) -> None:
+    def _wait_out_429(self, retry_after: float | None, limited: int, method: str, path: str,
+                      waited: float = 0.0) -> float:
+        """Wait as a 429 asks (or as our own windows suggest); the seconds waited."""
         if retry_after is not None:
             if retry_after > self.retry.max_retry_after:
                 raise RateLimited(
                     f"the server asks to wait {format_seconds(retry_after)} (Retry-After), over the "
                     f"{format_seconds(self.retry.max_retry_after)} this tool waits; try again later",
                     retry_after=retry_after, method=method, path=path)
-            self.limiter.block_for(retry_after, "server said 429 Retry-After")
-            return
-        # No hint: the window our own log shows full, else a backoff sized to the shortest window.
-        own = self.limiter.full_window_wait()
-        if own is None:
-            shortest = min((length / count for count, length in self.limiter.windows), default=1.0)
-            own = min(shortest * (2 ** (limited - 1)), self.retry.cap)
-        self.limiter.block_for(own, "server said 429")
+            wait, why = retry_after, "server said 429 Retry-After"
+        else:
+            # No hint: the window our own log shows full, else a backoff sized to the shortest window.
+            own = self.limiter.full_window_wait()
+            if own is None:
+                shortest = min((length / count for count, length in self.limiter.windows), default=1.0)
+                own = min(shortest * (2 ** (limited - 1)), self.retry.cap)
+            wait, why = own, "server said 429"
+        budget = self.retry.max_wait
+        if budget is not None and waited + wait > budget:
+            raise RateLimited(f"{refused_429(limited, waited, retry_after)}; gave up rather than wait past "
+                              f"{format_seconds(budget)} in all (--max-wait); try again later",
+                              retry_after=retry_after, method=method, path=path)
+        self.limiter.block_for(wait, why)
+        return wait
 
     @contextmanager
     def _translated(self, method: str, path: str) -> Iterator[None]:
@@ -417,7 +428,7 @@ class VoicebotClient:
         kw = dict(status=status, method=method, path=path)
         if status in (401, 403):
             hint = "the API key is missing or wrong" if status == 401 else "the API key may not do this"
-            raise AuthError(f"{message} ({hint}: check VOICEBOT_API_KEY)", **kw)
+            raise AuthError(f"{message} ({hint}: check {self.key_source})", **kw)
         if status == 404:
             raise NotFound(message, **kw)
         if status >= 500 or status == 408:

@@ -33,6 +33,7 @@ class VoicebotCli(click.Group):
         try:
             code = self._run(args, prog_name, complete_var, **extra)
         finally:
+            doors.live_line(None)  # a status line left by an error is cleared before the shell prompt
             with _quiet_pipe():
                 sys.stdout.flush()
             sys.stdout, sys.stderr = previous

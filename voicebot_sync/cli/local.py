@@ -10,7 +10,7 @@ import click
 
 from ..errors import ConfigError, Problem, UsageError
 from .app import main
-from .options import _environments, _settings, config_options, connection_options, paths_argument
+from .options import _environments, _hooks, _settings, config_options, connection_options, paths_argument
 
 
 @main.command()
@@ -24,14 +24,11 @@ def validate(paths, fmt, config_file, env_name, all_envs, no_config):
     from ..escaping import visible
 
     envs = _environments(env_name, all_envs, config_file)
-    settings = _settings(paths=paths, config_file=config_file, env_name=env_name if not envs else None)
+    settings = (_settings(paths=paths, config_file=config_file, env=None) if envs else
+                _settings(paths=paths, config_file=config_file, env_name=env_name))
     environments = None if no_config else config_environments(config_file, os.environ, os.getcwd())
-    if envs:
-        result = None
-        for env in envs:
-            result = run(_settings(paths=paths, config_file=config_file, env=env), environments)
-    else:
-        result = run(settings, environments)
+    result = run(settings, environments, _hooks(), only=envs,
+                 settings_for=lambda env: _settings(paths=paths, config_file=config_file, env=env))
     for note in result.skipped:
         click.echo(f"note: {visible(note)}", err=True)
     from ..ruleview import text_lines
@@ -41,7 +38,8 @@ def validate(paths, fmt, config_file, env_name, all_envs, no_config):
     if fmt == "json":
         click.echo(json.dumps({"format_version": 1, "valid": True, "definitions": result.definitions,
                                "files": result.files, "environments": result.environments,
-                               "skipped": result.skipped, "rules": [f.to_json() for f in result.findings]},
+                               "skipped": result.skipped, "rules": [f.to_json() for f in result.findings],
+                               "warnings": [str(w) for w in result.warnings]},
                               indent=2, ensure_ascii=False))
         return
     envs_checked = f" (and under {', '.join(result.environments)})" if result.environments else ""
@@ -80,7 +78,11 @@ def emulator(host, port, api_keys, data_file, rate_limit, **faults):
 
     The fault and quirk options make it misbehave on purpose (lost answers, lagging
     lists, pagination, 429s, HTML pages, trickling answers), so a client's recovery
-    paths can be tried against it."""
+    paths can be tried against it.
+
+    A create without workflow_type is stored as ROBOCALL: the API reference's table says
+    "Required: yes" and gives the default ROBOCALL; the emulator reads it as a default the
+    server fills in (voicebot-sync itself always sends workflow_type)."""
     from ..config import is_loopback
     from ..durations import parse_rate_limit
     from ..emulator import main_serve
@@ -103,12 +105,12 @@ def emulator(host, port, api_keys, data_file, rate_limit, **faults):
 @click.option("--name", "workflow", help="Which workflow of a multi-document file (default: the first).")
 @click.option("--set", "assignments", multiple=True, metavar="PARAM=VALUE", help="A placeholder's value (repeatable); others use their `example`.")
 @config_options
-def render(file, workflow, assignments, config_file, env_name, all_envs, no_config):
+def render(file, workflow, assignments, config_file, env_name, no_config):
     """Print a workflow's message filled in, and its length against the 1000-character limit."""
     from ..errors import ValidationError as Invalid
     from ..model import MAX_MESSAGE_LENGTH
     from ..commands.common import parse_assignments
-    from ..template import example_values, placeholders, render as fill
+    from ..template import example_values, over_max_length, placeholders, render as fill, worst_case
 
     settings = _settings(config_file=config_file, env_name=env_name)
     from ..definitions import load_definitions
@@ -133,8 +135,11 @@ def render(file, workflow, assignments, config_file, env_name, all_envs, no_conf
     except ValueError as exc:
         raise ConfigError(f"{exc}: pass --set NAME=VALUE or give the parameter an example") from exc
     click.echo(text)
-    click.echo(f"-- {len(text)} characters (limit {MAX_MESSAGE_LENGTH})", err=True)
+    click.echo(f"-- {len(text)} characters (limit {MAX_MESSAGE_LENGTH}); "
+               f"{worst_case(d.desired()['message'], d.parameters)}", err=True)
     click.echo(f"-- {_spoken_line(settings, d, text)}", err=True)
+    for line in over_max_length(d.parameters, given):
+        click.echo(f"warning: --set {line}", err=True)
     if len(text) > MAX_MESSAGE_LENGTH:
         raise Invalid([Problem(d.source, d.key_lines.get("message", d.line),
                                f"filled-in message is {len(text)} characters; the limit is {MAX_MESSAGE_LENGTH}")])
@@ -170,7 +175,8 @@ def schema(which):
 @click.option("--dir", "directory", default="workflows", show_default=True, type=click.Path(file_okay=False))
 @click.option("--type", "workflow_type", type=click.Choice(["ROBOCALL", "CONVERSATION"]), default="ROBOCALL", show_default=True)
 def new(name, directory, workflow_type):
-    """Write a definition skeleton that passes validate (never a second definition of a name)."""
+    """Write a definition skeleton (never a second definition of a name); validate refuses it until its
+    message is written."""
     from ..escaping import visible
     from ..scaffold import defined_names, new_definition
 
@@ -184,7 +190,7 @@ def new(name, directory, workflow_type):
 @click.option("--force", is_flag=True, help="Overwrite files that differ from what init would write.")
 def init(force):
     """Start a repository: voicebot-sync.yaml, workflows/, the JSON Schemas (for editors, offline),
-    a pre-commit hook and VS Code settings."""
+    a pre-commit hook, VS Code settings and a .gitignore entry for .voicebot-sync/."""
     from ..starter import init_repo
 
     written = init_repo(os.getcwd(), force=force)
@@ -196,7 +202,7 @@ def init(force):
 
 @main.command()
 @connection_options
-def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
+def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, no_config):
     """Show what is left of the rate limit for the key in use, from the ledger every command keeps."""
     import time
 
@@ -221,7 +227,7 @@ def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_nam
 @paths_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @connection_options
-def show_config(paths, fmt, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
+def show_config(paths, fmt, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, no_config):
     """Print the resolved settings and where each came from (the key only as set/unset)."""
     settings = _settings(paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)

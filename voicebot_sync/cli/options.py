@@ -35,11 +35,29 @@ def _no_color(ctx, param, value):
     return value
 
 
+# The one place that says which commands run over several environments at once (--env a,b,
+# --all-environments), keyed by the command function's name. Every other command takes one
+# environment: its --help offers no list, and a list given to it is refused naming these.
+SEVERAL_ENVIRONMENTS = ("validate", "plan", "apply", "drift", "doctor")
+
+
+def _one_environment(ctx, param, value):
+    if value and "," in value:
+        several = ", ".join(SEVERAL_ENVIRONMENTS[:-1]) + " and " + SEVERAL_ENVIRONMENTS[-1]
+        raise click.UsageError(f"{ctx.info_name} takes one environment (--env NAME), not {value!r}; "
+                               f"several at once work with {several}", ctx=ctx)
+    return value
+
+
 def config_options(f):
-    f = click.option("--env", "env_name", envvar="VOICEBOT_ENV",
-                     help="An environment of the config file, or several: staging,production.  [env: VOICEBOT_ENV]")(f)
-    f = click.option("--all-environments", "all_envs", is_flag=True,
-                     help="Every environment of the config file, each with its own key and budget, at once.")(f)
+    if f.__name__ in SEVERAL_ENVIRONMENTS:
+        f = click.option("--env", "env_name", envvar="VOICEBOT_ENV",
+                         help="An environment of the config file, or several: staging,production.  [env: VOICEBOT_ENV]")(f)
+        f = click.option("--all-environments", "all_envs", is_flag=True,
+                         help="Every environment of the config file, each with its own key and budget, at once.")(f)
+    else:
+        f = click.option("--env", "env_name", envvar="VOICEBOT_ENV", callback=_one_environment,
+                         help="An environment of the config file.  [env: VOICEBOT_ENV]")(f)
     f = click.option("--config", "config_file", envvar="VOICEBOT_SYNC_CONFIG", type=click.Path(dir_okay=False),
                      help="Config file.  [env: VOICEBOT_SYNC_CONFIG; default: voicebot-sync.yaml if present]")(f)
     f = click.option("--no-config", is_flag=True, help="Read no config file, not even voicebot-sync.yaml.")(f)
@@ -145,6 +163,20 @@ def _wait_printer(prefix: str = ""):
             click.echo(prefix + line, err=True)
 
     return on_wait
+
+
+def max_wait_option(f):
+    """--max-wait on the read-only commands: a server that answers 429 to everything is given up on in time."""
+    return click.option("--max-wait", default="60s", show_default=True, envvar="VOICEBOT_MAX_WAIT",
+                        help="The longest total wait for the server's 429 answers before giving up (e.g. 5m).  "
+                             "[env: VOICEBOT_MAX_WAIT]")(f)
+
+
+def _with_max_wait(settings, max_wait: str):
+    from ..durations import parse_duration
+
+    settings.max_wait = parse_duration(max_wait)
+    return settings
 
 
 def paths_argument(f):

@@ -19,7 +19,9 @@ from .options import (
     _plan_env,
     _report_failure,
     _settings,
+    _with_max_wait,
     connection_options,
+    max_wait_option,
     paths_argument,
 )
 
@@ -41,9 +43,10 @@ def _render_plan(plan, fmt: str, settings) -> str:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Save the plan as JSON for `apply --plan`.")
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 0 with no changes, 2 with changes, 1 on error.")
+@max_wait_option
 @connection_options
-def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_limit, insecure, verbose, config_file,
-         env_name, all_envs, no_config):
+def plan(paths, prune, fmt, out_file, detailed_exitcode, max_wait, api_url, api_key, rate_limit, insecure, verbose,
+         config_file, env_name, all_envs, no_config):
     """Show what apply would do (lists the remote with one request)."""
     from ..commands.plan import plan as make
 
@@ -53,8 +56,8 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_
     if envs:
         if out_file:
             raise UsageError("--out saves one plan: give one --env")
-        return _plan_environments(envs, given, fmt, detailed_exitcode, verbose)
-    settings = _settings(need_key=True, env_name=env_name, **given)
+        return _plan_environments(envs, given, fmt, detailed_exitcode, verbose, max_wait)
+    settings = _with_max_wait(_settings(need_key=True, env_name=env_name, **given), max_wait)
     the_plan = make(settings, _hooks(verbose=verbose))
     if out_file:
         the_plan.dump(out_file)
@@ -65,11 +68,11 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, api_url, api_key, rate_
         sys.exit(EXIT_CHANGES)
 
 
-def _plan_environments(envs, given, fmt, detailed_exitcode, verbose) -> None:
+def _plan_environments(envs, given, fmt, detailed_exitcode, verbose, max_wait) -> None:
     from ..commands.plan import plan as make
     from ..escaping import visible
 
-    settings_of = {env: _settings(need_key=True, env=env, **given) for env in envs}
+    settings_of = {env: _with_max_wait(_settings(need_key=True, env=env, **given), max_wait) for env in envs}
     results = _each_environment(envs, lambda env: make(settings_of[env], _hooks(verbose=verbose, prefix=f"[{env}] ")))
     codes = []
     documents = {}
@@ -180,7 +183,8 @@ def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> No
         if result is not None and fmt == "json" and result.report is not None:
             click.echo(json.dumps({"format_version": 1, **result.report.to_json()}, indent=2))
     if not result.plan.has_changes and fmt != "json":
-        click.echo("No changes. The remote matches the definitions.")
+        # The view plan shows: unmanaged workflows and the --prune hint are never hidden.
+        click.echo(render_text(result.plan, rate_limit=settings.rate_limit, color=_color(sys.stdout)), nl=False)
     result.raise_for_outcome()
 
 
@@ -189,6 +193,7 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
     from ..commands.apply import apply as run
     from ..escaping import visible
     from ..progress import LineEvents, Prefixed
+    from ..render import render_text
     from ..stop import StopSignal
 
     if not yes and not options.plan_file:
@@ -200,8 +205,20 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
 
     def work(env):
         prefix = f"[{env}] "
-        events = LineEvents(Prefixed(out, prefix))
-        return run(settings_of[env], options, _hooks(verbose=verbose, log=log, prefix=prefix), events=events, stop=stop)
+        stream = Prefixed(out, prefix)
+        events = LineEvents(stream)
+
+        def show(the_plan) -> None:
+            # Each environment's plan, as one environment shows it (--yes skips only the question).
+            if fmt != "json":
+                stream.write(render_text(the_plan, rate_limit=settings_of[env].rate_limit))
+                stream.flush()
+
+        result = run(settings_of[env], options, _hooks(verbose=verbose, log=log, prefix=prefix), events=events,
+                     stop=stop, confirm=show)
+        if not result.plan.has_changes:
+            show(result.plan)
+        return result
 
     with stop.handling_signals():
         results = _each_environment(envs, work)
@@ -249,7 +266,7 @@ def _confirm(plan, yes: bool) -> None:
 @click.option("--with-ids", is_flag=True, help="Pin each file to its remote workflow with `id:` (renames become updates).")
 @click.option("--force", is_flag=True, help="Write into a directory that already holds definitions (overwriting files).")
 @connection_options
-def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs,
+def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name,
            no_config):
     """Write the remote workflows as definition files (a plan of them shows no changes)."""
     from ..commands.export import export as run
@@ -285,9 +302,10 @@ def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, ver
 @paths_argument
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--out", "out_file", type=click.Path(dir_okay=False), help="Also write the report to this file (for an issue body).")
+@max_wait_option
 @connection_options
-def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs,
-          no_config):
+def drift(paths, fmt, out_file, max_wait, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name,
+          all_envs, no_config):
     """Report remote changes made outside git (exit 2 when there is drift), for scheduled jobs."""
     from ..commands.drift import drift as run
     from ..doors import write_text
@@ -299,7 +317,7 @@ def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose,
     renderers = {"json": lambda r: json.dumps({"format_version": 1, **r}, indent=2, ensure_ascii=False) + "\n",
                  "markdown": render_drift_markdown, "text": render_drift_text}
     if envs:
-        settings_of = {env: _settings(need_key=True, env=env, **given) for env in envs}
+        settings_of = {env: _with_max_wait(_settings(need_key=True, env=env, **given), max_wait) for env in envs}
         results = _each_environment(envs, lambda env: run(settings_of[env], _hooks(verbose=verbose, prefix=f"[{env}] ")))
         codes, parts, documents = [], [], {}
         for env, report, exc in results:
@@ -315,7 +333,8 @@ def drift(paths, fmt, out_file, api_url, api_key, rate_limit, insecure, verbose,
                 if fmt == "json" else "\n".join(parts))
         code = worst(codes)
     else:
-        report = run(_settings(need_key=True, env_name=env_name, **given), _hooks(verbose=verbose))
+        report = run(_with_max_wait(_settings(need_key=True, env_name=env_name, **given), max_wait),
+                     _hooks(verbose=verbose))
         text = renderers[fmt](report)
         code = EXIT_CHANGES if report["drift"] else EXIT["ok"]
     click.echo(text, nl=False)

@@ -55,7 +55,9 @@ class Hooks:
 
 def connection(settings, transport: Any = None) -> "Connection":
     return Connection(settings.api_url, settings.api_key, settings.windows, settings.max_retries, settings.timeout,
-                      transport=transport)
+                      transport=transport,
+                      key_source=settings.source("api_key") if settings.api_key else settings.api_key_env,
+                      max_wait=settings.max_wait)
 
 
 def client_for(settings, hooks: Hooks, *, stop: StopSignal | None = None, on_wait=None, read_only: bool = False):
@@ -79,6 +81,8 @@ def load(settings, hooks: Hooks):
         for note in getattr(exc, "notes", []):
             hooks.note(f"note: {note}")
         raise
+    for w in sorted({w for d in definitions for w in d.warnings}):
+        hooks.note(f"{w.file}:{w.line}: warning: {w.message}")
     if notes and settings.prune:
         # Anything not read would look unmanaged: say so before the plan deletes it.
         for note in notes:
@@ -103,6 +107,8 @@ class Connection:
     timeout: float = 30.0
     transport: Any = None  # an httpx transport; None means the network
     backoff_base: float = 1.0  # seconds before the first retry of a transient fault; doubles each time
+    key_source: str = "VOICEBOT_API_KEY"  # the variable (or --api-key) a wrong key is to be checked in
+    max_wait: float | None = None  # the longest total wait for 429s per request (read-only commands)
 
 
 def make_client(
@@ -139,10 +145,11 @@ def make_client(
     limiter = RateLimiter(conn.windows, clock=clock, sleep=sleep or (stop or StopSignal()).sleep, on_wait=on_wait,
                           ledger=ledger, read_only=read_only)
     longest = max((length for _, length in conn.windows), default=3600.0)
-    retry = RetryPolicy(max_retries=conn.max_retries, base=conn.backoff_base, max_retry_after=longest + 60.0)
+    retry = RetryPolicy(max_retries=conn.max_retries, base=conn.backoff_base, max_retry_after=longest + 60.0,
+                        max_wait=conn.max_wait)
     return VoicebotClient(
         base_url, conn.api_key, transport=transport, limiter=limiter, timeout=conn.timeout,
-        retry=retry, on_request=on_request, on_retry=on_retry,
+        retry=retry, on_request=on_request, on_retry=on_retry, key_source=conn.key_source,
         # A loopback URL never goes through an environment proxy (the key would reach the proxy).
         trust_env=not is_loopback(urlsplit(base_url).hostname),
     )

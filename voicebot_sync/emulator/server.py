@@ -91,6 +91,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _answer
 
+    def __getattr__(self, name: str) -> Any:
+        # Every other method (TRACE, CONNECT, WebDAV's ...) reaches the emulator too, which answers the
+        # JSON 405 of the API instead of http.server's HTML 501 page.
+        if name.startswith("do_"):
+            return self._answer
+        raise AttributeError(name)
+
 
 class _Server(ThreadingHTTPServer):
     """Daemon handler threads, and a ``stopping`` event that ends trickled answers at shutdown."""

@@ -185,7 +185,9 @@ def _report(runner: Runner, results, envs, reviewed: Reviewed | None, notes: lis
         if reviewed is not None:
             lines.append(reviewed_note(reviewed.number, reviewed.section(env if several else None), plan))
         if not plan.has_changes:
-            lines.append("**No changes.** The remote matches the definitions.")
+            # The plan's own summary: unmanaged workflows are never hidden behind "matches".
+            lines.append("**No changes.** The remote matches the definitions." if not plan.unmanaged
+                         else md_text(plan.summary_line()))
         elif report is not None:
             lines.append(md_code_block("\n".join(summary_lines(report)), "text"))
             done = [o for o in report.outcomes if o.status != "failed"]
