@@ -8,15 +8,15 @@ only pairs that differ pay for a DeepDiff, which names the changed fields.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
-from .durations import Window
+from .durations import Window, least_time
 from .errors import MatchError, Problem
 from .kept import Unkept
 from .model import Scope, all_remote_fields, loose_name_key, name_key, remote_fields
 from .plan import Change, Plan, remote_fingerprint
 from .renames import match_previous_names, rename_hints
-from .durations import least_time
 
 
 class DefinitionLike(Protocol):
@@ -115,31 +115,23 @@ def _lookalike_creates(creates, remote, claimed) -> list[Problem]:
     return problems
 
 
-def make_plan(
-    definitions: Sequence[DefinitionLike],
-    remote: Iterable[Mapping[str, Any]],
-    *,
-    api_url: str,
-    windows: Sequence[Window] = (),
-    prune: bool = False,
-    scope: Scope | None = None,
-    unkept: Iterable[str] = (),
-) -> Plan:
-    """The plan that makes ``remote`` match ``definitions``; ``unkept``: fields this server does not keep."""
-    scope = scope or Scope()
-    not_kept = Unkept(unkept)
-    remote = list(remote)
-    pinned = [str(d.id) for d in definitions if d.id is not None and scope.contains(d.name)]
-    owned = scope.owned(remote, pinned)
+@dataclass
+class _Matching:
+    """What matching found: each definition's remote workflow (or None: a create), and why not."""
+
+    claimed: dict[str, DefinitionLike] = field(default_factory=dict)  # remote id -> its definition
+    pairs: list[tuple[DefinitionLike, Mapping[str, Any] | None]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    duplicates: dict[str, str] = field(default_factory=dict)  # id of a duplicate -> id adopted in its place
+    notes: list[str] = field(default_factory=list)
+
+
+def match(definitions: Sequence[DefinitionLike], owned: list[Mapping[str, Any]],
+          remote: list[Mapping[str, Any]]) -> _Matching:
+    """Pair every definition with its remote workflow; raises MatchError with every problem."""
+    m = _Matching()
     by_id = {str(w["id"]): w for w in owned}
-    # Every owned workflow normalised once: for the comparison and the fingerprint alike.
-    normalised = {wid: all_remote_fields(w) for wid, w in by_id.items()}
-    everything_by_id = {str(w["id"]): w for w in remote}
-
-    problems: list[Problem] = []
-    claimed: dict[str, DefinitionLike] = {}
-    pairs: list[tuple[DefinitionLike, Mapping[str, Any] | None]] = []
-
+    everywhere = {str(w["id"]) for w in remote}
     # Pinned ids first, so a rename (id pinned, name changed) claims its workflow
     # before any other definition could match it by its old name.
     for d in definitions:
@@ -147,26 +139,27 @@ def make_plan(
             continue
         w = by_id.get(str(d.id))
         if w is None:
-            outside = " (it exists, but outside this repo's ownership scope)" if str(d.id) in everything_by_id else ""
-            problems.append(Problem(d.source, d.line, f"'{d.name}' pins id {d.id}, which does not exist remotely{outside}"))
+            outside = " (it exists, but outside this repo's ownership scope)" if str(d.id) in everywhere else ""
+            m.problems.append(Problem(d.source, d.line, f"'{d.name}' pins id {d.id}, which does not exist remotely{outside}"))
             continue
-        claimed[str(d.id)] = d
-        pairs.append((d, w))
-
+        m.claimed[str(d.id)] = d
+        m.pairs.append((d, w))
     unpinned = [d for d in definitions if d.id is None]
-    duplicates: dict[str, str] = {}  # id of a duplicate -> id of the workflow adopted in its place
-    dup_notes: list[str] = []
     # By the one identity of a name (NFC) first, then by what a server may store of it (compatibility
     # forms, spaces): a definition finds the workflow it made even where the server changed its name.
     for key in (name_key, loose_name_key):
-        unpinned = _match_by(key, unpinned, owned, claimed, pairs, problems, duplicates, dup_notes)
+        unpinned = _match_by(key, unpinned, owned, m.claimed, m.pairs, m.problems, m.duplicates, m.notes)
     # Then by a name it had (previous_names): only where no workflow has the current name.
-    unpinned = match_previous_names(unpinned, owned, claimed, pairs, problems, dup_notes)
-    pairs.extend((d, None) for d in unpinned)
-    problems.extend(_lookalike_creates(unpinned, remote, claimed))
-    if problems:
-        raise MatchError(problems)
+    unpinned = match_previous_names(unpinned, owned, m.claimed, m.pairs, m.problems, m.notes)
+    m.pairs.extend((d, None) for d in unpinned)
+    m.problems.extend(_lookalike_creates(unpinned, remote, m.claimed))
+    if m.problems:
+        raise MatchError(m.problems)
+    return m
 
+
+def compare(pairs, normalised: Mapping[str, dict[str, Any]], not_kept: Unkept) -> tuple[list[Change], list[Change], int]:
+    """(creates, updates, how many are unchanged) for the matched pairs."""
     creates: list[Change] = []
     updates: list[Change] = []
     unchanged = 0
@@ -182,30 +175,53 @@ def make_plan(
             unchanged += 1
             continue
         fields = changed_fields(current, desired)
-        updates.append(
-            Change(
-                "update", d.name, str(w["id"]), d.source,
-                {f: current[f] for f in fields}, {f: desired[f] for f in fields}, d.line,
-            )
-        )
+        updates.append(Change("update", d.name, str(w["id"]), d.source,
+                              {f: current[f] for f in fields}, {f: desired[f] for f in fields}, d.line))
+    return creates, updates, unchanged
 
-    leftovers = sorted((w for w in owned if str(w["id"]) not in claimed), key=lambda w: (str(w.get("name")), str(w["id"])))
+
+def leftovers(owned, m: _Matching, prune: bool) -> tuple[list, list[Change], list[dict[str, Any]]]:
+    """Owned workflows no definition claimed: (them, their deletes with --prune, else the unmanaged list)."""
+    left = sorted((w for w in owned if str(w["id"]) not in m.claimed), key=lambda w: (str(w.get("name")), str(w["id"])))
     deletes: list[Change] = []
     unmanaged: list[dict[str, Any]] = []
-    for w in leftovers:
+    for w in left:
         if prune:
             deletes.append(Change("delete", str(w.get("name", "")), str(w["id"]), None, all_remote_fields(w), None))
-        else:
-            entry = {"name": w.get("name"), "id": str(w["id"])}
-            if str(w["id"]) in duplicates:
-                entry["duplicate_of"] = duplicates[str(w["id"])]
-            unmanaged.append(entry)
+            continue
+        entry = {"name": w.get("name"), "id": str(w["id"])}
+        if str(w["id"]) in m.duplicates:
+            entry["duplicate_of"] = m.duplicates[str(w["id"])]
+        unmanaged.append(entry)
+    return left, deletes, unmanaged
 
-    notes = list(dup_notes) + rename_hints(creates, leftovers, pruned=prune) + not_kept.notes()
+
+def make_plan(
+    definitions: Sequence[DefinitionLike],
+    remote: Iterable[Mapping[str, Any]],
+    *,
+    api_url: str,
+    windows: Sequence[Window] = (),
+    prune: bool = False,
+    scope: Scope | None = None,
+    unkept: Iterable[str] = (),
+) -> Plan:
+    """The plan that makes ``remote`` match ``definitions``: match, compare, build.
+    ``unkept``: fields this server does not keep (never compared)."""
+    scope = scope or Scope()
+    not_kept = Unkept(unkept)
+    remote = list(remote)
+    pinned = [str(d.id) for d in definitions if d.id is not None and scope.contains(d.name)]
+    owned = scope.owned(remote, pinned)
+    # Every owned workflow normalised once: for the comparison and the fingerprint alike.
+    normalised = {str(w["id"]): all_remote_fields(w) for w in owned}
+    m = match(definitions, owned, remote)
+    creates, updates, unchanged = compare(m.pairs, normalised, not_kept)
+    left, deletes, unmanaged = leftovers(owned, m, prune)
+    notes = m.notes + rename_hints(creates, left, pruned=prune) + not_kept.notes()
     outside = len(remote) - len(owned)
     if outside:
         notes.append(f"{outside} remote workflow{'s' if outside != 1 else ''} outside this repo's scope ({scope.describe()}) ignored")
-
     # Creates first, then updates, then deletes: a rename never passes through a gap.
     changes = creates + updates + deletes
     return Plan(
@@ -219,6 +235,6 @@ def make_plan(
         definitions=len(definitions),
         notes=notes,
         remote_names={str(w.get("name")) for w in owned},
-        managed={d.name: str(w["id"]) for d, w in pairs if w is not None},
+        managed={d.name: str(w["id"]) for d, w in m.pairs if w is not None},
         pinned_ids=sorted(pinned),
     )
