@@ -135,46 +135,62 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     environ = os.environ if environ is None else environ
     cwd = cwd or os.getcwd()
     s = Settings()
+    _from_config_file(s, cli, environ, cwd)
+    _from_environment_and_options(s, cli, environ)
+    _read_key(s, cli, environ)
+    _check(s, environ, need_key=need_key)
+    return s
 
-    # The config file: its top, then the selected environment's section.
+
+# Settings the environment and the command line override, in that order: (setting, variable, option).
+OVERRIDES = (("api_url", ENV_VARS["api_url"], "--api-url"), ("rate_limit", ENV_VARS["rate_limit"], "--rate-limit"))
+
+
+def _from_config_file(s: Settings, cli: Mapping[str, Any], environ: Mapping[str, str], cwd: str) -> None:
+    """The config file's top, then the selected environment's section (``--env`` / VOICEBOT_ENV)."""
     config_path, config_source = _config_path(cli, environ, cwd)
     env_name, env_source = _first((cli.get("env"), "--env"), (environ.get(ENV_VARS["env"]), ENV_VARS["env"]))
-    layers: list[tuple[str, Mapping[str, Any]]] = []
-    if config_path:
-        s.config_file = _shown(config_path, cwd)
-        s.sources["config"] = config_source
-        data = load_config_file(config_path, shown=s.config_file)
-        layers.append(("config file", {k: v for k, v in data.items() if k != "environments"}))
-        environments = data.get("environments") or {}
+    if not config_path:
         if env_name:
-            if env_name not in environments:
-                known = ", ".join(sorted(environments)) or "none"
-                close = ([e for e in sorted(environments) if e.lower().startswith(env_name.lower())]
-                         or difflib.get_close_matches(env_name, list(environments), n=1))
-                hint = f"; did you mean '{close[0]}'?" if close else ""
-                raise ConfigError(f"no environment {env_name!r} in {s.config_file} (environments: {known}){hint}")
-            layers.append((f"environment '{env_name}'", environments[env_name]))
-    elif env_name:
-        raise ConfigError(f"{env_source} {env_name} needs a config file with environments: "
-                          f"there is no {DEFAULT_CONFIG} here; pass --config FILE")
+            raise ConfigError(f"{env_source} {env_name} needs a config file with environments: "
+                              f"there is no {DEFAULT_CONFIG} here; pass --config FILE")
+        return
+    s.config_file = _shown(config_path, cwd)
+    s.sources["config"] = config_source
+    data = load_config_file(config_path, shown=s.config_file)
+    layers: list[tuple[str, Mapping[str, Any]]] = [("config file", {k: v for k, v in data.items() if k != "environments"})]
+    environments = data.get("environments") or {}
     if env_name:
+        if env_name not in environments:
+            raise ConfigError(_unknown_environment(env_name, environments, s.config_file))
+        layers.append((f"environment '{env_name}'", environments[env_name]))
         s.env, s.sources["env"] = env_name, env_source
-    base = os.path.dirname(config_path) if config_path else cwd
+    base = os.path.dirname(config_path)
     for source, layer in layers:
         _apply_layer(s, layer, source, base, cwd)
-    if config_path and (data.get("rules") or data.get("words_per_minute") or any(
-            isinstance(e, dict) and (e.get("rules") or e.get("words_per_minute")) for e in environments.values())):
+    sections = [data, *(e for e in environments.values() if isinstance(e, dict))]
+    if any(section.get("rules") or section.get("words_per_minute") for section in sections):
         from .rulefile import from_config
 
         s.rules = from_config(data)
         s.sources["rules"] = "config file"
 
-    # Environment variables, then the command line.
-    for key in ("api_url", "rate_limit"):
-        if environ.get(ENV_VARS[key]):
-            _set(s, key, environ[ENV_VARS[key]], ENV_VARS[key])
+
+def _unknown_environment(env_name: str, environments: Mapping[str, Any], shown: str) -> str:
+    known = ", ".join(sorted(environments)) or "none"
+    close = ([e for e in sorted(environments) if e.lower().startswith(env_name.lower())]
+             or difflib.get_close_matches(env_name, list(environments), n=1))
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"no environment {env_name!r} in {shown} (environments: {known}){hint}"
+
+
+def _from_environment_and_options(s: Settings, cli: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Environment variables over the file, then the command line over everything."""
+    for key, variable, option in OVERRIDES:
+        if environ.get(variable):
+            _set(s, key, environ[variable], variable)
         if cli.get(key) is not None:
-            _set(s, key, cli[key], "--" + key.replace("_", "-"))
+            _set(s, key, cli[key], option)
     s.workflows_configured = list(s.workflows)
     if cli.get("paths"):
         _set(s, "workflows", [str(p) for p in cli["paths"]], "command line")
@@ -185,7 +201,9 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     if cli.get("insecure"):
         _set(s, "insecure", True, "--insecure")
 
-    # The key: masked in every output from the moment it is read, then checked.
+
+def _read_key(s: Settings, cli: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """The key: masked in every output from the moment it is read (checked later, in ``_check``)."""
     if cli.get("api_key"):
         s.api_key, s.sources["api_key"] = cli["api_key"], "--api-key"
     elif environ.get(s.api_key_env):
@@ -193,6 +211,9 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     if s.api_key is not None:
         register_secret(s.api_key)
 
+
+def _check(s: Settings, environ: Mapping[str, str], *, need_key: bool) -> None:
+    """The URL, the key and the rate limit checked together, each error naming where its value came from."""
     try:
         s.api_url = check_api_url(s.api_url, insecure=s.insecure)
     except ConfigError as exc:
@@ -216,7 +237,6 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
         raise ConfigError(f"{exc} (from {s.source('rate_limit')})") from None
     if need_key and not s.api_key and not s.local:
         raise ConfigError(_missing_key(s, environ))
-    return s
 
 
 def check_api_key(key: str, source: str) -> str:
