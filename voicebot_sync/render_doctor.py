@@ -15,6 +15,27 @@ def render_doctor_text(result) -> str:
     def row(level: str, text: str) -> None:
         lines.append(f"  {level:<5} {text}")
 
+    _listing_rows(result, row)
+    if result.budget is not None:
+        row("info", f"budget (ledger): {visible(result.budget['summary'])}")
+    for name in result.leftover_probes_removed:
+        row("info", f"removed a probe an interrupted write test left: \"{visible(name)}\"")
+    if result.write_test is not None:
+        _write_test_rows(result.write_test, lines, row)
+    if result.refused:
+        row("FAIL", visible(result.refused))
+    for warning in result.warnings:
+        lines.append(f"warning: {warning}")
+    if result.ok:
+        lines.append(f"Result: voicebot-sync can work with this server ({result.requests} request"
+                     f"{'s' if result.requests != 1 else ''}).")
+    else:
+        lines.append(f"Result: voicebot-sync cannot work with this server: {visible(result.reason)}")
+    return "\n".join(lines) + "\n"
+
+
+def _listing_rows(result, row) -> None:
+    """What the one list request showed: the URL and key, the list's shape, fields, names, headers, clock."""
     listed = result.listing
     if listed is None:
         row("FAIL", "URL and key: the list could not be read (the reason is below)")
@@ -30,37 +51,25 @@ def render_doctor_text(result) -> str:
         row("ok" if not (result.duplicate_names or result.nfc_duplicate_names) else "warn",
             "duplicate names: " + ("none (also after Unicode NFC)" if not (result.duplicate_names or
                                                                          result.nfc_duplicate_names) else "see below"))
-        headers = "; ".join(f"{visible(k)}: {v}" for k, v in result.rate_limit_headers.items())
+        headers = "; ".join(f"{visible(k)}: {visible(v)}" for k, v in result.rate_limit_headers.items())
         row("info", "rate-limit headers: " + (headers or "none (voicebot-sync counts its requests itself)"))
         skew = result.clock_skew_seconds
         row("info" if skew is None else ("ok" if abs(skew) <= 300 else "warn"),
             "clock: no Date header" if skew is None else "clock: the server's Date agrees with this machine's clock "
             "(within 1s)" if abs(skew) < 1.5 else f"clock: the server's Date is {skew:+.0f}s from this machine's")
-    if result.budget is not None:
-        row("info", f"budget (ledger): {visible(result.budget['summary'])}")
-    for name in result.leftover_probes_removed:
-        row("info", f"removed a probe an interrupted write test left: \"{visible(name)}\"")
-    probe = result.write_test
-    if probe is not None:
-        lines.append(f"write test ({probe.requests} requests): probe \"{visible(probe.name)}\" (id {visible(probe.id)})"
-                     f" created, read back, " + ("looked for in the list, " if probe.listed is not None else "")
-                     + ("deleted" if probe.deleted else "NOT deleted: the next doctor or apply removes it"))
-        row("ok", "optional fields kept: " + (", ".join(probe.kept) or "none"))
-        if probe.not_kept:
-            row("warn", f"not kept: {', '.join(probe.not_kept)}")
-        if probe.config_line:
-            row("hint", f"add to voicebot-sync.yaml: {probe.config_line}")
-        row("info" if probe.listed is None else ("ok" if probe.listed else "warn"),
-            "list lag: " + ("not checked (the list is paginated: looking would cost more than one request)"
-                            if probe.listed is None else "none (the probe was listed at once)" if probe.listed
-                            else "the probe was not listed at once: the list lags behind writes"))
-    if result.refused:
-        row("FAIL", visible(result.refused))
-    for warning in result.warnings:
-        lines.append(f"warning: {warning}")
-    if result.ok:
-        lines.append(f"Result: voicebot-sync can work with this server ({result.requests} request"
-                     f"{'s' if result.requests != 1 else ''}).")
-    else:
-        lines.append(f"Result: voicebot-sync cannot work with this server: {visible(result.reason)}")
-    return "\n".join(lines) + "\n"
+
+
+def _write_test_rows(probe, lines: list[str], row) -> None:
+    """What the write test found: the probe's life, the optional fields kept, the list's lag."""
+    lines.append(f"write test ({probe.requests} requests): probe \"{visible(probe.name)}\" (id {visible(probe.id)})"
+                 f" created, read back, " + ("looked for in the list, " if probe.listed is not None else "")
+                 + ("deleted" if probe.deleted else "NOT deleted: the next doctor or apply removes it"))
+    row("ok", "optional fields kept: " + (", ".join(probe.kept) or "none"))
+    if probe.not_kept:
+        row("warn", f"not kept: {', '.join(probe.not_kept)}")
+    if probe.config_line:
+        row("hint", f"add to voicebot-sync.yaml: {probe.config_line}")
+    row("info" if probe.listed is None else ("ok" if probe.listed else "warn"),
+        "list lag: " + ("not checked (the list is paginated: looking would cost more than one request)"
+                        if probe.listed is None else "none (the probe was listed at once)" if probe.listed
+                        else "the probe was not listed at once: the list lags behind writes"))
