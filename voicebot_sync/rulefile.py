@@ -79,6 +79,19 @@ def _parse_rule(entry: Any, index: int) -> tuple[Rule | None, list[tuple[tuple, 
     def wrong(key, text):
         problems.append((at + ((key,) if isinstance(key, str) else tuple(key)), f"{label}: {text}"))
 
+    _check_head(entry, name, wrong)
+    patterns = {k: _patterns(entry.get(k), k, wrong) for k in PATTERN_KEYS}
+    limit, seconds = _limits(entry, wrong)
+    field_name, one_of = _field_check(entry, wrong)
+    scope = _scope(entry.get("applies_to"), wrong)
+    if problems:
+        return None, problems
+    return Rule(name, entry["level"], entry.get("message", ""), patterns["message_must_match"], patterns["message_must_not_match"], limit,
+                None if seconds is None else float(seconds), field_name, tuple(one_of or ()), *scope), []
+
+
+def _check_head(entry: Mapping, name: Any, wrong) -> None:
+    """Known keys, a name, a level, a message that is text, and at least one check."""
     for key in entry:
         if key not in RULE_KEYS:
             from .yamlfile import unknown_key
@@ -96,13 +109,21 @@ def _parse_rule(entry: Any, index: int) -> tuple[Rule | None, list[tuple[tuple, 
     if not any(k in entry for k in CHECK_KEYS):
         wrong((), "has nothing to check: give message_must_match, message_must_not_match, max_filled_length, "
                   "max_spoken_seconds, or field with one_of")
-    patterns = {k: _patterns(entry.get(k), k, wrong) for k in PATTERN_KEYS}
+
+
+def _limits(entry: Mapping, wrong) -> tuple[Any, Any]:
+    """``max_filled_length`` and ``max_spoken_seconds``, each within its bounds."""
     limit = entry.get("max_filled_length")
     if limit is not None and (not _whole(limit) or not 1 <= limit <= MAX_MESSAGE_LENGTH):
         wrong("max_filled_length", f"max_filled_length must be a whole number of characters from 1 to {MAX_MESSAGE_LENGTH}")
     seconds = entry.get("max_spoken_seconds")
     if seconds is not None and (not _number(seconds) or not 0 < seconds <= 3600):
         wrong("max_spoken_seconds", "max_spoken_seconds must be a number of seconds above 0, at most 3600")
+    return limit, seconds
+
+
+def _field_check(entry: Mapping, wrong) -> tuple[Any, Any]:
+    """``field`` and ``one_of``: together, a definition key and a list of the values it may have."""
     field_name, one_of = entry.get("field"), entry.get("one_of")
     if (field_name is None) != (one_of is None):
         wrong("field" if field_name is not None else "one_of", "field and one_of go together: the key to look at, "
@@ -114,11 +135,7 @@ def _parse_rule(entry: Any, index: int) -> tuple[Rule | None, list[tuple[tuple, 
                   f"not {short(field_name)}")
         if not _scalars(one_of):
             wrong("one_of", f"one_of must be a list of 1 to {MAX_ITEMS} values (text, numbers or true/false)")
-    scope = _scope(entry.get("applies_to"), wrong)
-    if problems:
-        return None, problems
-    return Rule(name, level, message, patterns["message_must_match"], patterns["message_must_not_match"], limit,
-                None if seconds is None else float(seconds), field_name, tuple(one_of or ()), *scope), []
+    return field_name, one_of
 
 
 def _patterns(value: Any, key: str, wrong) -> tuple[re.Pattern, ...]:
@@ -160,8 +177,13 @@ def _scope(value: Any, wrong) -> tuple[tuple[str, ...], tuple, tuple[str, ...]]:
                   + ("'*reminder*'" if key == "names" else "'workflows/yoruba/*'"))
             items = None
         globs[key] = tuple(items or ())
+    labels = _labels(value.get("labels"), wrong)
+    return globs["names"], tuple(labels), globs["paths"]
+
+
+def _labels(given: Any, wrong) -> list[tuple[str, tuple]]:
+    """``applies_to.labels``: each x- key with the value (or values) a definition must have."""
     labels = []
-    given = value.get("labels")
     if given is not None and not isinstance(given, Mapping):
         wrong(("applies_to", "labels"), "applies_to.labels must map x- keys to a value or a list of values, "
               "such as {x-language: yo}")
@@ -172,7 +194,7 @@ def _scope(value: Any, wrong) -> tuple[tuple[str, ...], tuple, tuple[str, ...]]:
                   "a value or a list of values")
             continue
         labels.append((key, tuple(_label(w) for w in wanted)))
-    return globs["names"], tuple(labels), globs["paths"]
+    return labels
 
 
 def _whole(value: Any) -> bool:
