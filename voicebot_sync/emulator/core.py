@@ -23,6 +23,7 @@ import json
 import math
 import os
 import random
+import re
 import tempfile
 import threading
 import time
@@ -292,36 +293,12 @@ class Emulator:
         with self._lock, self._shared_state():
             self._stats["requests"] += 1
             lower = {k.lower(): v for k, v in headers.items()}
-            if self.html_answers:
-                # A captive portal answers in the API's place; the request never reaches it.
-                self._stats["faults"] += 1
-                return Response(200, {"Content-Type": "text/html; charset=utf-8"}, LOGIN_PAGE)
-            if self.always_429:
-                self._stats["rate_limited"] += 1
-                return _envelope(429, "rate limit exceeded", headers=self._retry_headers(1.0))
-            key = self._authenticate(lower.get("authorization", ""))
-            self._token = lower.get("authorization", "").partition(" ")[2].strip()
-            if key is None:
-                message = "invalid or missing API key"
-                if self.echo_auth_on_401 and "authorization" in lower:
-                    message = f"invalid key: {lower['authorization']}"
-                if self.echo_key and self._token:
-                    message = "invalid key " + "." * 600 + " " + self._token
-                return _envelope(401, message, headers={"WWW-Authenticate": "Bearer"})
-            if self.api_keys:
-                self._stats["by_key"][key] = self._stats["by_key"].get(key, 0) + 1
-            limited = self._check_quota(key)
-            if limited is not None:
-                self._stats["rate_limited"] += 1
-                return limited
-            if self.fault_5xx and self._rng.random() < self.fault_5xx:
-                self._stats["faults"] += 1
-                return _envelope(500, "internal error")
+            refused = self._gate(lower)
+            if refused is not None:
+                return refused
             method = method.upper()
             route, _, query = path.partition("?")
             if self.merge_slashes:
-                import re
-
                 route = re.sub(r"/{2,}", "/", route)
             writing = method in ("POST", "PUT", "DELETE")
             before = None
@@ -335,12 +312,46 @@ class Emulator:
                 listing = method == "GET" and route.rstrip("/") == COLLECTION
                 return _envelope(200, "internal inconsistency", [] if listing else {}, ok=False)
             if writing and response.status < 300:
-                self._stats["writes"] += 1
-                self._save()
-                if self.fault_drop_after_write and self._rng.random() < self.fault_drop_after_write:
-                    self._stats["dropped"] += 1
-                    return Response(response.status, drop=True)
+                return self._written(response)
             return response
+
+    def _gate(self, lower: Mapping[str, str]) -> Response | None:
+        """What answers before the API itself: a captive portal, endless 429s, auth, the quota, a 5xx."""
+        if self.html_answers:
+            # A captive portal answers in the API's place; the request never reaches it.
+            self._stats["faults"] += 1
+            return Response(200, {"Content-Type": "text/html; charset=utf-8"}, LOGIN_PAGE)
+        if self.always_429:
+            self._stats["rate_limited"] += 1
+            return _envelope(429, "rate limit exceeded", headers=self._retry_headers(1.0))
+        key = self._authenticate(lower.get("authorization", ""))
+        self._token = lower.get("authorization", "").partition(" ")[2].strip()
+        if key is None:
+            message = "invalid or missing API key"
+            if self.echo_auth_on_401 and "authorization" in lower:
+                message = f"invalid key: {lower['authorization']}"
+            if self.echo_key and self._token:
+                message = "invalid key " + "." * 600 + " " + self._token
+            return _envelope(401, message, headers={"WWW-Authenticate": "Bearer"})
+        if self.api_keys:
+            self._stats["by_key"][key] = self._stats["by_key"].get(key, 0) + 1
+        limited = self._check_quota(key)
+        if limited is not None:
+            self._stats["rate_limited"] += 1
+            return limited
+        if self.fault_5xx and self._rng.random() < self.fault_5xx:
+            self._stats["faults"] += 1
+            return _envelope(500, "internal error")
+        return None
+
+    def _written(self, response: Response) -> Response:
+        """A write that took effect: saved, then maybe its answer dropped (fault_drop_after_write)."""
+        self._stats["writes"] += 1
+        self._save()
+        if self.fault_drop_after_write and self._rng.random() < self.fault_drop_after_write:
+            self._stats["dropped"] += 1
+            return Response(response.status, drop=True)
+        return response
 
     def _authenticate(self, authorization: str) -> str | None:
         if not self.api_keys:
@@ -465,7 +476,6 @@ class Emulator:
         for name in set(self.omit_fields) & set(OPTIONAL_FIELDS):
             fields.pop(name, None)  # a server of an older API version: not kept, and not a word said
         if isinstance(fields.get("name"), str) and self.normalise_names != "exact":
-            import re
             import unicodedata
 
             name = fields["name"]
