@@ -348,3 +348,24 @@ def test_a_delete_of_an_id_that_is_not_valid_unicode_fails_alone_never_a_crash(a
     result = _run("apply", "--yes", "--prune", "--force")
     assert result.exit_code == 1 and "not valid Unicode" in result.output
     assert sorted(w["name"] for w in emulator.workflows) == ["Alpha", "Odd"]  # the others went on
+
+
+# -- issue 19: one list parser of environments for the command line and the Action ------------------
+
+@pytest.mark.parametrize("value,names", [("staging,production", ["staging", "production"]),
+                                         ("staging production", ["staging", "production"]), ("", [])])
+def test_one_parser_reads_environment_lists_for_both_faces(value, names):
+    from voicebot_sync.commands.environments import parse_environments
+    from voicebot_sync.github.inputs import environment_names
+
+    assert parse_environments(value) == environment_names(value) == names
+
+
+def test_an_environment_given_twice_is_refused_by_both_faces():
+    from voicebot_sync.commands.environments import parse_environments
+    from voicebot_sync.errors import UsageError
+    from voicebot_sync.github.inputs import environment_names
+
+    for parse in (parse_environments, environment_names):
+        with pytest.raises(UsageError, match="given twice"):
+            parse("staging,production,staging")

@@ -23,7 +23,7 @@ def doctor(write_test, yes, fmt, api_url, api_key, rate_limit, insecure, verbose
            no_config):
     """Check the URL, the key and the server's shape with one request (the list); exit 1 when voicebot-sync
     cannot work with it."""
-    from ..commands.common import each_environment
+    from ..commands.environments import each_environment
     from ..commands.doctor import doctor as run
     from ..errors import worst
     from ..render_doctor import render_doctor_text

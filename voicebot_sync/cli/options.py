@@ -112,8 +112,10 @@ def _environments(env_name: str | None, all_envs: bool, config_file: str | None)
         if not names:
             raise UsageError("--all-environments: the config file defines no environments")
         return names
-    names = [n.strip() for n in env_name.split(",")]
-    if any(not n for n in names) or len(set(names)) != len(names):
+    from ..commands.environments import parse_environments
+
+    names = parse_environments(env_name)
+    if any(not n.strip() for n in env_name.split(",")):
         raise UsageError(f"--env {env_name!r}: give distinct names separated by commas, such as staging,production")
     return names
 

@@ -9,7 +9,7 @@ import click
 
 from ..errors import EXIT, Refused, UsageError, VoicebotSyncError
 from .app import EXIT_CHANGES, main
-from ..commands.common import each_environment as _each_environment
+from ..commands.environments import each_environment as _each_environment
 from ..errors import exit_code_of as _code_of, worst
 from .options import (
     _color,

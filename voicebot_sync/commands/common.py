@@ -22,26 +22,6 @@ from ..stop import StopSignal
 LOCAL_STATE = os.path.join(".voicebot-sync", "local-api.json")
 
 
-def each_environment(envs, work) -> list[tuple[Any, Any, Exception | None]]:
-    """``work(env)`` for every environment: one in this thread, several at once (each its own
-    settings, client, limiter, ledger, lock and journal). The tool's own errors are results, so a
-    failure in one environment does not stop the others; anything else is a bug and propagates."""
-    from ..errors import VoicebotSyncError
-
-    def guarded(env):
-        try:
-            return env, work(env), None
-        except VoicebotSyncError as exc:
-            return env, None, exc
-
-    if len(envs) == 1:
-        return [guarded(envs[0])]
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=len(envs)) as pool:
-        return list(pool.map(guarded, envs))
-
-
 @dataclass
 class Hooks:
     """How a command talks to its face (the CLI, the Action, a test) while it runs."""

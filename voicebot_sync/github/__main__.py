@@ -7,7 +7,7 @@ import os
 import sys
 
 from .. import doors
-from ..errors import EXIT
+from ..errors import EXIT, VoicebotSyncError
 from .apply_step import step_apply
 from .inputs import action_environment, ledger_fingerprint
 from .runner import Runner
@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["VOICEBOT_SYNC_STATE_DIR"] = runner.env["VOICEBOT_SYNC_STATE_DIR"]
     try:
         return STEPS[args.step](runner)
+    except VoicebotSyncError as exc:  # an expected failure a step did not report itself (an input): one line
+        runner.error(str(exc), title=f"voicebot-sync {args.step}")
+        runner.set_output("exit-code", exc.exit_code)
+        return exc.exit_code
     except Exception as exc:  # a bug: one line (the traceback in a log file), never a half-written summary
         from ..crashlog import crash_line
 

@@ -24,9 +24,11 @@ DEFAULT_KEY_VARIABLE = "VOICEBOT_API_KEY"
 
 
 def environment_names(value: str | None) -> list[str]:
-    """``staging,production`` (or spaces) as a list; empty: none given (the default environment)."""
-    names = [n for n in re.split(r"[,\s]+", value or "") if n]
-    return list(dict.fromkeys(names))
+    """``staging,production`` (or spaces) as a list; empty: none given (the default environment).
+    The one parser of the command line's ``--env a,b`` (commands.environments), duplicates refused."""
+    from ..commands.environments import parse_environments
+
+    return parse_environments(value)
 
 
 def _given(environ: Mapping[str, str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import json
 import os
 from typing import Any, Sequence
 
-from ..commands.common import each_environment as run_each  # noqa: F401 - the steps' name for it
+from ..commands.environments import each_environment as run_each  # noqa: F401 - the steps' name for it
 from ..errors import EXIT, ValidationError
 from ..errors import exit_code_of as exit_code, worst  # noqa: F401 - shared with the CLI
 from ..escaping import md_text, visible
