@@ -10,8 +10,9 @@ job's PYTHONPATH and user site never reach it). Standard library only: nothing i
 What actions/cache keeps between jobs is the wheel folder only: the files pip downloaded for the two locks
 (``action-requirements.txt``, ``action/uv-requirements.txt``). The cache is never trusted: before use every
 file's sha256 must be one of the lock's (the locks come from the action's own ref), or the folder is thrown
-away and downloaded afresh. The virtualenv and the action's own package are made new in every job, with a
-uv extracted from a wheel checked the same way, into a uv cache of the run's own (see docs/action-setup.md).
+away and downloaded afresh. The virtualenv is made new in every job: a uv extracted from a wheel checked the
+same way installs the checked wheels into it, with a uv cache of the run's own, and a .pth file names the
+action's checkout, whose voicebot_sync package is imported from there (see docs/action-setup.md).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # Bump to drop every cache entry written by an older layout of the wheel folder.
 CACHE_VERSION = "1"
 UV_MEMBER = re.compile(r"^uv-[^/]+\.data/scripts/uv(\.exe)?$")
+# Locked as the build-system requirement, but nothing is built here: neither downloaded nor installed
+# (setuptools alone is 40% of the files the virtualenv would hold).
+BUILD_ONLY = {"setuptools"}
 
 
 class InstallError(Exception):
@@ -56,6 +60,14 @@ def read_lock(path: str) -> dict[str, set[str]]:
             raise InstallError(f"{os.path.basename(path)}: {pin} is not pinned with hashes")
         pins[pin] = hashes
     return pins
+
+
+def write_lock(path: str, pins: dict[str, set[str]]) -> str:
+    """The pins as a requirements file (one line each, hashes on the line), for pip and uv."""
+    with open(path, "w", encoding="utf-8") as fh:
+        for pin, hashes in pins.items():
+            fh.write(" ".join([pin, *(f"--hash=sha256:{h}" for h in sorted(hashes))]) + "\n")
+    return path
 
 
 def locks(action_path: str) -> tuple[str, str]:
@@ -148,18 +160,31 @@ def make_venv(parent: str) -> tuple[str, str]:
     return folder, python
 
 
-def uv_install(uv: str, python: str, folder: str, requirements: str, action_path: str, scratch: str) -> None:
-    """The locked dependencies from the folder alone (``--no-index --offline``, hashes required), then the
-    action's own package, built by the locked setuptools. No UV_* variable or uv.toml of the job applies,
-    and uv's cache is a new folder: nothing cached elsewhere is taken on trust."""
+def uv_install(uv: str, python: str, folder: str, requirements: str, scratch: str) -> None:
+    """The locked dependencies from the folder alone (``--no-index --offline``, hashes required). No UV_*
+    variable or uv.toml of the job applies, and uv's cache is a new folder: nothing cached elsewhere is
+    taken on trust."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("UV_")}
-    common = ["pip", "install", "--no-config", "--quiet", "--python", python, "--no-index", "--offline",
-              "--cache-dir", os.path.join(scratch, "uv-cache")]
-    steps = ([*common, "--require-hashes", "--find-links", folder, "-r", requirements],
-             [*common, "--no-deps", "--no-build-isolation", action_path])
-    for args in steps:
-        if subprocess.run([uv, *args], env=env).returncode:
-            raise InstallError("uv could not install voicebot-sync (see above)")
+    command = [uv, "pip", "install", "--no-config", "--quiet", "--python", python, "--no-index", "--offline",
+               "--cache-dir", os.path.join(scratch, "uv-cache"), "--require-hashes", "--find-links", folder,
+               "-r", requirements]
+    if subprocess.run(command, env=env).returncode:
+        raise InstallError("uv could not install the locked dependencies (see above)")
+
+
+def site_packages(venv_folder: str) -> str:
+    scheme = "venv" if "venv" in sysconfig.get_scheme_names() else ("nt" if os.name == "nt" else "posix_prefix")
+    return sysconfig.get_path("purelib", scheme, vars={"base": venv_folder, "platbase": venv_folder})
+
+
+def link_package(venv_folder: str, action_path: str) -> None:
+    """The action's own package, imported from the action's checkout at its ref: a .pth file naming the
+    checkout, as an editable install writes, so no build runs (a build was half the warm set-up's time).
+    Appended to sys.path, after site-packages: it adds ``voicebot_sync`` and shadows no dependency."""
+    if not os.path.isfile(os.path.join(action_path, "voicebot_sync", "__init__.py")):
+        raise InstallError("the action's checkout holds no voicebot_sync package")
+    with open(os.path.join(site_packages(venv_folder), "voicebot_sync_action.pth"), "w", encoding="utf-8") as fh:
+        fh.write(os.path.abspath(action_path) + "\n")
 
 
 # -- the step ---------------------------------------------------------------------------------------------
@@ -169,23 +194,34 @@ def _runner_temp() -> str:
     return os.environ.get("RUNNER_TEMP") or tempfile.gettempdir()
 
 
-def wheel_folder() -> str:
-    return os.path.join(_runner_temp(), "voicebot-sync-wheels")
+def wheel_folder(key: str) -> str:
+    """A folder per key: two uses of the action in one job with different Pythons never mix their wheels."""
+    return os.path.join(_runner_temp(), key)
 
 
-def prepare_wheels(folder: str, venv_python: str, lock_files: tuple[str, str], pins: dict[str, set[str]]) -> str:
-    """The folder checked against the locks, downloaded afresh when it is empty or anything in it is wrong."""
-    os.makedirs(folder, exist_ok=True)
+def _clear(folder: str) -> None:
+    if os.path.islink(folder) or os.path.isfile(folder):
+        os.unlink(folder)
+    elif os.path.isdir(folder):
+        shutil.rmtree(folder)
+    os.makedirs(folder)
+
+
+def prepare_wheels(folder: str, venv_python: str, lock_files: tuple[str, str], pins: dict[str, set[str]],
+                   distrust: str = "") -> str:
+    """The folder checked against the locks, downloaded afresh when it is empty, anything in it is wrong, or
+    ``distrust`` says why a folder that passed the check is not to be used."""
+    if os.path.islink(folder) or not os.path.isdir(folder):
+        _clear(folder)
     had_files = any(os.scandir(folder))
-    problems = check_wheels(folder, pins) if had_files else ["empty"]
+    problems = ([distrust] if distrust else check_wheels(folder, pins)) if had_files else ["empty"]
     if not problems:
         return "restored"
     if had_files:
         # Counts only: the names in a restored folder are outside text and stay out of the log.
         print(f"::warning title=voicebot-sync::The restored wheel cache did not match the action's locks "
               f"({'; '.join(sorted(set(problems)))}); it was thrown away and the wheels downloaded afresh.")
-        shutil.rmtree(folder)
-        os.makedirs(folder)
+        _clear(folder)
     download(folder, venv_python, lock_files)
     after = check_wheels(folder, pins)
     if after:
@@ -194,15 +230,27 @@ def prepare_wheels(folder: str, venv_python: str, lock_files: tuple[str, str], p
 
 
 def install(action_path: str) -> dict[str, str]:
-    lock_files = locks(action_path)
-    deps, uv_pins = read_lock(lock_files[0]), read_lock(lock_files[1])
-    temp = _runner_temp()
-    _, python = make_venv(temp)
-    state = prepare_wheels(wheel_folder(), python, lock_files, {**deps, **uv_pins})
-    scratch = tempfile.mkdtemp(prefix="voicebot-sync-uv.", dir=temp)
-    uv = extract_uv(wheel_folder(), uv_pins, scratch)
-    uv_install(uv, python, wheel_folder(), lock_files[0], action_path, scratch)
-    return {"python": python, "wheels": state}
+    lock, uv_lock = locks(action_path)
+    deps = {pin: hashes for pin, hashes in read_lock(lock).items() if pin.split("==")[0].lower() not in BUILD_ONLY}
+    uv_pins = read_lock(uv_lock)
+    temp, folder = _runner_temp(), wheel_folder(cache_key(action_path))
+    distrust = ""
+    while True:
+        venv_folder, python = make_venv(temp)
+        scratch = tempfile.mkdtemp(prefix="voicebot-sync-uv.", dir=temp)
+        runtime = write_lock(os.path.join(scratch, "runtime-requirements.txt"), deps)
+        state = prepare_wheels(folder, python, (runtime, uv_lock), {**deps, **uv_pins}, distrust)
+        try:
+            uv_install(extract_uv(folder, uv_pins, scratch), python, folder, runtime, scratch)
+        except InstallError:
+            if state != "restored":
+                raise
+            # Locked files, yet not installable here (a wheel of another platform under this key): once more
+            # from a fresh download, in a new virtualenv.
+            distrust = "its wheels did not install"
+            continue
+        link_package(venv_folder, action_path)
+        return {"python": python, "wheels": state}
 
 
 def write_outputs(values: dict[str, str]) -> None:
@@ -219,7 +267,8 @@ def main(argv: list[str]) -> int:
     action_path = os.environ.get("ACTION_PATH") or os.path.dirname(HERE)
     try:
         if argv == ["key"]:
-            write_outputs({"dir": wheel_folder(), "key": cache_key(action_path)})
+            key = cache_key(action_path)
+            write_outputs({"dir": wheel_folder(key), "key": key})
         elif argv == ["install"]:
             write_outputs(install(action_path))
         else:

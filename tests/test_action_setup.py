@@ -99,7 +99,7 @@ def miss(tmp_path_factory):
 def test_a_miss_downloads_the_locked_wheels_and_installs_into_a_venv_of_its_own(miss):
     temp, log, outputs, key, cache = miss
     assert outputs["wheels"] == "downloaded" and WARNING not in log
-    assert key["dir"] == str(temp / "voicebot-sync-wheels")
+    assert key["dir"] == str(temp / key["key"])  # a folder per key: two Pythons in one job never mix wheels
     files = os.listdir(key["dir"])
     assert any(f.startswith("uv-") for f in files) and any(f.startswith("httpx-") for f in files)
     assert {sha256(os.path.join(key["dir"], f)) for f in files} <= locked_hashes()
@@ -149,6 +149,33 @@ def test_a_tampered_cache_is_detected_thrown_away_and_never_run(miss, tmp_path):
     assert all(sha256(os.path.join(key["dir"], f)) == sha256(cache / f) for f in os.listdir(cache))
     imports_from_its_venv(outputs["python"], tmp_path)
     assert not marker.exists()
+
+
+def test_locked_wheels_that_will_not_install_here_are_downloaded_afresh_once(miss, tmp_path, monkeypatch, capsys):
+    """A restored folder of locked files that uv cannot install (say, another platform's wheels under this
+    key): one more try from a fresh download in a new virtualenv, then the failure stands."""
+    *_, cache = miss
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    shutil.copytree(cache, tmp_path / install.cache_key(ROOT))
+    monkeypatch.setattr(install, "download", lambda folder, *_: [shutil.copy(cache / f, folder) for f in os.listdir(cache)])
+    pythons = []
+
+    def uv_fails(times):
+        def uv_install(uv, python, *args):
+            pythons.append(python)
+            if len(pythons) <= times:
+                raise install.InstallError("uv could not install voicebot-sync (see above)")
+        return uv_install
+
+    monkeypatch.setattr(install, "uv_install", uv_fails(1))
+    assert install.install(ROOT) == {"python": pythons[-1], "wheels": "replaced"}
+    assert len(pythons) == 2 and pythons[0] != pythons[1]
+    assert WARNING + " (its wheels did not install)" in capsys.readouterr().out
+    pythons.clear()
+    monkeypatch.setattr(install, "uv_install", uv_fails(2))
+    with pytest.raises(install.InstallError):
+        install.install(ROOT)
+    assert len(pythons) == 2
 
 
 def test_a_failed_download_is_one_clear_line(tmp_path):
