@@ -114,7 +114,9 @@ def main() -> None:
     shutil.copytree(folder, os.path.join(keep, "wheels"))
     for _ in range(args.runs):
         results["warm"].append(timed("warm", os.path.join(keep, "wheels"))[:2])
-    print(f"Action set-up on this machine (seconds; issue 21 measured today's step at {TODAY_SECONDS} s)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "n/a"
+    print(f"Action set-up on this machine (seconds; issue 21 measured today's step at {TODAY_SECONDS} s; "
+          f"load average {load}, {os.cpu_count()} cores)")
     print(f"{'':<8}{'step':>8}{'ready':>8}  runs")
     for name, rows in results.items():
         if rows:
