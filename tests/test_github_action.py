@@ -3,9 +3,10 @@
 ``run_action`` reads action.yml and runs each ``run:`` step in bash, with the step's
 ``env:`` expanded from the inputs, in a temporary workspace with the runner's files
 (a GITHUB_OUTPUT of each step's own, GITHUB_STEP_SUMMARY, GITHUB_ENV, GITHUB_EVENT_PATH). setup-python,
-the pip install and the cache steps (``uses:``) are skipped: the package is installed in this venv, whose
+the install step and the cache steps (``uses:``) are skipped: the package is installed in this venv, whose
 interpreter stands in for the outputs of both (``python-path``, the install step's ``python``); every other
-step's outputs feed the later steps' ``${{ steps.ID.outputs.NAME }}``.
+step's outputs feed the later steps' ``${{ steps.ID.outputs.NAME }}``. tests/test_action_setup.py runs the
+install step itself.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def load_action() -> dict:
         return yaml.safe_load(fh)
 
 
+def step_number(step_id: str) -> int:
+    """The place of a step in action.yml (its GITHUB_OUTPUT is ``.output<number>`` in run_action)."""
+    return [s.get("id") for s in load_action()["runs"]["steps"]].index(step_id)
+
+
 def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None, github_api="http://127.0.0.1:9",
                cancel_when=None, job_env=None, steps_seen=None):
     """Each `run:` step of action.yml as the runner runs it (bash --noprofile --norc -eo pipefail FILE);
@@ -78,7 +84,7 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
 
     log, code = "", 0
     for number, step in enumerate(action["runs"]["steps"]):
-        if "run" not in step or "pip install" in step["run"]:
+        if "run" not in step or step.get("id") == "install":
             continue
         script = workspace / f".step{number}.sh"
         script.write_text(expand(step["run"]))
@@ -174,7 +180,7 @@ def test_every_input_and_output_is_described_and_the_key_only_travels_in_env():
         # The key is never expanded into a command line, only into env:.
         assert "inputs.api-key" not in json.dumps({k: v for k, v in step.items() if k != "env"})
     assert any(s.get("uses", "").startswith("actions/setup-python@") for s in steps)
-    assert any("github.action_path" in json.dumps(s.get("env", {})) and "pip install" in s.get("run", "") for s in steps)
+    assert any("github.action_path" in json.dumps(s.get("env", {})) and "install.py" in s.get("run", "") for s in steps)
 
 
 def test_the_examples_use_concurrency_and_narrow_permissions():
@@ -845,7 +851,7 @@ def test_the_ledger_lives_under_runner_temp_and_the_cache_steps_name_it_by_the_k
     code, log, outputs, summary = run_action(repo, inputs_for(url, comment="false", **{"rate-limit": "6/1m"}),
                                              event=pr_event(), steps_seen=steps)
     assert code == 0, log
-    ledger = read_outputs(repo / ".output3")  # the ledger step's own GITHUB_OUTPUT
+    ledger = read_outputs(repo / f".output{step_number('ledger')}")  # the ledger step's own GITHUB_OUTPUT
     assert ledger["fingerprint"] == fingerprint(KEY) and KEY not in json.dumps(ledger)
     state = os.path.join(str(repo), "voicebot-sync-state")
     assert ledger["dir"] == state and ledger["ledger-dir"] == os.path.join(state, "ledger")
@@ -855,8 +861,8 @@ def test_the_ledger_lives_under_runner_temp_and_the_cache_steps_name_it_by_the_k
     assert not os.path.exists(repo / ".voicebot-sync" / "ledger")
     action = load_action()["runs"]["steps"]
     names = [s.get("id") or s.get("uses", "").split("@")[0] for s in action]
-    restore, save = (next(s for s in action if s.get("uses", "").startswith(f"actions/cache/{what}@"))
-                     for what in ("restore", "save"))
+    restore, save = (next(s for s in action if s.get("uses", "").startswith(f"actions/cache/{what}@")
+                          and "ledger" in s["with"]["path"]) for what in ("restore", "save"))
     assert names.index("ledger") < action.index(restore) < names.index("run") < action.index(save)
     prefix = "voicebot-sync-ledger-${{ steps.ledger.outputs.fingerprint }}-"
     assert restore["with"]["restore-keys"] == prefix
@@ -867,4 +873,4 @@ def test_the_ledger_lives_under_runner_temp_and_the_cache_steps_name_it_by_the_k
 
 def test_without_a_key_the_ledger_step_names_nothing_and_validate_still_runs(repo):
     code, log, outputs, summary = run_action(repo, {"command": "validate"})
-    assert code == 0 and read_outputs(repo / ".output3")["fingerprint"] == ""
+    assert code == 0 and read_outputs(repo / f".output{step_number('ledger')}")["fingerprint"] == ""

@@ -36,6 +36,12 @@ _O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_BOOLS = yaml.constructor.SafeConstructor.bool_values
 
 
 # -- reading ---------------------------------------------------------------------
@@ -158,6 +164,11 @@ def _document(loader, node: yaml.Node, rules: Rules) -> Document:
     if doc.fatal:
         return doc
     try:
+        doc.data = _plain(node)
+        return doc
+    except _NotPlain:
+        pass
+    try:
         doc.data = loader.construct_document(node)
     except (yaml.YAMLError, RecursionError):
         raise
@@ -165,6 +176,38 @@ def _document(loader, node: yaml.Node, rules: Rules) -> Document:
         doc.problems.append((doc.line, f"a value cannot be read: {clip(str(exc), 160)}"))
         doc.fatal = True
     return doc
+
+
+class _NotPlain(Exception):
+    """A node the fast path leaves to PyYAML's constructor."""
+
+
+def _plain(node: yaml.Node) -> Any:
+    """The data of a walked document made of maps, lists, text, decimal integers, booleans and nulls, built
+    straight from its nodes: what PyYAML's SafeConstructor builds from them, in a fraction of its time (it
+    runs 10,000 times for a large repository). Anything else (another tag, a float, a timestamp, an octal
+    or sexagesimal integer) raises _NotPlain and the constructor builds the whole document."""
+    kind, tag = node.id, node.tag
+    if kind == "scalar":
+        value = node.value
+        if tag == _STR:
+            return value
+        if tag == _INT and _DECIMAL.fullmatch(value):
+            return int(value)
+        if tag == _BOOL and value.lower() in _BOOLS:
+            return _BOOLS[value.lower()]
+        if tag == _NULL:
+            return None
+    elif kind == "mapping" and tag == _MAP:
+        data = {}
+        for key, value in node.value:
+            if key.id != "scalar" or key.tag not in (_STR, _INT):
+                raise _NotPlain
+            data[_plain(key)] = _plain(value)
+        return data
+    elif kind == "sequence" and tag == _SEQ:
+        return [_plain(item) for item in node.value]
+    raise _NotPlain
 
 
 def walk(node: yaml.Node, rules: Rules, lines: dict[tuple, int], problems: list[tuple[int, str]]) -> bool:

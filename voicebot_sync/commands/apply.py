@@ -44,6 +44,9 @@ class ApplyOptions:
 
     plan_file: str | None = None  # apply exactly this saved plan
     reviewed_file: str | None = None  # refuse any change not in this reviewed plan
+    # Called with the plan as soon as it is made (and saved): raises to refuse it, before anything is
+    # sent but that plan's one list request (the Action compares a large plan's fingerprint here).
+    check_plan: Callable[[Plan], None] | None = None
     out_file: str | None = None  # save the plan about to be applied
     force: bool = False  # past the share guards
     max_duration: float | None = None  # seconds from ``started``
@@ -124,6 +127,8 @@ def apply(
                            "for it before creating it again")
         if options.out_file:
             the_plan.dump(options.out_file)
+        if options.check_plan is not None:
+            options.check_plan(the_plan)
         if options.reviewed_file:
             the_plan.check_reviewed(reviewed_changes(options.reviewed_file),
                                     f"the reviewed plan ({options.reviewed_file})")

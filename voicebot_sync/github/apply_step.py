@@ -104,7 +104,6 @@ def step_apply(runner: Runner, transport=None) -> int:
 
 def _apply_one(runner: Runner, env, envs, reviewed: Reviewed | None, stop, plans: dict):
     from ..commands.apply import ApplyOptions, apply
-    from ..commands.plan import plan as make_plan
     from ..durations import parse_duration
     from ..progress import LineEvents, Prefixed
 
@@ -126,14 +125,15 @@ def _apply_one(runner: Runner, env, envs, reviewed: Reviewed | None, stop, plans
         with open(options.reviewed_file, "w", encoding="utf-8") as fh:
             fh.write("\n".join(section.changes) + "\n")
     elif section is not None:
-        # A plan too big for its change hashes: require exactly the reviewed plan, then apply that saved plan.
-        current = make_plan(settings, hooks)
-        current.dump(out)
-        if current.plan_fingerprint != section.fingerprint:
-            raise StalePlan(f"the plan (`{current.plan_fingerprint[:19]}…`) is not the plan reviewed on "
-                            f"#{reviewed.number} (`{section.fingerprint[:19]}…`); the remote or the definitions "
-                            "changed after review; nothing was changed")
-        options.plan_file, options.out_file = out, None
+        # A plan too big for its change hashes: require exactly the reviewed plan. Checked on the plan that
+        # apply makes under the account's lock, so one list request serves the check and the apply.
+        def exactly_the_reviewed(current) -> None:
+            if current.plan_fingerprint != section.fingerprint:
+                raise StalePlan(f"the plan (`{current.plan_fingerprint[:19]}…`) is not the plan reviewed on "
+                                f"#{reviewed.number} (`{section.fingerprint[:19]}…`); the remote or the definitions "
+                                "changed after review; nothing was changed")
+
+        options.check_plan = exactly_the_reviewed
     events = LineEvents(Prefixed(runner.err, prefix) if prefix else runner.err)
     return apply(settings, options, hooks, events=events, stop=stop)
 
