@@ -369,3 +369,23 @@ def test_an_environment_given_twice_is_refused_by_both_faces():
     for parse in (parse_environments, environment_names):
         with pytest.raises(UsageError, match="given twice"):
             parse("staging,production,staging")
+
+
+# -- 1: the key an echoing server sends back never reaches the PR comment, the summary or the outputs ----
+
+@pytest.mark.parametrize("key", ["sk_live_Abc.Def=123456", 'Ab"cd\\efgh-0123456789'])
+def test_the_action_never_shows_a_key_the_server_echoes(tmp_path, key):
+    from fake_github import FakeGitHub, serving
+    from test_github_action import pr_event, run_action
+
+    write_workflow(tmp_path / "workflows", "Reminder", "Hello [name]")
+    emulator = Emulator(api_keys=[key], echo_key=True)
+    github = FakeGitHub("ghs_faketoken")
+    with running(emulator) as url, serving(github) as gh_url:
+        code, log, outputs, summary = run_action(tmp_path, {"api-url": url, "api-key": key, "rate-limit": "off"},
+                                                 event=pr_event(), github_api=gh_url)
+    assert code == 0, log
+    (comment,) = github.comments[7]
+    shown = log.replace(f"::add-mask::{key}", "")
+    for text in (shown, summary, comment["body"], json.dumps(outputs), open(outputs["plan-file"]).read()):
+        assert not _leaks(key, text)
