@@ -135,8 +135,13 @@ def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_dura
         if given:
             raise UsageError(f"apply --plan applies the saved plan exactly: {', '.join(given)} cannot change it "
                              "(the plan records its environment); make a new plan instead")
+    from ..commands.common import reviewed_changes
+    from ..plan import Plan
+
     options = ApplyOptions(
-        plan_file=plan_file, reviewed_file=reviewed_file, out_file=out_file, force=force,
+        saved=Plan.load(plan_file) if plan_file else None, saved_from=plan_file or "the saved plan",
+        reviewed=reviewed_changes(reviewed_file) if reviewed_file else None,
+        reviewed_from=f"the reviewed plan ({reviewed_file})", out_file=out_file, force=force,
         max_duration=parse_duration(max_duration) if max_duration else None,
         lock_wait=parse_duration(lock_timeout) if str(lock_timeout).strip() not in ("0", "0s") else 0.0,
     )
@@ -196,7 +201,7 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
     from ..render import render_text
     from ..stop import StopSignal
 
-    if not yes and not options.plan_file:
+    if not yes and options.saved is None:
         raise Refused("several environments are applied without a question per environment: review their plans "
                       "with `voicebot-sync plan --env ...`, then pass --yes")
     settings_of = {env: _settings(need_key=True, env=env, **given) for env in envs}

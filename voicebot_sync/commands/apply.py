@@ -33,8 +33,7 @@ from .common import (
     client_for,
     load,
     plan_against,
-    reload_saved_plan,
-    reviewed_changes,
+    check_saved_plan,
 )
 
 
@@ -42,8 +41,11 @@ from .common import (
 class ApplyOptions:
     """What shapes one apply, beyond the settings."""
 
-    plan_file: str | None = None  # apply exactly this saved plan
-    reviewed_file: str | None = None  # refuse any change not in this reviewed plan
+    # Plain values, never paths to read again: the faces load files, the command checks what it is given.
+    saved: Plan | None = None  # apply exactly this saved plan (checked against the remote first)
+    saved_from: str = "the saved plan"  # where it came from, for messages
+    reviewed: set[str] | None = None  # refuse any change whose fingerprint is not in this reviewed set
+    reviewed_from: str = "the reviewed plan"
     # Called with the plan as soon as it is made (and saved): raises to refuse it, before anything is
     # sent but that plan's one list request (the Action compares a large plan's fingerprint here).
     check_plan: Callable[[Plan], None] | None = None
@@ -90,11 +92,11 @@ def apply(
     confirm: Callable[[Plan], None] = lambda plan: None,
     stop_hint: str = "",
 ) -> ApplyResult:
-    """Apply ``settings``' definitions (or ``options.plan_file``); ``confirm`` may show the plan and raise Refused."""
+    """Apply ``settings``' definitions (or ``options.saved``); ``confirm`` may show the plan and raise Refused."""
     hooks = hooks or Hooks()
     events = events or Events()
     stop = stop or StopSignal()
-    if not options.plan_file:
+    if options.saved is None:
         check_prune_scope(settings)
     account = lock_url(settings)
     with account_lock(account, settings.api_key, timeout=options.lock_wait, on_wait=hooks.note), \
@@ -103,9 +105,10 @@ def apply(
         if journal.problem:
             hooks.note(f"warning: {journal.problem}")
         remove_leftover_probes(client, journal, settle=settings.settle_time, note=hooks.note)  # doctor's, if stopped
-        if options.plan_file:
-            the_plan = reload_saved_plan(client, options.plan_file, api_url=settings.api_url, scope=settings.scope)
-            source = options.plan_file
+        if options.saved is not None:
+            the_plan = check_saved_plan(client, options.saved, options.saved_from, api_url=settings.api_url,
+                                        scope=settings.scope)
+            source = options.saved_from
         else:
             definitions, skipped = load(settings, hooks)
             findings = rulecheck.check(definitions, settings)  # an error rule stops here, before any request
@@ -129,9 +132,8 @@ def apply(
             the_plan.dump(options.out_file)
         if options.check_plan is not None:
             options.check_plan(the_plan)
-        if options.reviewed_file:
-            the_plan.check_reviewed(reviewed_changes(options.reviewed_file),
-                                    f"the reviewed plan ({options.reviewed_file})")
+        if options.reviewed is not None:
+            the_plan.check_reviewed(options.reviewed, options.reviewed_from)
         check_safety(the_plan, guards=settings.guards, force=options.force,
                      prune=settings.prune or bool(the_plan.of("delete")), source=source)
         if not the_plan.has_changes:

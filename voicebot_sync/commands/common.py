@@ -156,12 +156,11 @@ def plan_against(client, definitions, *, api_url: str, windows, prune: bool, sco
     return plan
 
 
-def reload_saved_plan(client, path: str, *, api_url: str, scope: Scope) -> Plan:
-    """A saved plan, refused unless it was made for this API against the remote as it is now,
-    and every update and delete in it points at the remote workflow it names."""
+def check_saved_plan(client, plan: Plan, path: str, *, api_url: str, scope: Scope) -> Plan:
+    """A saved plan (loaded by the face from ``path``), refused unless it was made for this API against
+    the remote as it is now, and every update and delete in it points at the remote workflow it names."""
     from ..statedir import canonical_url
 
-    plan = Plan.load(path)
     if canonical_url(plan.api_url) != canonical_url(api_url):
         raise PlanError(f"the plan in {path} was made for {plan.api_url}, not {api_url}: nothing was changed")
     remote = owned(client.list_workflows(), scope, plan.pinned_ids)

@@ -121,9 +121,8 @@ def _apply_one(runner: Runner, env, envs, reviewed: Reviewed | None, stop, plans
         raise StalePlan(f"#{reviewed.number}'s plan comment has no reviewed plan for environment {env}; "
                         "nothing was changed")
     if section is not None and section.changes is not None:
-        options.reviewed_file = os.path.join(workdir, f"reviewed-on-{reviewed.number}{suffix}.txt")
-        with open(options.reviewed_file, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(section.changes) + "\n")
+        options.reviewed = set(section.changes)  # handed over as values, never a file to read back
+        options.reviewed_from = f"the reviewed plan (on #{reviewed.number})"
     elif section is not None:
         # A plan too big for its change hashes: require exactly the reviewed plan. Checked on the plan that
         # apply makes under the account's lock, so one list request serves the check and the apply.
