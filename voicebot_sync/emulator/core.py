@@ -446,7 +446,7 @@ class Emulator:
                 raise _BadRequest(f"{required} is required")
         now = _now_iso()
         # The reference's table marks workflow_type "Required: yes" with the default ROBOCALL: read as a
-        # default the server fills in (documented in `emulator --help` and docs/day-two.md).
+        # default the server fills in (documented in `emulator --help` and docs/commands.md).
         record = {"id": str(uuid.uuid4()), "name": "", "description": "", "workflow_type": "ROBOCALL", "message": ""}
         record.update(fields)
         record.update(status="ACTIVE", owner_id=self._owner_id, created_at=now, updated_at=now)
