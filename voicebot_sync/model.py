@@ -8,7 +8,6 @@ for an empty description never shows up as a change.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from typing import Any, Iterable, Mapping
 
@@ -33,14 +32,11 @@ def name_key(name: Any) -> str:
     return unicodedata.normalize("NFC", "" if name is None else str(name))
 
 
-_SPACES = re.compile(r"\s+")
-
-
 def loose_name_key(name: Any) -> str:
     """What a server may make of a name it stores: compatibility forms folded (NFKC), runs of white
     space collapsed to one space, surrounding space trimmed. Two names equal under this key are
     never both created: the second would be a look-alike, or the same workflow once stored."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFKC", "" if name is None else str(name))).strip()
+    return " ".join(unicodedata.normalize("NFKC", "" if name is None else str(name)).split())
 
 
 def normalise_text(value: Any) -> str:
