@@ -1,121 +1,20 @@
-"""The command line's one door: the group, its error handler, and the exit-code mapping.
+"""The click group the commands register on, and how a ValidationError's problems are printed.
 
-Every outcome is one line and a code from ``errors.EXIT``: expected failures
-print ``error: …``; a bug prints one line naming a log file (exit 70).
-Heavy imports (httpx, jsonschema, deepdiff) happen inside the commands that need
-them, so ``--help`` and ``--version`` start at once.
+The one error handler is around the group, in ``voicebot_sync.main`` (not in here), so tests that
+invoke the group see a bug as an exception. Heavy imports (httpx, jsonschema, deepdiff) happen
+inside the commands that need them, so ``--help`` and ``--version`` start at once.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
 from .. import __version__
-from ..errors import EXIT, ValidationError, VoicebotSyncError
+from ..errors import EXIT, ValidationError
 
 EXIT_CHANGES = EXIT["changes"]
-
-class VoicebotCli(click.Group):
-    """One error handler for the whole tool: every outcome is one line and a code from ``errors.EXIT``.
-
-    Expected failures (our tree, usage errors) print ``error: …`` and exit 1 (or
-    their own code); anything else is a bug: one line naming a log file that holds
-    the traceback, exit 70. Output leaves only through the doors (``doors.install``):
-    redacted, and escaped for the terminal or the Actions log."""
-
-    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        from .. import doors
-
-        previous = doors.install()
-        try:
-            code = self._run(args, prog_name, complete_var, **extra)
-        finally:
-            with _quiet_pipe():
-                sys.stdout.flush()
-            sys.stdout, sys.stderr = previous
-        if standalone_mode:
-            sys.exit(code)
-        return code
-
-    def _run(self, args, prog_name, complete_var, **extra) -> int:
-        try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-            return result if isinstance(result, int) else EXIT["ok"]
-        except click.exceptions.Exit as exc:
-            return exc.exit_code
-        except click.UsageError as exc:
-            hint = " (see --help)"
-            if exc.ctx is not None:
-                hint = f" (see {exc.ctx.command_path} --help)"
-            _error(f"{exc.format_message()}{hint}")
-            return EXIT["error"]
-        except click.Abort:
-            _error("aborted: nothing was changed")
-            return EXIT["error"]
-        except ValidationError as exc:
-            _print_problems(exc)
-            _error(str(exc))
-            return exc.exit_code
-        except VoicebotSyncError as exc:
-            _error(str(exc))
-            return exc.exit_code
-        except (BrokenPipeError, click.exceptions.ClickException) as exc:
-            if isinstance(exc, click.exceptions.ClickException):
-                _error(exc.format_message())
-                return EXIT["error"]
-            _silence_stdout()  # the reader went away (`| head`): nothing more to say
-            return EXIT["ok"]
-        except KeyboardInterrupt:
-            _error("interrupted: stopped at once; run plan to see what remains")
-            return EXIT["interrupted"]
-        except SystemExit as exc:
-            return exc.code if isinstance(exc.code, int) else EXIT["error"]
-        except Exception as exc:  # a bug: one line here, the traceback in a log
-            return _internal_error(exc)
-
-
-def _error(line: str) -> None:
-    with _quiet_pipe():
-        click.echo(f"error: {line}", err=True)
-
-
-def _quiet_pipe():
-    import contextlib
-
-    return contextlib.suppress(BrokenPipeError, ValueError, OSError)
-
-
-def _silence_stdout() -> None:
-    # Python would complain about the broken pipe again at exit.
-    with _quiet_pipe():
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.__stdout__.fileno())
-
-
-def _internal_error(exc: BaseException) -> int:
-    import datetime
-    import traceback
-
-    from ..doors import write_text
-    from ..statedir import state_dir
-
-    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
-    where = "no log could be written"
-    for folder in (lambda: state_dir("logs"), lambda: __import__("tempfile").gettempdir()):
-        try:
-            path = os.path.join(folder(), f"crash-{stamp}-{os.getpid()}.log")
-            write_text(path, f"voicebot-sync {__version__}\n{text}")
-            where = f"details in {path}"
-            break
-        except OSError:
-            continue
-    _error(f"unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}; "
-           f"{where} (please report it)")
-    return EXIT["internal"]
 
 
 def _print_problems(exc: ValidationError) -> None:
@@ -131,10 +30,7 @@ def _print_problems(exc: ValidationError) -> None:
             workflow_command(actions_command("error", problem.message, file=problem.file, line=problem.line))
 
 
-
-
-
-@click.group(cls=VoicebotCli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="voicebot-sync")
 def main() -> None:
     """Keep Voicebot workflows in git and make the API match.

@@ -1,0 +1,71 @@
+"""The console entry (voicebot_sync.main): one error handler around the command line, not inside the group."""
+
+import pytest
+
+from voicebot_sync import main as entry
+from voicebot_sync.cli import main as cli
+from voicebot_sync.errors import EXIT
+
+
+def broken(*args, **kwargs):
+    raise RuntimeError("injected bug")
+
+
+def test_a_bug_fails_the_test_that_invokes_the_group(runner, tmp_path, monkeypatch):
+    # The helpers that assert "no exception" can fail: the bug reaches the test, not exit 70.
+    import voicebot_sync.definitions as definitions
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(definitions, "load_definitions_with_notes", broken)
+    with pytest.raises(RuntimeError, match="injected bug"):
+        runner.invoke(cli, ["validate"])
+
+
+def test_the_group_alone_translates_nothing(tmp_path, monkeypatch):
+    # The group is plain click: our errors leave it as exceptions; only main turns them into codes.
+    from click.testing import CliRunner
+
+    from voicebot_sync.errors import ValidationError
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["validate", "missing"], standalone_mode=False)
+    assert isinstance(result.exception, ValidationError)
+
+
+def test_main_turns_a_bug_into_one_line_exit_70_and_a_crash_log(tmp_path, monkeypatch, capsys):
+    import voicebot_sync.definitions as definitions
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(definitions, "load_definitions_with_notes", broken)
+    assert entry.main(["validate"]) == EXIT["internal"] == 70
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: unexpected error: RuntimeError: injected bug; details in ")
+    log = line.split("details in ")[1].split(" (please")[0]
+    assert "Traceback" in open(log).read()
+
+
+def test_main_exit_codes_usage_1_interrupt_130_expected_their_own(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert entry.main(["--version"]) == 0
+    assert entry.main(["no-such-command"]) == EXIT["error"] == 1
+    assert "error: No such command 'no-such-command'." in capsys.readouterr().err
+    assert entry.main(["validate", "missing"]) == EXIT["error"]  # a validation problem
+    capsys.readouterr()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    import voicebot_sync.definitions as definitions
+
+    monkeypatch.setattr(definitions, "load_definitions_with_notes", interrupted)
+    assert entry.main(["validate"]) == EXIT["interrupted"] == 130
+    # click turns a Ctrl-C inside a command into Abort; it is still an interrupt (130), not "aborted" (1).
+    assert "error: interrupted: stopped at once" in capsys.readouterr().err
+
+
+def test_main_restores_the_streams_it_wrapped():
+    import sys
+
+    before = (sys.stdout, sys.stderr)
+    entry.main(["--version"])
+    assert (sys.stdout, sys.stderr) == before
