@@ -67,6 +67,16 @@ def runner():
 
 
 @pytest.fixture
+def quick_backoff(monkeypatch):
+    """Every retry still happens, each after a thousandth of its real backoff: a test of what the tool
+    does after transient faults does not sit through 20 s of real sleep (test_client.py tests the backoff)."""
+    from voicebot_sync.api.retry import RetryPolicy
+
+    real = RetryPolicy.backoff
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt: real(self, attempt) / 1000)
+
+
+@pytest.fixture
 def emulator():
     return Emulator(api_keys=[KEY], quirks=True)
 

@@ -69,3 +69,8 @@ def test_main_restores_the_streams_it_wrapped():
     before = (sys.stdout, sys.stderr)
     entry.main(["--version"])
     assert (sys.stdout, sys.stderr) == before
+
+
+def test_the_fast_version_is_word_for_word_the_groups(runner, capsys):
+    assert entry.main(["--version"]) == 0
+    assert capsys.readouterr().out == runner.invoke(cli, ["--version"], prog_name="voicebot-sync").output

@@ -158,7 +158,8 @@ def _git(cwd, *args):
 
 @pytest.fixture(scope="module")
 def hook_repo(tmp_path_factory):
-    """This project as a hook repository: a copy, committed in a scratch git repository."""
+    """This project as a hook repository: a copy, committed in a scratch git repository; and the one
+    pre-commit home every hook test shares, so the hook's environment is installed once, not per test."""
     if shutil.which("pre-commit") is None and importlib.util.find_spec("pre_commit") is None:
         pytest.skip("pre-commit is not installed (pip install -e '.[test]')")
     if shutil.which("git") is None:
@@ -168,13 +169,22 @@ def hook_repo(tmp_path_factory):
     _git(repo, "init", "-q")
     _git(repo, "add", "-A")
     _git(repo, "commit", "-q", "-m", "hook repo")
-    return repo
+    rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True).stdout
+    return repo, rev.strip(), tmp_path_factory.mktemp("pre-commit-home")
 
 
 def _try_repo(hook_repo, user_repo):
+    """The hook from ``hook_repo`` run on what is staged in ``user_repo``, as a user's
+    .pre-commit-config.yaml naming our repository and revision runs it (``try-repo`` would build the
+    hook's environment again for every call: a fresh clone each time)."""
+    repo, rev, home = hook_repo
+    config = f"repos:\n- repo: {repo}\n  rev: {rev}\n  hooks:\n  - id: voicebot-sync-validate\n"
+    (user_repo / ".pre-commit-config.yaml").write_text(config)
+    _git(user_repo, "add", ".pre-commit-config.yaml")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VOICEBOT_", "GIT_", "PRE_COMMIT"))}
-    return subprocess.run([sys.executable, "-m", "pre_commit", "try-repo", str(hook_repo), "voicebot-sync-validate",
-                           "--color", "never"], cwd=user_repo, capture_output=True, text=True, timeout=300, env=env)
+    env["PRE_COMMIT_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "pre_commit", "run", "voicebot-sync-validate", "--color", "never"],
+                          cwd=user_repo, capture_output=True, text=True, timeout=300, env=env)
 
 
 def test_the_hook_skips_an_unrelated_yaml_file_in_a_repo_without_workflows(hook_repo, tmp_path):
