@@ -94,6 +94,17 @@ def _copy_project(dest) -> str:
     return str(dest)
 
 
+def _has_build_backend() -> bool:
+    from importlib.metadata import PackageNotFoundError, version
+
+    (requirement,) = _pyproject()["build-system"]["requires"]
+    wanted = re.match(r"setuptools>=([0-9]+)", requirement)
+    try:
+        return bool(wanted) and int(version("setuptools").split(".")[0]) >= int(wanted.group(1))
+    except (PackageNotFoundError, ValueError):
+        return False
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     for module in ("build", "twine"):
@@ -101,8 +112,11 @@ def built(tmp_path_factory):
             pytest.skip(f"{module} is not installed (pip install -e '.[test]')")
     src = _copy_project(tmp_path_factory.mktemp("src") / "voicebot-sync")
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "build", "--outdir", str(out), src], capture_output=True, text=True,
-                          timeout=300)
+    # The backend of [build-system] installed here (the [test] extra pins it): build in this environment
+    # (2 s) instead of two fresh ones, one for the sdist and one for the wheel built from it (12 s).
+    isolation = ["--no-isolation"] if _has_build_backend() else []
+    proc = subprocess.run([sys.executable, "-m", "build", *isolation, "--outdir", str(out), src], capture_output=True,
+                          text=True, timeout=300)
     if proc.returncode and "Could not find a version that satisfies" in proc.stdout + proc.stderr:
         pytest.skip("no package index to install the build backend from")
     assert proc.returncode == 0, proc.stdout + proc.stderr
