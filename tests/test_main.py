@@ -74,3 +74,16 @@ def test_main_restores_the_streams_it_wrapped():
 def test_the_fast_version_is_word_for_word_the_groups(runner, capsys):
     assert entry.main(["--version"]) == 0
     assert capsys.readouterr().out == runner.invoke(cli, ["--version"], prog_name="voicebot-sync").output
+
+
+def test_version_imports_neither_click_nor_the_commands():
+    # Start-up is a feature: `voicebot-sync --version` costs about a bare interpreter (benchmarks/startup.py).
+    import subprocess
+    import sys
+
+    probe = ("import sys; from voicebot_sync.main import main; main(['--version']); "
+             "print(sorted(m for m in sys.modules if m == 'click' or m.startswith('voicebot_sync.')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    from voicebot_sync import __version__
+
+    assert out.splitlines() == [f"voicebot-sync, version {__version__}", "['voicebot_sync.main']"]

@@ -16,19 +16,34 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
 
 PROG = "voicebot-sync"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line on ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
+    if (sys.argv[1:] if argv is None else list(argv)) == ["--version"]:
+        return _version()
     from .cli import main as cli
 
     return run(cli, argv)
 
 
-def run(command: Any, argv: Sequence[str] | None = None, *, prog_name: str = PROG,
+def _version() -> int:
+    # The one answer that needs neither click nor the doors: start-up is a feature (benchmarks/startup.py).
+    # Word for word what the group's --version prints (tests/test_main.py checks).
+    from . import __version__
+
+    try:
+        sys.stdout.write(f"{PROG}, version {__version__}\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+    return 0
+
+
+def run(command: object, argv: Sequence[str] | None = None, *, prog_name: str = PROG,
         on_bug: Callable[[BaseException], int] | None = None) -> int:
     """``command`` (a click command) on ``argv`` behind the one error handler; the exit code.
 
@@ -46,7 +61,7 @@ def run(command: Any, argv: Sequence[str] | None = None, *, prog_name: str = PRO
         sys.stdout, sys.stderr = previous
 
 
-def _handled(command: Any, argv: list[str] | None, prog_name: str, on_bug: Callable[[BaseException], int]) -> int:
+def _handled(command: object, argv: list[str] | None, prog_name: str, on_bug: Callable[[BaseException], int]) -> int:
     import click
 
     from .errors import EXIT, ValidationError, VoicebotSyncError

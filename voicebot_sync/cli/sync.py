@@ -9,7 +9,6 @@ import click
 
 from ..errors import EXIT, Refused, UsageError, VoicebotSyncError
 from .app import EXIT_CHANGES, main
-from ..commands.common import each_environment as _each_environment
 from ..errors import exit_code_of as _code_of, worst
 from .options import (
     _color,
@@ -22,6 +21,15 @@ from .options import (
     connection_options,
     paths_argument,
 )
+
+
+def _each_environment(envs, work):
+    # Imported when a command runs: commands.common pulls in the plan, the rate limiter and the
+    # stop signal, which `--help` and `--version` do not need.
+    from ..commands.common import each_environment
+
+    return each_environment(envs, work)
+
 
 def _render_plan(plan, fmt: str, settings) -> str:
     from ..render import render_json, render_markdown, render_text
