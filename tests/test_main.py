@@ -44,22 +44,32 @@ def test_main_turns_a_bug_into_one_line_exit_70_and_a_crash_log(tmp_path, monkey
     assert "Traceback" in open(log).read()
 
 
-def test_main_exit_codes_usage_1_interrupt_130_expected_their_own(tmp_path, monkeypatch, capsys):
+def test_main_exit_codes_usage_1_expected_their_own(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert entry.main(["--version"]) == 0
     assert entry.main(["no-such-command"]) == EXIT["error"] == 1
     assert "error: No such command 'no-such-command'." in capsys.readouterr().err
     assert entry.main(["validate", "missing"]) == EXIT["error"]  # a validation problem
-    capsys.readouterr()
+    assert capsys.readouterr().err.endswith("error: 1 validation problem found\n")
+
+
+def test_a_ctrl_c_inside_a_command_is_aborted_one_outside_it_is_130(tmp_path, monkeypatch, capsys):
+    import voicebot_sync.definitions as definitions
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    import voicebot_sync.definitions as definitions
-
+    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(definitions, "load_definitions_with_notes", interrupted)
-    assert entry.main(["validate"]) == EXIT["interrupted"] == 130
-    # click turns a Ctrl-C inside a command into Abort; it is still an interrupt (130), not "aborted" (1).
+    # click turns a Ctrl-C inside a command into Abort: nothing was written (apply handles its own).
+    assert entry.main(["validate"]) == EXIT["error"]
+    assert "error: aborted: nothing was changed" in capsys.readouterr().err
+
+    class Interrupted:
+        def main(self, *args, **kwargs):
+            raise KeyboardInterrupt
+
+    assert entry.run(Interrupted(), []) == EXIT["interrupted"] == 130
     assert "error: interrupted: stopped at once" in capsys.readouterr().err
 
 

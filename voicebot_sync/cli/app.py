@@ -1,20 +1,109 @@
-"""The click group the commands register on, and how a ValidationError's problems are printed.
+"""The command line's one door: the group, the error handler ``main.py`` puts around it, the exit codes.
 
-The one error handler is around the group, in ``voicebot_sync.main`` (not in here), so tests that
-invoke the group see a bug as an exception. Heavy imports (httpx, jsonschema, deepdiff) happen
-inside the commands that need them, so ``--help`` and ``--version`` start at once.
+Every outcome is one line and a code from ``errors.EXIT``: expected failures
+print ``error: …``; a bug prints one line naming a log file (exit 70).
+Heavy imports (httpx, jsonschema, deepdiff) happen inside the commands that need
+them, so ``--help`` and ``--version`` start at once.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 
 from .. import __version__
-from ..errors import EXIT, ValidationError
+from ..errors import EXIT, ValidationError, VoicebotSyncError
 
 EXIT_CHANGES = EXIT["changes"]
+
+class ErrorHandler:
+    """The one error handler, put around the group by ``voicebot_sync.main`` (never inside the group, so a
+    test that invokes the group sees a bug as an exception): every outcome is one line and a code from
+    ``errors.EXIT``. Expected failures (our tree, usage errors) print ``error: …`` and exit 1 (or their
+    own code); anything else is a bug for ``on_bug`` (by default one line naming a log file that holds
+    the traceback, exit 70)."""
+
+    def __init__(self, on_bug=None):
+        self.on_bug = on_bug or _internal_error
+
+    def run(self, command, args, prog_name) -> int:
+        try:
+            result = command.main(args, prog_name, standalone_mode=False)
+            return result if isinstance(result, int) else EXIT["ok"]
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.UsageError as exc:
+            hint = " (see --help)"
+            if exc.ctx is not None:
+                hint = f" (see {exc.ctx.command_path} --help)"
+            _error(f"{exc.format_message()}{hint}")
+            return EXIT["error"]
+        except click.Abort:
+            _error("aborted: nothing was changed")
+            return EXIT["error"]
+        except ValidationError as exc:
+            _print_problems(exc)
+            _error(str(exc))
+            return exc.exit_code
+        except VoicebotSyncError as exc:
+            _error(str(exc))
+            return exc.exit_code
+        except (BrokenPipeError, click.exceptions.ClickException) as exc:
+            if isinstance(exc, click.exceptions.ClickException):
+                _error(exc.format_message())
+                return EXIT["error"]
+            _silence_stdout()  # the reader went away (`| head`): nothing more to say
+            return EXIT["ok"]
+        except KeyboardInterrupt:
+            _error("interrupted: stopped at once; run plan to see what remains")
+            return EXIT["interrupted"]
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else EXIT["error"]
+        except Exception as exc:  # a bug: one line here, the traceback in a log
+            return self.on_bug(exc)
+
+
+def _error(line: str) -> None:
+    with _quiet_pipe():
+        click.echo(f"error: {line}", err=True)
+
+
+def _quiet_pipe():
+    import contextlib
+
+    return contextlib.suppress(BrokenPipeError, ValueError, OSError)
+
+
+def _silence_stdout() -> None:
+    # Python would complain about the broken pipe again at exit.
+    with _quiet_pipe():
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+
+
+def _internal_error(exc: BaseException) -> int:
+    import datetime
+    import traceback
+
+    from ..doors import write_text
+    from ..statedir import state_dir
+
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    where = "no log could be written"
+    for folder in (lambda: state_dir("logs"), lambda: __import__("tempfile").gettempdir()):
+        try:
+            path = os.path.join(folder(), f"crash-{stamp}-{os.getpid()}.log")
+            write_text(path, f"voicebot-sync {__version__}\n{text}")
+            where = f"details in {path}"
+            break
+        except OSError:
+            continue
+    _error(f"unexpected error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}; "
+           f"{where} (please report it)")
+    return EXIT["internal"]
 
 
 def _print_problems(exc: ValidationError) -> None:
@@ -28,6 +117,9 @@ def _print_problems(exc: ValidationError) -> None:
         click.echo(visible(f"{where}: {problem.message}"), err=True)
         if github:
             workflow_command(actions_command("error", problem.message, file=problem.file, line=problem.line))
+
+
+
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
