@@ -30,35 +30,20 @@ def clean_environment(monkeypatch, tmp_path_factory):
     forget_secrets()
 
 
-def _reraise(exc: BaseException) -> int:
-    raise exc
-
-
 class ToolRunner(CliRunner):
-    """CliRunner for our click group as the console script runs it: behind ``voicebot_sync.main``'s one
-    error handler (the exit codes and one-line errors a user sees), except that a bug is re-raised, and
-    with ``catch_exceptions=False`` it fails the test instead of becoming exit 70.
-    ``ToolRunner(on_bug=None)`` keeps the real crash path (one line, a log, 70)."""
+    """CliRunner with ``catch_exceptions=False``: the group answers as the console script does (exit codes
+    and one-line errors, through the same error handler), and a bug is raised in the test, which fails.
+    ``ToolRunner(crash_log=True)`` runs the console script's own crash path (one line, a log, 70)."""
 
-    def __init__(self, *args, on_bug=_reraise, **kw):
+    def __init__(self, *args, crash_log=False, **kw):
         super().__init__(*args, **kw)
-        self.on_bug = on_bug
+        self.crash_log = crash_log
 
     def invoke(self, cli, args=None, **kw):
+        from voicebot_sync.cli.app import ErrorHandler
+
         kw.setdefault("catch_exceptions", False)
-        return super().invoke(_Handled(cli, self.on_bug), args, **kw)
-
-
-class _Handled:
-    """What CliRunner calls (``.name``, ``.main``): ``voicebot_sync.main.run`` around the command."""
-
-    def __init__(self, command, on_bug):
-        self.command, self.on_bug, self.name = command, on_bug, command.name
-
-    def main(self, args=None, prog_name=None, **extra):
-        from voicebot_sync.main import run
-
-        raise SystemExit(run(self.command, args, prog_name=prog_name, on_bug=self.on_bug))
+        return super().invoke(ErrorHandler(cli) if self.crash_log else cli, args, **kw)
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ import sys
 import threading
 import time
 
+from click.testing import CliRunner
 
 from voicebot_sync.cli import main
 from voicebot_sync.emulator import Emulator, running
 
-from conftest import KEY, ToolRunner, write_workflow
+from conftest import KEY, write_workflow
 
 SCALED = "4/2s,6/6s"  # the real 6/1m,60/1h shrunk: small enough to meet in a test
 
@@ -65,7 +66,7 @@ def test_a_corrupt_ledger_assumes_a_busy_window_and_budget_says_so(tmp_path, mon
     os.makedirs(os.path.dirname(ledger.path), exist_ok=True)
     with open(ledger.path, "w") as fh:
         fh.write("{not json")
-    result = ToolRunner().invoke(main, ["budget", "--api-url", "https://api.example/v1", "--api-key", "k-123456"])
+    result = CliRunner().invoke(main, ["budget", "--api-url", "https://api.example/v1", "--api-key", "k-123456"])
     assert result.exit_code == 0, result.stderr
     assert "busy window is assumed" in result.stderr
     assert "0 left" in result.stdout
@@ -82,7 +83,7 @@ def test_two_environments_on_two_emulators_run_at_once(tmp_path, monkeypatch):
             f"  staging: {{api_url: '{s_url}', api_key_env: STAGING_KEY}}\n"
             f"  production: {{api_url: '{p_url}', api_key_env: PROD_KEY}}\n")
         env = {"STAGING_KEY": "k-staging", "PROD_KEY": "k-prod", "VOICEBOT_SYNC_STATE_DIR": str(tmp_path / "state")}
-        runner = ToolRunner()
+        runner = CliRunner()
         plan = runner.invoke(main, ["plan", "--all-environments", "--format", "json"], env=env)
         assert plan.exit_code == 0, plan.stderr
         started = time.monotonic()
@@ -110,7 +111,7 @@ def test_one_environment_failing_does_not_stop_the_others(tmp_path, monkeypatch)
             "rate_limit: 'off'\nenvironments:\n"
             f"  good: {{api_url: '{url}', api_key_env: GOOD_KEY}}\n"
             f"  bad: {{api_url: 'http://127.0.0.1:9/v1', api_key_env: BAD_KEY}}\n")
-        result = ToolRunner().invoke(main, ["plan", "--all-environments", "--detailed-exitcode"],
+        result = CliRunner().invoke(main, ["plan", "--all-environments", "--detailed-exitcode"],
                                     env={"GOOD_KEY": "k-good", "BAD_KEY": "k-bad"})
     assert result.exit_code == 1  # the worst: an error beats "changes present"
     assert "== environment good ==" in result.stdout and "Plan: 1 to add" in result.stdout
@@ -123,7 +124,7 @@ def test_validate_checks_every_environment_and_refuses_an_unknown_one(tmp_path, 
     (tmp_path / "workflows").mkdir()
     (tmp_path / "workflows" / "a.yaml").write_text(
         "name: A\nmessage: Hello [name]\nenvironments:\n  staging: {message: 'Hi {{name}}'}\n  prod: {description: x}\n")
-    result = ToolRunner().invoke(main, ["validate"])
+    result = CliRunner().invoke(main, ["validate"])
     assert result.exit_code == 1
     assert "environment 'prod' is not defined in the config file" in result.stderr
     assert "(environment staging)" in result.stderr and "{{name}}" in result.stderr
@@ -143,7 +144,7 @@ def test_a_definition_pins_a_different_id_per_environment(tmp_path, monkeypatch)
         (tmp_path / "workflows" / "r.yaml").write_text(
             f"name: Reminder\nmessage: Hello [name]\nenvironments:\n  staging: {{id: {s_id}}}\n  production: {{id: {p_id}}}\n")
         env = {"S_KEY": "k-s", "P_KEY": "k-p"}
-        result = ToolRunner().invoke(main, ["apply", "--all-environments", "--yes"], env=env)
+        result = CliRunner().invoke(main, ["apply", "--all-environments", "--yes"], env=env)
     assert result.exit_code == 0, result.stderr
     # A rename in each account, by its own id; owns: names needs only the new name.
     assert [w["name"] for w in staging.workflows] == ["Reminder"] == [w["name"] for w in production.workflows]

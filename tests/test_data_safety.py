@@ -423,12 +423,12 @@ def test_a_server_that_always_answers_429_is_given_up_with_a_clear_line():
 
 
 def test_a_hand_edited_remote_count_cannot_get_a_saved_plan_past_the_guards(tmp_path, monkeypatch):
-    from conftest import ToolRunner
+    from click.testing import CliRunner
 
     from voicebot_sync.cli import main
 
     monkeypatch.chdir(tmp_path)
-    runner = ToolRunner()
+    runner = CliRunner()
     for i in range(12):
         (tmp_path / "workflows").mkdir(exist_ok=True)
         (tmp_path / "workflows" / f"w{i}.yaml").write_text(f"name: wf{i}\nmessage: hello {i}\n")
@@ -449,10 +449,10 @@ def test_a_hand_edited_remote_count_cannot_get_a_saved_plan_past_the_guards(tmp_
 
 
 def test_settle_time_must_be_a_finite_number(tmp_path, monkeypatch):
-    from conftest import ToolRunner
+    from click.testing import CliRunner
 
     monkeypatch.chdir(tmp_path)
-    result = _cli(ToolRunner(), "apply", "--api-url", "local", "--settle-time", "nan", "--yes")
+    result = _cli(CliRunner(), "apply", "--api-url", "local", "--settle-time", "nan", "--yes")
     assert result.exit_code == 1 and "settle_time" in result.stderr
 
 

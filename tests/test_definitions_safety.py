@@ -11,6 +11,7 @@ import signal
 import unicodedata
 
 import pytest
+from click.testing import CliRunner
 
 from voicebot_sync import definitions as defs_module
 from voicebot_sync.cli import main
@@ -23,8 +24,6 @@ from voicebot_sync.definitions import (
 )
 from voicebot_sync.errors import ValidationError
 from voicebot_sync.template import check
-
-from conftest import ToolRunner
 
 TOKEN = "sk-live-" + "A1b2C3d4E5" * 19 + "zz"  # 200 characters, like a key from a dotfile
 assert len(TOKEN) == 200
@@ -56,7 +55,7 @@ def write(path, text):
 
 
 def validate_cli(*paths):
-    result = ToolRunner().invoke(main, ["validate", *map(str, paths)])
+    result = CliRunner().invoke(main, ["validate", *map(str, paths)])
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     assert "Traceback" not in result.output
     return result

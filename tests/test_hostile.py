@@ -116,9 +116,9 @@ def mutated_yaml(draw):
 @settings(max_examples=200, deadline=2000, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=mutated_yaml())
 def test_fuzzed_yaml_never_crashes_validate(tmp_path, text):
-    from conftest import ToolRunner
+    from click.testing import CliRunner
 
     (tmp_path / "w.yaml").write_text(text, encoding="utf-8", errors="surrogatepass") if "\ud800" not in text else None
-    result = ToolRunner().invoke(main, ["validate", str(tmp_path)])
+    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
     assert result.exit_code in (0, 1), result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)

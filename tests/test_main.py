@@ -21,15 +21,24 @@ def test_a_bug_fails_the_test_that_invokes_the_group(runner, tmp_path, monkeypat
         runner.invoke(cli, ["validate"])
 
 
-def test_the_group_alone_translates_nothing(tmp_path, monkeypatch):
-    # The group is plain click: our errors leave it as exceptions; only main turns them into codes.
+def test_a_bug_fails_a_test_that_catches_exceptions_too(tmp_path, monkeypatch):
+    # Plain CliRunner (catch_exceptions=True): the bug is the result's exception, never a SystemExit(70).
     from click.testing import CliRunner
 
+    import voicebot_sync.definitions as definitions
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(definitions, "load_definitions_with_notes", broken)
+    result = CliRunner().invoke(cli, ["validate"])
+    assert isinstance(result.exception, RuntimeError)
+
+
+def test_inside_the_handler_the_group_translates_nothing(tmp_path, monkeypatch):
     from voicebot_sync.errors import ValidationError
 
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(cli, ["validate", "missing"], standalone_mode=False)
-    assert isinstance(result.exception, ValidationError)
+    with pytest.raises(ValidationError):
+        cli.main(["validate", "missing"], standalone_mode=False)
 
 
 def test_main_turns_a_bug_into_one_line_exit_70_and_a_crash_log(tmp_path, monkeypatch, capsys):
@@ -66,6 +75,8 @@ def test_a_ctrl_c_inside_a_command_is_aborted_one_outside_it_is_130(tmp_path, mo
     assert "error: aborted: nothing was changed" in capsys.readouterr().err
 
     class Interrupted:
+        name = "interrupted"
+
         def main(self, *args, **kwargs):
             raise KeyboardInterrupt
 

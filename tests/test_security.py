@@ -8,6 +8,7 @@ import json
 import os
 
 import pytest
+from click.testing import CliRunner
 
 from voicebot_sync.cli import main
 from voicebot_sync.emulator import Emulator, running
@@ -46,7 +47,7 @@ def test_no_command_shows_writes_or_logs_the_key_whatever_its_shape(tmp_path, mo
     write_workflow(workflows, "Reminder", f"Hello [name], {key} is not a key here")  # a key-like message, too
     emulator = Emulator(api_keys=[key], echo_auth_on_401=True)
     emulator.add_workflow(name="Unmanaged", message="m")
-    runner = ToolRunner()
+    runner = CliRunner()
     outputs = []
     with running(emulator) as url:
         env = {"VOICEBOT_API_URL": url, "VOICEBOT_API_KEY": raw_key, "VOICEBOT_RATE_LIMIT": "off"}
@@ -79,12 +80,12 @@ def test_no_command_shows_writes_or_logs_the_key_whatever_its_shape(tmp_path, mo
 def test_a_key_that_cannot_be_a_header_is_refused_at_once_in_one_line_that_never_repeats_it(tmp_path, monkeypatch, bad_key):
     monkeypatch.chdir(tmp_path)
     write_workflow(tmp_path / "workflows", "Reminder")
-    result = _run(ToolRunner(), "plan", env={"VOICEBOT_API_KEY": bad_key, "VOICEBOT_API_URL": "https://127.0.0.1:9/v1"})
+    result = _run(CliRunner(), "plan", env={"VOICEBOT_API_KEY": bad_key, "VOICEBOT_API_URL": "https://127.0.0.1:9/v1"})
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1 and "was not used" in result.stderr
     assert bad_key.strip() not in result.output + result.stderr
     # The local emulator needs no key: a bad one in the environment does not matter there.
-    ok = _run(ToolRunner(), "plan", "--api-url", "local", env={"VOICEBOT_API_KEY": bad_key})
+    ok = _run(CliRunner(), "plan", "--api-url", "local", env={"VOICEBOT_API_KEY": bad_key})
     assert ok.exit_code == 0
 
 
@@ -94,7 +95,7 @@ def test_hostile_remote_names_are_data_in_every_sink(tmp_path, monkeypatch):
     for i, name in enumerate(HOSTILE):
         emulator.add_workflow(name=name, message=f"m {i}")
     (tmp_path / "workflows").mkdir()
-    runner = ToolRunner()
+    runner = CliRunner()
     with running(emulator) as url:
         env = {"VOICEBOT_API_URL": url, "VOICEBOT_API_KEY": "k-123456", "VOICEBOT_RATE_LIMIT": "off",
                "GITHUB_ACTIONS": "true"}
@@ -119,10 +120,10 @@ def test_hostile_remote_names_are_data_in_every_sink(tmp_path, monkeypatch):
 def test_http_is_plain_only_to_ip_loopback_and_localhost(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     for url in ("http://evil.localhost/voicebot/v1", "http://localhost.evil.com/v1", "http://10.0.0.1/v1"):
-        result = _run(ToolRunner(), "config", "--api-url", url)
+        result = _run(CliRunner(), "config", "--api-url", url)
         assert result.exit_code == 1 and "refusing plain http://" in result.stderr
     for url in ("https://user:secret@api.example/v1", "https://api.example/v1?key=secret"):
-        result = _run(ToolRunner(), "config", "--api-url", url)
+        result = _run(CliRunner(), "config", "--api-url", url)
         assert result.exit_code == 1 and "secret" not in result.output + result.stderr
 
 
@@ -142,7 +143,7 @@ def test_absurd_numbers_are_one_line_never_a_traceback(tmp_path, monkeypatch, co
     monkeypatch.chdir(tmp_path)
     (tmp_path / "voicebot-sync.yaml").write_text(config)
     write_workflow(tmp_path / "workflows", "Reminder")
-    result = _run(ToolRunner(), *args, env={"VOICEBOT_API_KEY": "k-123456", "VOICEBOT_API_URL": "https://127.0.0.1:9/v1"})
+    result = _run(CliRunner(), *args, env={"VOICEBOT_API_KEY": "k-123456", "VOICEBOT_API_URL": "https://127.0.0.1:9/v1"})
     assert result.exit_code == 1 and result.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
@@ -150,7 +151,7 @@ def test_absurd_numbers_are_one_line_never_a_traceback(tmp_path, monkeypatch, co
                                   ["nonsense"], ["apply", "--plan", "p.json", "workflows"]])
 def test_a_usage_error_exits_1_with_one_error_line(tmp_path, monkeypatch, args):
     monkeypatch.chdir(tmp_path)
-    result = _run(ToolRunner(), *args)
+    result = _run(CliRunner(), *args)
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and "Usage:" not in result.stderr
 
@@ -164,7 +165,7 @@ def test_an_unexpected_error_is_one_line_exit_70_and_a_log(tmp_path, monkeypatch
         raise RuntimeError("injected bug")
 
     monkeypatch.setattr(definitions, "load_definitions_with_notes", broken)
-    result = _run(ToolRunner(on_bug=None), "validate")  # the console script's own crash path
+    result = _run(ToolRunner(crash_log=True), "validate")  # the console script's own crash path
     assert result.exit_code == 70
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: unexpected error: RuntimeError: injected bug; details in ")
@@ -176,14 +177,14 @@ def test_an_unexpected_error_is_one_line_exit_70_and_a_log(tmp_path, monkeypatch
 def test_a_malformed_api_url_is_one_line_exit_1(tmp_path, monkeypatch, url):
     monkeypatch.chdir(tmp_path)
     write_workflow(tmp_path / "workflows", "Reminder")
-    result = _run(ToolRunner(), "plan", "--api-url", url, env={"VOICEBOT_API_KEY": "k-123456"})
+    result = _run(CliRunner(), "plan", "--api-url", url, env={"VOICEBOT_API_KEY": "k-123456"})
     assert result.exit_code == 1 and result.stderr.strip().splitlines()[-1].startswith("error: ")
 
 
 def test_a_key_too_short_to_mask_is_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_workflow(tmp_path / "workflows", "Reminder")
-    result = _run(ToolRunner(), "plan", "--api-url", "https://127.0.0.1:9/v1", env={"VOICEBOT_API_KEY": "ab"})
+    result = _run(CliRunner(), "plan", "--api-url", "https://127.0.0.1:9/v1", env={"VOICEBOT_API_KEY": "ab"})
     assert result.exit_code == 1 and "too short" in result.stderr and " ab" not in result.stderr
 
 

@@ -1,12 +1,12 @@
 """The console entry: ``voicebot-sync`` and ``python -m voicebot_sync`` run ``main``.
 
 One error handler around the whole command line, as pre-commit's ``main`` does, and
-not inside the click group (``cli.app.ErrorHandler``): every outcome is one line and a
-code from ``errors.EXIT``. Expected failures (our error tree, usage errors) print
+not inside the click group (``cli.app.ErrorHandler``; it also puts the doors on stdout
+and stderr for the run): every outcome is one line and a code from ``errors.EXIT``. Expected failures (our error tree, usage errors) print
 ``error: …`` and exit with their code (usage: 1); a second Ctrl-C exits 130; anything
 else is a bug: one line naming a crash log under the state folder, exit 70.
-Tests run the group through ``run`` with ``on_bug`` re-raising, so a bug fails the
-test instead of becoming an exit code.
+Tests invoke the group itself (click's ``CliRunner``): it runs behind the same handler
+but lets a bug propagate, so a bug fails the test instead of becoming an exit code.
 
 Heavy imports (httpx, jsonschema, deepdiff) happen inside the commands that need
 them; ``--version`` imports not even click.
@@ -34,20 +34,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(command: object, argv: Sequence[str] | None = None, *, prog_name: str = PROG,
         on_bug: Callable[[BaseException], int] | None = None) -> int:
     """``command`` (a click command) on ``argv`` behind the one error handler; the exit code.
-
-    Output leaves only through the doors (``doors.install``, restored afterwards): redacted,
-    and escaped for the terminal or the Actions log. ``on_bug`` turns an unexpected exception
-    into an exit code (default: a crash log and 70); tests pass one that re-raises."""
-    from . import doors
+    ``on_bug`` turns an unexpected exception into an exit code (default: a crash log and 70)."""
     from .cli.app import ErrorHandler
 
-    previous = doors.install()
-    try:
-        return ErrorHandler(on_bug).run(command, None if argv is None else list(argv), prog_name)
-    finally:
-        with contextlib.suppress(BrokenPipeError, ValueError, OSError):
-            sys.stdout.flush()
-        sys.stdout, sys.stderr = previous
+    return ErrorHandler(command, on_bug).main(None if argv is None else list(argv), prog_name, standalone_mode=False)
 
 
 def _version() -> int:

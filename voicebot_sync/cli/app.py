@@ -1,4 +1,4 @@
-"""The command line's one door: the group, the error handler ``main.py`` puts around it, the exit codes.
+"""The command line's one door: the group, its error handler, and the exit-code mapping.
 
 Every outcome is one line and a code from ``errors.EXIT``: expected failures
 print ``error: …``; a bug prints one line naming a log file (exit 70).
@@ -18,19 +18,52 @@ from ..errors import EXIT, ValidationError, VoicebotSyncError
 
 EXIT_CHANGES = EXIT["changes"]
 
+class VoicebotCli(click.Group):
+    """The group. ``voicebot_sync.main`` runs it inside the ErrorHandler (and nothing in here catches
+    anything); run standalone, click's way (as ``CliRunner`` does), it goes through the same handler,
+    except that a bug propagates: a test that meets one fails."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        return ErrorHandler(self, on_bug=_propagate).main(args, prog_name, complete_var, **extra)
+
+
+def _propagate(exc: BaseException) -> int:
+    raise exc
+
+
 class ErrorHandler:
-    """The one error handler, put around the group by ``voicebot_sync.main`` (never inside the group, so a
-    test that invokes the group sees a bug as an exception): every outcome is one line and a code from
-    ``errors.EXIT``. Expected failures (our tree, usage errors) print ``error: …`` and exit 1 (or their
-    own code); anything else is a bug for ``on_bug`` (by default one line naming a log file that holds
-    the traceback, exit 70)."""
+    """The one error handler for the whole tool, around a command (``voicebot_sync.main`` puts it around
+    the group): every outcome is one line and a code from ``errors.EXIT``.
 
-    def __init__(self, on_bug=None):
-        self.on_bug = on_bug or _internal_error
+    Expected failures (our tree, usage errors) print ``error: …`` and exit 1 (or
+    their own code); anything else is a bug for ``on_bug``: by default one line naming a
+    log file that holds the traceback, exit 70. Output leaves only through the doors
+    (``doors.install``): redacted, and escaped for the terminal or the Actions log.
+    ``main`` has click's signature, so ``CliRunner`` can invoke a handled command."""
 
-    def run(self, command, args, prog_name) -> int:
+    def __init__(self, command, on_bug=None):
+        self.command, self.on_bug = command, on_bug or _internal_error
+        self.name = command.name  # what CliRunner names the program after
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from .. import doors
+
+        previous = doors.install()
         try:
-            result = command.main(args, prog_name, standalone_mode=False)
+            code = self._run(args, prog_name, complete_var, **extra)
+        finally:
+            with _quiet_pipe():
+                sys.stdout.flush()
+            sys.stdout, sys.stderr = previous
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, args, prog_name, complete_var, **extra) -> int:
+        try:
+            result = self.command.main(args, prog_name, complete_var, standalone_mode=False, **extra)
             return result if isinstance(result, int) else EXIT["ok"]
         except click.exceptions.Exit as exc:
             return exc.exit_code
@@ -122,7 +155,7 @@ def _print_problems(exc: ValidationError) -> None:
 
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=VoicebotCli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="voicebot-sync")
 def main() -> None:
     """Keep Voicebot workflows in git and make the API match.
