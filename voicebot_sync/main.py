@@ -1,12 +1,13 @@
 """The console entry: ``voicebot-sync`` and ``python -m voicebot_sync`` run ``main``.
 
 One error handler around the whole command line, as pre-commit's ``main`` does, and
-not inside the click group (``cli.app.ErrorHandler``; it also puts the doors on stdout
-and stderr for the run): every outcome is one line and a code from ``errors.EXIT``. Expected failures (our error tree, usage errors) print
-``error: …`` and exit with their code (usage: 1); a second Ctrl-C exits 130; anything
-else is a bug: one line naming a crash log under the state folder, exit 70.
-Tests invoke the group itself (click's ``CliRunner``): it runs behind the same handler
-but lets a bug propagate, so a bug fails the test instead of becoming an exit code.
+not inside the click group (``cli.app.ErrorHandler``, which also puts the doors on
+stdout and stderr for the run): every outcome is one line and a code from
+``errors.EXIT``. Expected failures (our error tree, usage errors) print ``error: …``
+and exit with their code (usage: 1); a second Ctrl-C exits 130; anything else is a
+bug: one line naming a crash log under the state folder, exit 70. Tests invoke the
+group itself (click's ``CliRunner``): it runs behind the same handler but lets a bug
+propagate, so a bug fails the test instead of becoming an exit code.
 
 Heavy imports (httpx, jsonschema, deepdiff) happen inside the commands that need
 them; ``--version`` imports not even click.
