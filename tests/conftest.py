@@ -30,9 +30,35 @@ def clean_environment(monkeypatch, tmp_path_factory):
     forget_secrets()
 
 
+class ToolRunner(CliRunner):
+    """CliRunner with ``catch_exceptions=False``: the group answers as the console script does (exit codes
+    and one-line errors, through the same error handler), and a bug is raised in the test, which fails.
+    ``ToolRunner(crash_log=True)`` runs the console script's own crash path (one line, a log, 70)."""
+
+    def __init__(self, *args, crash_log=False, **kw):
+        super().__init__(*args, **kw)
+        self.crash_log = crash_log
+
+    def invoke(self, cli, args=None, **kw):
+        from voicebot_sync.cli.app import ErrorHandler
+
+        kw.setdefault("catch_exceptions", False)
+        return super().invoke(ErrorHandler(cli) if self.crash_log else cli, args, **kw)
+
+
 @pytest.fixture
 def runner():
-    return CliRunner()
+    return ToolRunner()
+
+
+@pytest.fixture
+def quick_backoff(monkeypatch):
+    """Every retry still happens, each after a thousandth of its real backoff: a test of what the tool
+    does after transient faults does not sit through 20 s of real sleep (test_client.py tests the backoff)."""
+    from voicebot_sync.api.retry import RetryPolicy
+
+    real = RetryPolicy.backoff
+    monkeypatch.setattr(RetryPolicy, "backoff", lambda self, attempt: real(self, attempt) / 1000)
 
 
 @pytest.fixture

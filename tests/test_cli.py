@@ -12,7 +12,8 @@ from conftest import KEY, write_workflow
 
 def invoke(runner, *args, **kw):
     result = runner.invoke(main, [str(a) for a in args], **kw)
-    # CliRunner catches exceptions into result.exception: only a SystemExit is a real outcome.
+    # The runner re-raises a bug (a test fails on it); should a caller catch exceptions, only a SystemExit
+    # is a real outcome.
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     assert KEY not in result.output + (result.stderr or "")
     return result

@@ -336,7 +336,8 @@ def test_export_round_trips_a_name_with_surrounding_whitespace_by_pinning_its_id
 # -- over HTTP, against the emulator's faults ---------------------------------------------------
 
 
-def test_over_http_an_envelope_that_says_error_is_never_an_empty_remote(runner, workflows, monkeypatch, tmp_path):
+def test_over_http_an_envelope_that_says_error_is_never_an_empty_remote(runner, workflows, monkeypatch, tmp_path,
+                                                                       quick_backoff):
     from voicebot_sync.emulator import Emulator, running
 
     from conftest import KEY
@@ -346,6 +347,7 @@ def test_over_http_an_envelope_that_says_error_is_never_an_empty_remote(runner, 
     with running(emulator) as url:
         result = _cli(runner, "apply", "--yes", workflows, "--api-url", url, "--api-key", KEY, "--rate-limit", "off")
     assert result.exit_code == 1 and "Error" in result.stderr
+    assert emulator.stats["requests"] == 1 + 5  # the list, retried (max_retries 5), never taken for empty
     assert len(emulator.workflows) == 1  # nothing created again
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from voicebot_sync.cli import main
 from voicebot_sync.emulator import Emulator, running
 
-from conftest import write_workflow
+from conftest import ToolRunner, write_workflow
 
 # Keys as people paste them: the tool strips surrounding whitespace and uses the rest.
 KEY_SHAPES = ["sk-live-4f9a2c71e0d3\n", "sk-live-4f9a2c71e0d3\r", "sk-live-4f9a2c71e0d3 ", "sk+live/4f9a=2c71%e0&d3?x"]
@@ -165,7 +165,7 @@ def test_an_unexpected_error_is_one_line_exit_70_and_a_log(tmp_path, monkeypatch
         raise RuntimeError("injected bug")
 
     monkeypatch.setattr(definitions, "load_definitions_with_notes", broken)
-    result = _run(CliRunner(), "validate")
+    result = _run(ToolRunner(crash_log=True), "validate")  # the console script's own crash path
     assert result.exit_code == 70
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error: unexpected error: RuntimeError: injected bug; details in ")

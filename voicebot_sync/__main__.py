@@ -1,5 +1,7 @@
 """``python -m voicebot_sync``: the same command line as ``voicebot-sync``."""
 
-from .cli import main
+import sys
 
-main(prog_name="voicebot-sync")
+from .main import main
+
+sys.exit(main())

@@ -19,12 +19,33 @@ from ..errors import EXIT, ValidationError, VoicebotSyncError
 EXIT_CHANGES = EXIT["changes"]
 
 class VoicebotCli(click.Group):
-    """One error handler for the whole tool: every outcome is one line and a code from ``errors.EXIT``.
+    """The group. ``voicebot_sync.main`` runs it inside the ErrorHandler (and nothing in here catches
+    anything); run standalone, click's way (as ``CliRunner`` does), it goes through the same handler,
+    except that a bug propagates: a test that meets one fails."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        return ErrorHandler(self, on_bug=_propagate).main(args, prog_name, complete_var, **extra)
+
+
+def _propagate(exc: BaseException) -> int:
+    raise exc
+
+
+class ErrorHandler:
+    """The one error handler for the whole tool, around a command (``voicebot_sync.main`` puts it around
+    the group): every outcome is one line and a code from ``errors.EXIT``.
 
     Expected failures (our tree, usage errors) print ``error: …`` and exit 1 (or
-    their own code); anything else is a bug: one line naming a log file that holds
-    the traceback, exit 70. Output leaves only through the doors (``doors.install``):
-    redacted, and escaped for the terminal or the Actions log."""
+    their own code); anything else is a bug for ``on_bug``: by default one line naming a
+    log file that holds the traceback, exit 70. Output leaves only through the doors
+    (``doors.install``): redacted, and escaped for the terminal or the Actions log.
+    ``main`` has click's signature, so ``CliRunner`` can invoke a handled command."""
+
+    def __init__(self, command, on_bug=None):
+        self.command, self.on_bug = command, on_bug or _internal_error
+        self.name = command.name  # what CliRunner names the program after
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from .. import doors
@@ -43,7 +64,7 @@ class VoicebotCli(click.Group):
 
     def _run(self, args, prog_name, complete_var, **extra) -> int:
         try:
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            result = self.command.main(args, prog_name, complete_var, standalone_mode=False, **extra)
             return result if isinstance(result, int) else EXIT["ok"]
         except click.exceptions.Exit as exc:
             return exc.exit_code
@@ -81,7 +102,7 @@ class VoicebotCli(click.Group):
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else EXIT["error"]
         except Exception as exc:  # a bug: one line here, the traceback in a log
-            return _internal_error(exc)
+            return self.on_bug(exc)
 
 
 def interrupted_line(result) -> str:

@@ -9,6 +9,7 @@ import click
 
 from ..errors import EXIT, Refused, UsageError, VoicebotSyncError
 from .app import EXIT_CHANGES, main
+# Light (re and the error tree): the one runner over environments, shared with the Action.
 from ..commands.environments import each_environment as _each_environment
 from ..errors import exit_code_of as _code_of, worst
 from .options import (
@@ -24,6 +25,7 @@ from .options import (
     max_wait_option,
     paths_argument,
 )
+
 
 def _render_plan(plan, fmt: str, settings) -> str:
     from ..render import render_json, render_markdown, render_text
