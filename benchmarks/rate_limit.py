@@ -25,8 +25,8 @@ import tempfile
 import time
 
 from voicebot_sync.emulator import Emulator, running
-from voicebot_sync.executor import Executor
-from voicebot_sync.planner import make_plan
+from voicebot_sync.apply.executor import Executor
+from voicebot_sync.core.planner import make_plan
 from voicebot_sync.api.ratelimit import least_time
 from voicebot_sync.commands.common import Connection, make_client
 

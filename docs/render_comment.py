@@ -28,10 +28,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from voicebot_sync.durations import parse_rate_limit  # noqa: E402
-from voicebot_sync.model import desired_fields  # noqa: E402
-from voicebot_sync.planner import make_plan  # noqa: E402
-from voicebot_sync.render import markdown_previews, render_markdown  # noqa: E402
+from voicebot_sync.core.schedule import parse_rate_limit  # noqa: E402
+from voicebot_sync.core.model import desired_fields  # noqa: E402
+from voicebot_sync.core.planner import make_plan  # noqa: E402
+from voicebot_sync.output.render import markdown_previews, render_markdown  # noqa: E402
 
 
 @dataclass

@@ -25,7 +25,7 @@ def clean_environment(monkeypatch, tmp_path_factory):
     for name in CONNECTION_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("VOICEBOT_SYNC_STATE_DIR", str(tmp_path_factory.mktemp("state")))
-    from voicebot_sync.redaction import forget_secrets
+    from voicebot_sync.text.redaction import forget_secrets
 
     forget_secrets()
 

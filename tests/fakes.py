@@ -131,7 +131,7 @@ class FakeDefinition:
         self.line = line
 
     def desired(self):
-        from voicebot_sync.model import desired_fields
+        from voicebot_sync.core.model import desired_fields
 
         return desired_fields(self.fields)
 

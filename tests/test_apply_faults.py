@@ -10,10 +10,10 @@ import time
 import httpx
 import pytest
 
-from voicebot_sync.durations import parse_rate_limit
+from voicebot_sync.core.schedule import parse_rate_limit
 from voicebot_sync.emulator import Emulator, running
-from voicebot_sync.executor import Executor
-from voicebot_sync.planner import make_plan
+from voicebot_sync.apply.executor import Executor
+from voicebot_sync.core.planner import make_plan
 from voicebot_sync.api.ratelimit import least_time
 from voicebot_sync.commands.common import Connection, make_client
 

@@ -60,7 +60,7 @@ def test_a_plan_and_an_apply_at_once_on_one_key_stay_within_the_limit_together(t
 
 def test_a_corrupt_ledger_assumes_a_busy_window_and_budget_says_so(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    from voicebot_sync.api.ledger import ledger_for
+    from voicebot_sync.state.ledger import ledger_for
 
     ledger = ledger_for("k-123456")
     os.makedirs(os.path.dirname(ledger.path), exist_ok=True)

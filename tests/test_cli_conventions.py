@@ -8,7 +8,7 @@ import pytest
 
 from voicebot_sync.api.client import parse_retry_after
 from voicebot_sync.cli import main
-from voicebot_sync.escaping import visible
+from voicebot_sync.text.escaping import visible
 
 from conftest import write_workflow
 
@@ -90,7 +90,7 @@ def test_every_json_document_carries_format_version(api, runner, workflows, monk
 def test_a_ticking_status_line_redraws_each_second():
     import io
 
-    from voicebot_sync.progress import TerminalEvents
+    from voicebot_sync.output.progress import TerminalEvents
 
     out = io.StringIO()
     events = TerminalEvents(out)

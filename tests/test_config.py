@@ -10,9 +10,9 @@ from importlib.resources import files
 import jsonschema
 import pytest
 
-from voicebot_sync.config import DEFAULT_API_URL, Settings, check_api_url, load_settings
+from voicebot_sync.read.settings import DEFAULT_API_URL, Settings, check_api_url, load_settings
 from voicebot_sync.errors import ConfigError, ValidationError
-from voicebot_sync.plan import Guards
+from voicebot_sync.core.plan import Guards
 
 SECRET = "vbk-live-3f9a1c77e2d04b51"
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from voicebot_sync.api.client import VoicebotClient
 from voicebot_sync.emulator import Emulator, make_wsgi_app
-from voicebot_sync.executor import Executor
-from voicebot_sync.planner import make_plan
+from voicebot_sync.apply.executor import Executor
+from voicebot_sync.core.planner import make_plan
 
 from conftest import PROPERTY_EXAMPLES
 from fakes import FakeDefinition

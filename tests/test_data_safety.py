@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from voicebot_sync.api.client import VoicebotClient, workflow_path
 from voicebot_sync.errors import PlanError, ServerError, UnexpectedAnswer
-from voicebot_sync.executor import Executor
-from voicebot_sync.journal import Journal
-from voicebot_sync.plan import Plan
-from voicebot_sync.planner import make_plan
+from voicebot_sync.apply.executor import Executor
+from voicebot_sync.state.journal import Journal
+from voicebot_sync.core.plan import Plan
+from voicebot_sync.core.planner import make_plan
 from voicebot_sync.api.ratelimit import RateLimiter
 from voicebot_sync.api.retry import RetryPolicy
 
@@ -408,7 +408,7 @@ def test_a_trickling_answer_fails_within_the_total_deadline():
 
 def test_a_retry_after_past_the_cap_is_refused_and_max_duration_bounds_every_wait():
     from voicebot_sync.errors import RateLimited
-    from voicebot_sync.stop import StopRequested, StopSignal
+    from voicebot_sync.apply.stop import StopRequested, StopSignal
 
     client = client_for(lambda r: httpx.Response(429, headers={"Retry-After": "86400"}, json={"message": "slow"}))
     with pytest.raises(RateLimited, match="24h"):

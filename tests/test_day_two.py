@@ -294,8 +294,8 @@ LONG = " ".join(f"word{i}" for i in range(160))  # ~1000 characters on one line
 
 
 def test_text_plan_shows_a_word_diff_for_a_one_word_change_in_a_long_message():
-    from voicebot_sync.planner import make_plan
-    from voicebot_sync.render import render_text
+    from voicebot_sync.core.planner import make_plan
+    from voicebot_sync.output.render import render_text
 
     from fakes import FakeDefinition as D
 
@@ -309,8 +309,8 @@ def test_text_plan_shows_a_word_diff_for_a_one_word_change_in_a_long_message():
 
 
 def test_text_plan_keeps_the_short_before_and_after():
-    from voicebot_sync.planner import make_plan
-    from voicebot_sync.render import render_text
+    from voicebot_sync.core.planner import make_plan
+    from voicebot_sync.output.render import render_text
 
     from fakes import FakeDefinition as D
 

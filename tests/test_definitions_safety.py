@@ -13,9 +13,9 @@ import unicodedata
 import pytest
 from click.testing import CliRunner
 
-from voicebot_sync import definitions as defs_module
+from voicebot_sync.read import definitions as defs_module
 from voicebot_sync.cli import main
-from voicebot_sync.definitions import (
+from voicebot_sync.read.definitions import (
     discover,
     display_path,
     load_definitions,
@@ -23,7 +23,7 @@ from voicebot_sync.definitions import (
     load_file,
 )
 from voicebot_sync.errors import ValidationError
-from voicebot_sync.template import check
+from voicebot_sync.core.template import check
 
 TOKEN = "sk-live-" + "A1b2C3d4E5" * 19 + "zz"  # 200 characters, like a key from a dotfile
 assert len(TOKEN) == 200

@@ -12,9 +12,9 @@ import pytest
 from voicebot_sync.cli import main
 from voicebot_sync.commands.common import Hooks
 from voicebot_sync.commands.doctor import doctor
-from voicebot_sync.config import load_settings
+from voicebot_sync.read.settings import load_settings
 from voicebot_sync.emulator import Emulator, running
-from voicebot_sync.journal import Journal
+from voicebot_sync.state.journal import Journal
 
 from conftest import KEY
 

@@ -6,7 +6,7 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from voicebot_sync.applied import AppliedRecord
+from voicebot_sync.state.applied import AppliedRecord
 from voicebot_sync.cli import main
 
 from conftest import KEY, write_workflow

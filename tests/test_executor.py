@@ -2,11 +2,11 @@ import httpx
 import pytest
 
 from voicebot_sync.api.client import VoicebotClient
-from voicebot_sync.executor import Events, Executor
-from voicebot_sync.planner import make_plan
+from voicebot_sync.apply.executor import Events, Executor
+from voicebot_sync.core.planner import make_plan
 from voicebot_sync.api.ratelimit import RateLimiter, least_time
 from voicebot_sync.api.retry import RetryPolicy
-from voicebot_sync.stop import StopRequested, StopSignal
+from voicebot_sync.apply.stop import StopRequested, StopSignal
 
 from fakes import FakeApi, FakeClock, FakeDefinition as D
 

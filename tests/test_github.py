@@ -19,7 +19,7 @@ from voicebot_sync.github.comment import (
 )
 from voicebot_sync.github.rest import GitHubApi, GitHubError
 from voicebot_sync.github.runner import SUMMARY_LIMIT, Runner, annotation
-from voicebot_sync.plan import Change, Plan
+from voicebot_sync.core.plan import Change, Plan
 
 from fake_github import FakeGitHub, serving
 
@@ -303,7 +303,7 @@ def test_the_module_runs_and_rejects_unknown_steps():
 
 @pytest.fixture
 def secret():
-    from voicebot_sync.redaction import forget_secrets, register_secret
+    from voicebot_sync.text.redaction import forget_secrets, register_secret
 
     register_secret("sk-test-abc123\n")
     yield "sk-test-abc123"
@@ -337,7 +337,7 @@ def test_annotation_uses_the_actions_escaping():
 
 
 def test_own_commands_pass_the_stdout_door_and_outside_text_does_not():
-    from voicebot_sync.doors import SafeStream
+    from voicebot_sync.text.sinks import SafeStream
 
     raw = io.StringIO()
     stream = SafeStream(raw, actions=True)
@@ -394,7 +394,7 @@ def test_reviewed_plan_ignores_a_forged_comment(gh):
 
 
 def test_empty_inputs_set_nothing_and_the_key_goes_where_the_environment_reads_it(tmp_path):
-    from voicebot_sync.redaction import forget_secrets
+    from voicebot_sync.text.redaction import forget_secrets
 
     out = io.StringIO()
     env = github_inputs.action_environment({"VS_API_URL": "", "VS_RATE_LIMIT": "", "VS_API_KEY": "", "VOICEBOT_API_URL": "job"},

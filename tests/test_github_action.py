@@ -624,7 +624,7 @@ def test_each_use_of_the_action_gets_its_own_plan_file(repo, api_url):
 def forged(fake, repo, url, gh_url, author, number=7):
     """A plan made without posting, then its exact comment posted by ``author``; the PR merged as SHA."""
     from voicebot_sync.github.comment import comment_body
-    from voicebot_sync.plan import Plan
+    from voicebot_sync.core.plan import Plan
 
     code, log, outputs, _ = run_action(repo, inputs_for(url, comment="false"), event=pr_event(number), github_api=gh_url)
     assert code == 0, log
@@ -656,7 +656,7 @@ def test_the_ignored_author_is_escaped_in_the_summary(repo, api_url, github):
     gh_url, fake = github
     forged(fake, repo, url, gh_url, "@org/team <b>x</b>")
     code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
-    from voicebot_sync.escaping import md_text
+    from voicebot_sync.text.escaping import md_text
 
     assert code == 1 and "@org" not in summary and "<b>" not in summary and md_text("@org/team <b>x</b>") in summary
 
@@ -844,7 +844,7 @@ def test_the_merge_queue_example_reads_only():
 
 
 def test_the_ledger_lives_under_runner_temp_and_the_cache_steps_name_it_by_the_keys_fingerprint(repo, api_url):
-    from voicebot_sync.redaction import fingerprint
+    from voicebot_sync.text.redaction import fingerprint
 
     url, emulator = api_url
     steps = {}

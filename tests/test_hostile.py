@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from voicebot_sync.cli import main
-from voicebot_sync.definitions import MAX_FILE_BYTES, load_definitions
+from voicebot_sync.read.definitions import MAX_FILE_BYTES, load_definitions
 from voicebot_sync.errors import ValidationError
 
 

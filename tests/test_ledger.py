@@ -17,10 +17,10 @@ import time
 import pytest
 from filelock import FileLock
 
-from voicebot_sync.durations import parse_rate_limit
-from voicebot_sync.api.ledger import MAX_ENTRIES, Ledger, LedgerState, ledger_for
+from voicebot_sync.core.schedule import parse_rate_limit
+from voicebot_sync.state.ledger import MAX_ENTRIES, Ledger, LedgerState, ledger_for
 from voicebot_sync.api.ratelimit import RateLimiter, budget_status
-from voicebot_sync.redaction import fingerprint
+from voicebot_sync.text.redaction import fingerprint
 
 DEFAULT = parse_rate_limit("6/1m,60/1h")
 WALL0 = 1_700_000_000.0

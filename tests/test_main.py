@@ -13,7 +13,7 @@ def broken(*args, **kwargs):
 
 def test_a_bug_fails_the_test_that_invokes_the_group(runner, tmp_path, monkeypatch):
     # The helpers that assert "no exception" can fail: the bug reaches the test, not exit 70.
-    import voicebot_sync.definitions as definitions
+    import voicebot_sync.read.definitions as definitions
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(definitions, "load_definitions_with_notes", broken)
@@ -25,7 +25,7 @@ def test_a_bug_fails_a_test_that_catches_exceptions_too(tmp_path, monkeypatch):
     # Plain CliRunner (catch_exceptions=True): the bug is the result's exception, never a SystemExit(70).
     from click.testing import CliRunner
 
-    import voicebot_sync.definitions as definitions
+    import voicebot_sync.read.definitions as definitions
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(definitions, "load_definitions_with_notes", broken)
@@ -42,7 +42,7 @@ def test_inside_the_handler_the_group_translates_nothing(tmp_path, monkeypatch):
 
 
 def test_main_turns_a_bug_into_one_line_exit_70_and_a_crash_log(tmp_path, monkeypatch, capsys):
-    import voicebot_sync.definitions as definitions
+    import voicebot_sync.read.definitions as definitions
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(definitions, "load_definitions_with_notes", broken)
@@ -63,7 +63,7 @@ def test_main_exit_codes_usage_1_expected_their_own(tmp_path, monkeypatch, capsy
 
 
 def test_a_ctrl_c_inside_a_command_is_aborted_one_outside_it_is_130(tmp_path, monkeypatch, capsys):
-    import voicebot_sync.definitions as definitions
+    import voicebot_sync.read.definitions as definitions
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

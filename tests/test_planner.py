@@ -1,9 +1,9 @@
 import pytest
 
 from voicebot_sync.errors import MatchError, PlanError, StalePlan, TooMuchChange, UnsafePlan
-from voicebot_sync.model import Scope
-from voicebot_sync.plan import Guards, Plan, remote_fingerprint
-from voicebot_sync.planner import make_plan
+from voicebot_sync.core.model import Scope
+from voicebot_sync.core.plan import Guards, Plan, remote_fingerprint
+from voicebot_sync.core.planner import make_plan
 
 from fakes import FakeDefinition as D
 

@@ -2,10 +2,10 @@ import io
 import json
 
 from voicebot_sync.api.client import RequestRecord
-from voicebot_sync.executor import Executor, Outcome, Report
-from voicebot_sync.plan import Change
-from voicebot_sync.planner import make_plan
-from voicebot_sync.progress import LineEvents, RequestLog, TerminalEvents, summary_lines
+from voicebot_sync.apply.executor import Executor, Outcome, Report
+from voicebot_sync.core.plan import Change
+from voicebot_sync.core.planner import make_plan
+from voicebot_sync.output.progress import LineEvents, RequestLog, TerminalEvents, summary_lines
 
 from fakes import FakeDefinition as D
 from test_executor import setup, FakeApi

@@ -92,8 +92,8 @@ def test_a_key_echoed_by_the_server_is_shown_in_no_output_format_and_no_file(tmp
 
 
 def test_the_markdown_door_spells_no_registered_key_in_entities():
-    from voicebot_sync.escaping import md_text
-    from voicebot_sync.redaction import redact, register_secret
+    from voicebot_sync.text.escaping import md_text
+    from voicebot_sync.text.redaction import redact, register_secret
 
     register_secret("sk_live_Abc.Def=123456")
     shown = redact(md_text("name sk_live_Abc.Def=123456 end"))
@@ -159,8 +159,8 @@ def test_a_look_alike_name_is_never_created_beside_a_remote_one(api, tmp_path, m
 
 def test_the_planner_never_creates_a_look_alike_of_a_remote_name_outside_the_scope():
     from voicebot_sync.errors import MatchError
-    from voicebot_sync.model import Scope
-    from voicebot_sync.planner import make_plan
+    from voicebot_sync.core.model import Scope
+    from voicebot_sync.core.planner import make_plan
 
     from fakes import FakeDefinition
 
@@ -173,7 +173,7 @@ def test_the_planner_never_creates_a_look_alike_of_a_remote_name_outside_the_sco
 # -- 7: one account, however its URL is spelled ------------------------------------------------------
 
 def test_two_spellings_of_one_url_and_two_keys_share_one_lock():
-    from voicebot_sync.statedir import account_id, canonical_url
+    from voicebot_sync.state.statedir import account_id, canonical_url
 
     spellings = ["https://api.example/voicebot/v1", "https://API.example:443//voicebot/v1/",
                  "https://api.example/voicebot/./v1", "https://api.example/%76oicebot/x/../v1"]
@@ -182,7 +182,7 @@ def test_two_spellings_of_one_url_and_two_keys_share_one_lock():
 
 
 def test_a_server_that_merges_slashes_is_one_account_for_the_lock(tmp_path, monkeypatch):
-    from voicebot_sync.lock import account_lock
+    from voicebot_sync.state.lock import account_lock
     from voicebot_sync.errors import Locked
 
     monkeypatch.chdir(tmp_path)
@@ -241,7 +241,7 @@ def test_a_refused_write_is_sent_once_and_the_independent_ones_go_on(tmp_path, m
 def test_a_second_interrupt_after_a_create_was_sent_exits_130_and_says_what_is_unknown(api, tmp_path, monkeypatch,
                                                                                        emulator):
     from voicebot_sync.api.client import VoicebotClient
-    from voicebot_sync.stop import SecondSignal
+    from voicebot_sync.apply.stop import SecondSignal
 
     monkeypatch.chdir(tmp_path)
     write_workflow(tmp_path / "workflows", "Alpha", "Hello [name]")
@@ -290,7 +290,7 @@ def test_a_list_nested_deeper_than_any_workflow_is_one_clear_line(tmp_path, monk
 @pytest.mark.parametrize("entry", [{"sent_at": "yesterday"}, {"sent_at": None}, {"sent_at": 1e400},
                                    {"name": ["a", "list"]}, {"state": "weird"}, {"fields": "x"}])
 def test_a_journal_with_a_wrong_field_is_set_aside_with_one_warning(tmp_path, monkeypatch, entry):
-    from voicebot_sync.journal import Journal
+    from voicebot_sync.state.journal import Journal
 
     good = {"op": "1", "action": "create", "name": "A", "id": None, "fields": {}, "sent_at": 1.0, "state": "sending"}
     path = tmp_path / "journal.json"
@@ -309,7 +309,7 @@ def test_a_deeply_nested_ledger_or_plan_file_is_a_clear_line(api, tmp_path, monk
 
 
 def test_an_unreadable_ledger_never_stalls_a_read_only_plan(tmp_path, monkeypatch, workflows):
-    from voicebot_sync.redaction import fingerprint
+    from voicebot_sync.text.redaction import fingerprint
 
     monkeypatch.chdir(tmp_path)
     ledger_dir = os.path.join(os.environ["VOICEBOT_SYNC_STATE_DIR"], "ledger")

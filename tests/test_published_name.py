@@ -1,7 +1,7 @@
 """One published name (issue 20): every published reference names one repository at one release tag.
 
 The Action's ``uses:``, the pre-commit ``repo:``/``rev:``, the schemas' ``$id``, the package URLs and
-the links and images of README.md and docs/*.md agree with ``voicebot_sync.published``; README's image
+the links and images of README.md and docs/*.md agree with ``voicebot_sync.core.published``; README's image
 is an absolute URL, so it shows on the package index too. docs/release.md says how a tag makes them valid.
 """
 
@@ -15,8 +15,8 @@ import re
 import pytest
 
 from voicebot_sync import __version__
-from voicebot_sync.published import RAW_URL, RELEASE_TAG, REPOSITORY, REPOSITORY_URL
-from voicebot_sync.scaffold import HOOK_ID, HOOK_REPO, HOOK_REV
+from voicebot_sync.core.published import RAW_URL, RELEASE_TAG, REPOSITORY, REPOSITORY_URL
+from voicebot_sync.authoring.new import HOOK_ID, HOOK_REPO, HOOK_REV
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # A user's repository inside a sample of the PR comment the Action posts: not a link to this project.

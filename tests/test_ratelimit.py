@@ -1,6 +1,6 @@
 import pytest
 
-from voicebot_sync.durations import format_seconds, parse_duration, parse_rate_limit
+from voicebot_sync.core.schedule import format_seconds, parse_duration, parse_rate_limit
 from voicebot_sync.errors import ConfigError
 from voicebot_sync.api.ratelimit import RateLimiter, least_time
 

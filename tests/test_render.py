@@ -1,8 +1,8 @@
 import json
 
-from voicebot_sync.plan import Plan
-from voicebot_sync.planner import make_plan
-from voicebot_sync.render import render_json, render_markdown, render_text
+from voicebot_sync.core.plan import Plan
+from voicebot_sync.core.planner import make_plan
+from voicebot_sync.output.render import render_json, render_markdown, render_text
 
 from fakes import FakeDefinition as D
 

@@ -7,8 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
-from voicebot_sync.plan import Change, Plan
-from voicebot_sync.render import markdown_previews, message_preview, render_markdown, word_diff
+from voicebot_sync.core.plan import Change, Plan
+from voicebot_sync.output.render import markdown_previews, message_preview, render_markdown, word_diff
 
 from fakes import FakeDefinition
 

@@ -11,12 +11,14 @@ import time
 
 import pytest
 
-from voicebot_sync import rulefile, rules, saferegex, spoken
+from voicebot_sync.read import rulefile
+from voicebot_sync.core import rules, spoken
+from voicebot_sync.text import saferegex
 from voicebot_sync.cli import main
-from voicebot_sync.config import load_settings
-from voicebot_sync.definitions import Definition
+from voicebot_sync.read.settings import load_settings
+from voicebot_sync.read.definitions import Definition
 from voicebot_sync.errors import ValidationError
-from voicebot_sync.plan import Plan
+from voicebot_sync.core.plan import Plan
 
 from conftest import KEY
 
@@ -258,7 +260,7 @@ def test_a_hostile_rule_file_is_one_clear_line_per_problem_naming_the_rule(runne
 
 
 def test_the_schema_and_the_rules_agree_on_a_good_rule_file():
-    from voicebot_sync.configfile import load_config_file
+    from voicebot_sync.read.configfile import load_config_file
 
     for name in sorted(os.listdir(os.path.join(ROOT, "examples", "rules"))):
         data = load_config_file(os.path.join(ROOT, "examples", "rules", name))

@@ -11,11 +11,11 @@ from importlib.resources import files
 import pytest
 import yaml
 
-from voicebot_sync.config import load_config_file
-from voicebot_sync.definitions import load_definitions
+from voicebot_sync.read.settings import load_config_file
+from voicebot_sync.read.definitions import load_definitions
 from voicebot_sync.errors import ConfigError
-from voicebot_sync.export import HEADER, to_yaml, write_export
-from voicebot_sync.scaffold import (
+from voicebot_sync.authoring.export import HEADER, to_yaml, write_export
+from voicebot_sync.authoring.new import (
     HOOK_ID,
     defined_names,
     modeline_for,
@@ -24,7 +24,7 @@ from voicebot_sync.scaffold import (
     slugify,
     with_modelines,
 )
-from voicebot_sync.starter import init_repo
+from voicebot_sync.authoring.init import init_repo
 
 PACKAGED = files("voicebot_sync").joinpath("schemas")
 ALL_FILES = ["schemas/workflow.schema.json", "schemas/config.schema.json", "voicebot-sync.yaml",
@@ -277,7 +277,7 @@ NAMES = {
 
 def written(directory) -> list[str]:
     """A skeleton's message written (validate refuses it until then, issue 18): the directory, for load_definitions."""
-    from voicebot_sync.template import SKELETON_MARK
+    from voicebot_sync.core.template import SKELETON_MARK
 
     for path in pathlib.Path(directory).rglob("*.yaml"):
         path.write_text(path.read_text(encoding="utf-8").replace(SKELETON_MARK + " ", ""), encoding="utf-8")

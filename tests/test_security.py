@@ -157,7 +157,7 @@ def test_a_usage_error_exits_1_with_one_error_line(tmp_path, monkeypatch, args):
 
 
 def test_an_unexpected_error_is_one_line_exit_70_and_a_log(tmp_path, monkeypatch):
-    import voicebot_sync.definitions as definitions
+    import voicebot_sync.read.definitions as definitions
 
     monkeypatch.chdir(tmp_path)
 
@@ -189,7 +189,7 @@ def test_a_key_too_short_to_mask_is_refused(tmp_path, monkeypatch):
 
 
 def test_one_account_however_its_url_is_spelled():
-    from voicebot_sync.statedir import account_id
+    from voicebot_sync.state.statedir import account_id
 
     same = ["https://voicebot.intron.health/voicebot/v1", "https://VOICEBOT.intron.health:443/voicebot/v1/"]
     assert len({account_id(u, "K") for u in same}) == 1

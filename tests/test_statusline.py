@@ -9,10 +9,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from voicebot_sync import doors
-from voicebot_sync.doors import SafeStream
-from voicebot_sync.progress import LineEvents, TerminalEvents, events_for
-from voicebot_sync.statusline import CLEAR, fit
+from voicebot_sync.text import sinks
+from voicebot_sync.text.sinks import SafeStream
+from voicebot_sync.output.progress import LineEvents, TerminalEvents, events_for
+from voicebot_sync.output.statusline import CLEAR, fit
 
 from fakes import FakeApi, FakeClock
 
@@ -48,7 +48,7 @@ def terminal():
         return b"".join(chunks).decode("utf-8").replace("\r\n", "\n")
 
     yield SafeStream(raw), SafeStream(raw), read
-    doors.live_line(None)
+    sinks.live_line(None)
     raw.close()
     os.close(master)
 

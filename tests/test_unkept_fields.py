@@ -8,7 +8,7 @@ import pytest
 
 from voicebot_sync.cli import main
 from voicebot_sync.emulator import Emulator, running
-from voicebot_sync.kept import KeptCheck, Unkept, config_line, unkept_fields
+from voicebot_sync.core.kept import KeptCheck, Unkept, config_line, unkept_fields
 
 from conftest import KEY, write_workflow
 

@@ -2,10 +2,10 @@
 
 import pytest
 
-from voicebot_sync.definitions import load_definitions, load_file
+from voicebot_sync.read.definitions import load_definitions, load_file
 from voicebot_sync.errors import ValidationError
-from voicebot_sync.model import Scope
-from voicebot_sync.template import check, fixed_length, max_filled_length, placeholders, render
+from voicebot_sync.core.model import Scope
+from voicebot_sync.core.template import check, fixed_length, max_filled_length, placeholders, render
 
 
 def problems_of(*paths, **kw):
@@ -15,7 +15,7 @@ def problems_of(*paths, **kw):
 
 
 def rel(path):
-    from voicebot_sync.definitions import display_path
+    from voicebot_sync.read.definitions import display_path
 
     return display_path(path)
 

@@ -1,4 +1,4 @@
-"""The one YAML reader (voicebot_sync.yamlfile): bounds, the line map, refusals, and the schema fast path.
+"""The one YAML reader (voicebot_sync.read.yamlfile): bounds, the line map, refusals, and the schema fast path.
 
 The fast path (``Schema.passes``) may only ever say "certainly valid": for hundreds of
 random documents, valid and invalid, it never accepts one that jsonschema rejects.
@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from voicebot_sync import schemacheck, yamlfile
-from voicebot_sync.config import load_config_file
-from voicebot_sync.definitions import load_definitions
+from voicebot_sync.read import schema as schemacheck, yamlfile
+from voicebot_sync.read.settings import load_config_file
+from voicebot_sync.read.definitions import load_definitions
 from voicebot_sync.errors import ValidationError
 
 RULES = yamlfile.Rules(aliases_in="tests", document="a test file", number_keys=True)
@@ -72,7 +72,7 @@ def test_a_fifo_is_never_opened_by_either_reader(tmp_path):
 
 
 def test_config_file_size_keeps_its_own_sentence(tmp_path):
-    from voicebot_sync.configfile import MAX_CONFIG_BYTES
+    from voicebot_sync.read.configfile import MAX_CONFIG_BYTES
 
     big = tmp_path / "voicebot-sync.yaml"
     with open(big, "wb") as fh:
@@ -365,8 +365,8 @@ def test_the_fuzzing_reaches_both_sides():
 def test_valid_definitions_skip_the_text_check_only_because_the_schema_covers_it():
     """definitions skips the character-by-character check after a fast pass when the schema's text
     patterns refuse every character that check reports: its list of them is the complete one."""
-    from voicebot_sync import definitions
-    from voicebot_sync.escaping import unsafe_characters
+    from voicebot_sync.read import definitions
+    from voicebot_sync.text.escaping import unsafe_characters
 
     everything = "".join(map(chr, range(0xD800))) + "".join(map(chr, range(0xE000, 0x110000)))
     reported = {everything[offset] for offset, _ in unsafe_characters(everything)}

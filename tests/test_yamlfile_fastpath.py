@@ -6,7 +6,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from voicebot_sync import yamlfile
+from voicebot_sync.read import yamlfile
 
 RULES = yamlfile.Rules("definitions", "a workflow definition", number_keys=True)
 

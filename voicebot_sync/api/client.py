@@ -37,10 +37,10 @@ from ..errors import (
     UnexpectedAnswer,
     Unreachable,
 )
-from ..escaping import short
-from ..redaction import answer_needs_walk, redact, redact_answer, redact_value
-from ..safejson import TooDeep, loads
-from ..durations import format_seconds
+from ..text.escaping import short
+from ..text.redaction import answer_needs_walk, redact, redact_answer, redact_value
+from ..text.safejson import TooDeep, loads
+from ..core.schedule import format_seconds
 from .ratelimit import RateLimiter
 from .retry import RetryPolicy, backoff_reason, refused_429
 

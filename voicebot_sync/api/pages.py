@@ -23,7 +23,7 @@ from urllib.parse import quote, urljoin
 import httpx
 
 from ..errors import UnexpectedAnswer
-from ..escaping import short
+from ..text.escaping import short
 
 if TYPE_CHECKING:
     from .client import VoicebotClient

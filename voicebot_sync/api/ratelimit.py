@@ -20,10 +20,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable
 
-from ..durations import Window, earliest_starts, format_seconds, format_window, least_time  # noqa: F401 - re-exported
+from ..core.schedule import Window, earliest_starts, format_seconds, format_window, least_time  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:
-    from .ledger import Ledger, LedgerState
+    from ..state.ledger import Ledger, LedgerState
 
 WaitHook = Callable[[float, str], None]
 
@@ -109,7 +109,7 @@ class RateLimiter:
         return self.ledger.wall() - (self.clock() - at)
 
     def _write_ledger(self, write: Callable[["Ledger"], None]) -> None:
-        from .ledger import LedgerError
+        from ..state.ledger import LedgerError
 
         if self.ledger is None:
             return
@@ -161,7 +161,7 @@ class RateLimiter:
 
     def _reserve_shared(self) -> float:
         """0.0 when the ledger granted (and recorded) the slot now; else seconds to wait."""
-        from .ledger import LedgerError
+        from ..state.ledger import LedgerError
 
         assert self.ledger is not None
         wall = self.ledger.wall()

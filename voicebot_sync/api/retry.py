@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from ..durations import format_seconds
+from ..core.schedule import format_seconds
 from ..errors import ConnectionFailed, ServerError
 
 

@@ -48,13 +48,13 @@ class ErrorHandler:
         self.name = command.name  # what CliRunner names the program after
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        from .. import doors
+        from ..text import sinks
 
-        previous = doors.install()
+        previous = sinks.install()
         try:
             code = self._run(args, prog_name, complete_var, **extra)
         finally:
-            doors.live_line(None)  # a status line left by an error is cleared before the shell prompt
+            sinks.live_line(None)  # a status line left by an error is cleared before the shell prompt
             with _quiet_pipe():
                 sys.stdout.flush()
             sys.stdout, sys.stderr = previous
@@ -138,15 +138,15 @@ def _silence_stdout() -> None:
 
 
 def _internal_error(exc: BaseException) -> int:
-    from ..crashlog import crash_line
+    from ..state.crashlog import crash_line
 
     _error(crash_line(exc))
     return EXIT["internal"]
 
 
 def _print_problems(exc: ValidationError) -> None:
-    from ..doors import workflow_command
-    from ..escaping import actions_command, visible
+    from ..text.sinks import workflow_command
+    from ..text.escaping import actions_command, visible
 
     github = os.environ.get("GITHUB_ACTIONS") == "true"
     for problem in exc.problems:
@@ -155,8 +155,8 @@ def _print_problems(exc: ValidationError) -> None:
         click.echo(visible(f"{where}: {problem.message}"), err=True)
         if github:
             workflow_command(actions_command("error", problem.message, file=problem.file, line=problem.line))
-    from ..rules import shown
-    from ..ruleview import text_lines
+    from ..core.rules import shown
+    from ..output.ruleview import text_lines
 
     for line in text_lines(shown(getattr(exc, "findings", None) or [])):  # team-rule warnings and waivers
         click.echo(line, err=True)

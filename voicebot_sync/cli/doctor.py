@@ -26,7 +26,7 @@ def doctor(write_test, yes, fmt, api_url, api_key, rate_limit, insecure, verbose
     from ..commands.environments import each_environment
     from ..commands.doctor import doctor as run
     from ..errors import worst
-    from ..render_doctor import render_doctor_text
+    from ..output.doctor import render_doctor_text
 
     if write_test and not yes and not _on_terminal():
         raise Refused("not running the write test: no terminal to confirm on; pass --yes to run it without a question")

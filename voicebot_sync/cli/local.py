@@ -20,8 +20,8 @@ from .options import _environments, _hooks, _settings, config_options, connectio
 def validate(paths, fmt, config_file, env_name, all_envs, no_config):
     """Check definition files offline: schema, templates, duplicate names and ids, every environment's overrides."""
     from ..commands.validate import validate as run
-    from ..config import config_environments
-    from ..escaping import visible
+    from ..read.settings import config_environments
+    from ..text.escaping import visible
 
     envs = _environments(env_name, all_envs, config_file)
     settings = (_settings(paths=paths, config_file=config_file, env=None) if envs else
@@ -31,7 +31,7 @@ def validate(paths, fmt, config_file, env_name, all_envs, no_config):
                  settings_for=lambda env: _settings(paths=paths, config_file=config_file, env=env))
     for note in result.skipped:
         click.echo(f"note: {visible(note)}", err=True)
-    from ..ruleview import text_lines
+    from ..output.ruleview import text_lines
 
     for line in text_lines(result.findings):  # team-rule warnings and waivers: shown, not blocking
         click.echo(line, err=True)
@@ -83,8 +83,8 @@ def emulator(host, port, api_keys, data_file, rate_limit, **faults):
     A create without workflow_type is stored as ROBOCALL: the API reference's table says
     "Required: yes" and gives the default ROBOCALL; the emulator reads it as a default the
     server fills in (voicebot-sync itself always sends workflow_type)."""
-    from ..config import is_loopback
-    from ..durations import parse_rate_limit
+    from ..read.settings import is_loopback
+    from ..core.schedule import parse_rate_limit
     from ..emulator import main_serve
     from ..errors import FileError
 
@@ -108,12 +108,12 @@ def emulator(host, port, api_keys, data_file, rate_limit, **faults):
 def render(file, workflow, assignments, config_file, env_name, no_config):
     """Print a workflow's message filled in, and its length against the 1000-character limit."""
     from ..errors import ValidationError as Invalid
-    from ..model import MAX_MESSAGE_LENGTH
+    from ..core.model import MAX_MESSAGE_LENGTH
     from ..commands.common import parse_assignments
-    from ..template import example_values, over_max_length, placeholders, render as fill, worst_case
+    from ..core.template import example_values, over_max_length, placeholders, render as fill, worst_case
 
     settings = _settings(config_file=config_file, env_name=env_name)
-    from ..definitions import load_definitions
+    from ..read.definitions import load_definitions
 
     definitions = load_definitions([file], env=settings.env)
     chosen = [d for d in definitions if workflow in (None, d.name)]
@@ -147,8 +147,8 @@ def render(file, workflow, assignments, config_file, env_name, no_config):
 
 def _spoken_line(settings, definition, text: str) -> str:
     """How long ``text`` (the message filled in) takes to say, and at worst (words_per_minute in the config)."""
-    from .. import spoken
-    from ..rulecheck import ruleset_for
+    from ..core import spoken
+    from ..core.rulecheck import ruleset_for
 
     speech = ruleset_for(settings).speech
     language = definition.fields.get(spoken.LANGUAGE_LABEL)
@@ -177,8 +177,8 @@ def schema(which):
 def new(name, directory, workflow_type):
     """Write a definition skeleton (never a second definition of a name); validate refuses it until its
     message is written."""
-    from ..escaping import visible
-    from ..scaffold import defined_names, new_definition
+    from ..text.escaping import visible
+    from ..authoring.new import defined_names, new_definition
 
     settings = _settings()
     known = defined_names(list(dict.fromkeys([*settings.workflows, directory])))
@@ -191,7 +191,7 @@ def new(name, directory, workflow_type):
 def init(force):
     """Start a repository: voicebot-sync.yaml, workflows/, the JSON Schemas (for editors, offline),
     a pre-commit hook, VS Code settings and a .gitignore entry for .voicebot-sync/."""
-    from ..starter import init_repo
+    from ..authoring.init import init_repo
 
     written = init_repo(os.getcwd(), force=force)
     for path in written:
@@ -206,7 +206,7 @@ def budget(api_url, api_key, rate_limit, insecure, verbose, config_file, env_nam
     """Show what is left of the rate limit for the key in use, from the ledger every command keeps."""
     import time
 
-    from ..api.ledger import ledger_for
+    from ..state.ledger import ledger_for
     from ..api.ratelimit import budget_status
 
     settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,

@@ -70,7 +70,7 @@ def _settings(need_key: bool = False, env: str | None | bool = False, **given):
     """Resolved settings; only options the user actually gave are passed on (click resolved envvars
     already, but config.load_settings must know the true source, so it re-reads the environment).
     ``env`` (when not False) selects one environment of several."""
-    from ..config import load_settings
+    from ..read.settings import load_settings
 
     ctx = click.get_current_context()
     cli: dict[str, Any] = {}
@@ -106,7 +106,7 @@ def _environments(env_name: str | None, all_envs: bool, config_file: str | None)
     if all_envs and env_name and _from_command_line(click.get_current_context(), "env_name"):
         raise UsageError("--all-environments and --env cannot go together")
     if all_envs:
-        from ..config import config_environments
+        from ..read.settings import config_environments
 
         names = config_environments(config_file, os.environ, os.getcwd()) or []
         if not names:
@@ -121,7 +121,7 @@ def _environments(env_name: str | None, all_envs: bool, config_file: str | None)
 
 
 def _report_failure(env: str, exc: BaseException) -> None:
-    from ..escaping import visible
+    from ..text.escaping import visible
 
     if isinstance(exc, ValidationError):
         _print_problems(exc)
@@ -131,8 +131,8 @@ def _report_failure(env: str, exc: BaseException) -> None:
 def _hooks(*, verbose: bool = False, log=None, prefix: str = ""):
     """How commands talk to this face: notes and retries on stderr, -v request lines, --log-file."""
     from ..commands.common import Hooks
-    from ..durations import format_seconds
-    from ..escaping import visible
+    from ..core.schedule import format_seconds
+    from ..text.escaping import visible
 
     hooks = [h for h in ((_verbose_printer(prefix) if verbose else None), log) if h]
 
@@ -157,7 +157,7 @@ def _verbose_printer(prefix: str = ""):
 
 def _wait_printer(prefix: str = ""):
     """A line for every wait a person would otherwise take for a hang."""
-    from ..progress import wait_line
+    from ..output.progress import wait_line
 
     def on_wait(seconds: float, why: str) -> None:
         line = wait_line(seconds, why)
@@ -175,7 +175,7 @@ def max_wait_option(f):
 
 
 def _with_max_wait(settings, max_wait: str):
-    from ..durations import parse_duration
+    from ..core.schedule import parse_duration
 
     settings.max_wait = parse_duration(max_wait)
     return settings

@@ -28,7 +28,7 @@ from .options import (
 
 
 def _render_plan(plan, fmt: str, settings) -> str:
-    from ..render import render_json, render_markdown, render_text
+    from ..output.render import render_json, render_markdown, render_text
 
     if fmt == "json":
         return render_json(plan)
@@ -72,7 +72,7 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, max_wait, api_url, api_
 
 def _plan_environments(envs, given, fmt, detailed_exitcode, verbose, max_wait) -> None:
     from ..commands.plan import plan as make
-    from ..escaping import visible
+    from ..text.escaping import visible
 
     settings_of = {env: _with_max_wait(_settings(need_key=True, env=env, **given), max_wait) for env in envs}
     results = _each_environment(envs, lambda env: make(settings_of[env], _hooks(verbose=verbose, prefix=f"[{env}] ")))
@@ -124,8 +124,8 @@ def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_dura
           settle_time, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs, no_config):
     """Make the remote match the definitions: creates, then updates, then deletes."""
     from ..commands.apply import ApplyOptions
-    from ..durations import parse_duration
-    from ..progress import RequestLog
+    from ..core.schedule import parse_duration
+    from ..output.progress import RequestLog
 
     envs = _environments(env_name, all_envs, config_file)
     if plan_file:
@@ -138,7 +138,7 @@ def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_dura
             raise UsageError(f"apply --plan applies the saved plan exactly: {', '.join(given)} cannot change it "
                              "(the plan records its environment); make a new plan instead")
     from ..commands.common import reviewed_changes
-    from ..plan import Plan
+    from ..core.plan import Plan
 
     options = ApplyOptions(
         saved=Plan.load(plan_file) if plan_file else None, saved_from=plan_file or "the saved plan",
@@ -165,8 +165,8 @@ def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_dura
 
 def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> None:
     from ..commands.apply import apply as run
-    from ..progress import events_for
-    from ..render import render_text
+    from ..output.progress import events_for
+    from ..output.render import render_text
 
     out = sys.stderr if fmt == "json" else sys.stdout
     events = events_for(out, terminal=out.isatty() and fmt != "json")
@@ -176,7 +176,7 @@ def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> No
             click.echo(render_text(the_plan, rate_limit=settings.rate_limit, color=_color(sys.stdout)), nl=False)
         _confirm(the_plan, yes)
 
-    from ..stop import StopSignal
+    from ..apply.stop import StopSignal
 
     result = None
     try:
@@ -198,10 +198,10 @@ def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> No
 def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool, log) -> None:
     """Several environments at once: each its own lock, journal, client and budget; one combined report."""
     from ..commands.apply import apply as run
-    from ..escaping import visible
-    from ..progress import LineEvents, Prefixed
-    from ..render import render_text
-    from ..stop import StopSignal
+    from ..text.escaping import visible
+    from ..output.progress import LineEvents, Prefixed
+    from ..output.render import render_text
+    from ..apply.stop import StopSignal
 
     if not yes and options.saved is None:
         raise Refused("several environments are applied without a question per environment: review their plans "
@@ -277,7 +277,7 @@ def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, ver
            no_config):
     """Write the remote workflows as definition files (a plan of them shows no changes)."""
     from ..commands.export import export as run
-    from ..escaping import visible
+    from ..text.escaping import visible
 
     settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)
@@ -287,7 +287,7 @@ def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, ver
         click.echo(f"wrote {visible(path)}")
         names.setdefault(str(w.get("name")), []).append(str(w["id"]))
     click.echo(f"Exported {len(written)} workflow{'s' if len(written) != 1 else ''} to {out_dir}.")
-    from ..escaping import unsafe_characters
+    from ..text.escaping import unsafe_characters
 
     for path, w in written:
         texts = [str(w.get("name") or "")] + [str(w.get(f) or "").replace("\n", "").replace("\t", "")
@@ -315,8 +315,8 @@ def drift(paths, fmt, out_file, max_wait, api_url, api_key, rate_limit, insecure
           all_envs, no_config):
     """Report remote changes made outside git (exit 2 when there is drift), for scheduled jobs."""
     from ..commands.drift import drift as run
-    from ..doors import write_text
-    from ..drift import render_drift_markdown, render_drift_text
+    from ..text.sinks import write_text
+    from ..output.drift import render_drift_markdown, render_drift_text
 
     given = dict(paths=paths, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                  config_file=config_file)

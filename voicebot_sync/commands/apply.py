@@ -15,16 +15,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .. import rulecheck
+from ..core import rulecheck
 from ..errors import ApplyFailed, Incomplete
-from ..escaping import visible
-from ..executor import Events, Executor, Report
-from ..journal import Journal
-from ..lock import account_lock
-from ..model import loose_name_key
-from ..plan import Plan
-from ..probe import remove_leftover_probes
-from ..stop import StopSignal
+from ..text.escaping import visible
+from ..apply.executor import Events, Executor, Report
+from ..state.journal import Journal
+from ..state.lock import account_lock
+from ..core.model import loose_name_key
+from ..core.plan import Plan
+from ..apply.probe import remove_leftover_probes
+from ..apply.stop import StopSignal
 from .common import (
     Hooks,
     add_skipped_note,
@@ -160,7 +160,7 @@ def apply(
 def _remember(account: str, env: str | None, hooks: Hooks, result: ApplyResult) -> None:
     """Record what this apply made or found managed, for drift (applied.py): a hint, so failing
     to write it is a warning, never a failed apply."""
-    from ..applied import AppliedRecord, record_apply
+    from ..state.applied import AppliedRecord, record_apply
     from ..errors import VoicebotSyncError
 
     record = AppliedRecord.for_account(account, env)

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..errors import ConfigError, PlanError
-from ..model import Scope
-from ..plan import Guards, Plan, remote_fingerprint
+from ..core.model import Scope
+from ..core.plan import Guards, Plan, remote_fingerprint
 from ..api.ratelimit import RateLimiter
 from ..api.retry import RetryPolicy
-from ..stop import StopSignal
+from ..apply.stop import StopSignal
 
 LOCAL_STATE = os.path.join(".voicebot-sync", "local-api.json")
 
@@ -52,7 +52,7 @@ def client_for(settings, hooks: Hooks, *, stop: StopSignal | None = None, on_wai
 
 def load(settings, hooks: Hooks):
     """The definitions, and the paths discovery passed over (said before the plan with --prune)."""
-    from ..definitions import load_definitions_with_notes
+    from ..read.definitions import load_definitions_with_notes
     from ..errors import ValidationError
 
     try:
@@ -114,12 +114,12 @@ def make_client(
         base_url = "http://local.invalid/voicebot/v1"
     from urllib.parse import urlsplit
 
-    from ..config import is_loopback
+    from ..read.settings import is_loopback
 
     ledger = None
     if conn.api_url != "local" and conn.api_key and conn.windows:
         # Every run starts from what earlier runs with this key spent (never the key itself on disk).
-        from ..api.ledger import ledger_for
+        from ..state.ledger import ledger_for
 
         ledger = ledger_for(conn.api_key)
     limiter = RateLimiter(conn.windows, clock=clock, sleep=sleep or (stop or StopSignal()).sleep, on_wait=on_wait,
@@ -141,8 +141,8 @@ def owned(remote: list[dict[str, Any]], scope: Scope, also_ids=()) -> list[dict[
 
 def plan_against(client, definitions, *, api_url: str, windows, prune: bool, scope: Scope, unkept=()) -> Plan:
     """List the remote once and plan the definitions against it."""
-    from ..durations import least_time
-    from ..planner import make_plan
+    from ..core.schedule import least_time
+    from ..core.planner import make_plan
 
     remote = client.list_workflows()
     plan = make_plan(definitions, remote, api_url=api_url, windows=windows, prune=prune, scope=scope, unkept=unkept)
@@ -159,7 +159,7 @@ def plan_against(client, definitions, *, api_url: str, windows, prune: bool, sco
 def check_saved_plan(client, plan: Plan, path: str, *, api_url: str, scope: Scope) -> Plan:
     """A saved plan (loaded by the face from ``path``), refused unless it was made for this API against
     the remote as it is now, and every update and delete in it points at the remote workflow it names."""
-    from ..statedir import canonical_url
+    from ..state.statedir import canonical_url
 
     if canonical_url(plan.api_url) != canonical_url(api_url):
         raise PlanError(f"the plan in {path} was made for {plan.api_url}, not {api_url}: nothing was changed")
@@ -203,7 +203,7 @@ def check_safety(plan: Plan, *, guards: Guards, force: bool, prune: bool, source
 
 
 def export_remote(client, out_dir: str, *, scope: Scope, with_ids: bool = False, force: bool = False):
-    from ..export import existing_definitions, write_export
+    from ..authoring.export import existing_definitions, write_export
 
     if not force and os.path.isdir(out_dir) and existing_definitions(out_dir):
         write_export([], out_dir)  # refuses, before a request is spent

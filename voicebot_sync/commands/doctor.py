@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..errors import ApiError, RequestRejected
-from ..escaping import visible
-from ..model import MANAGED_FIELDS
+from ..text.escaping import visible
+from ..core.model import MANAGED_FIELDS
 from .common import Hooks, client_for
 
 FORMAT_VERSION = 1
@@ -77,10 +77,10 @@ class DoctorResult:
 def doctor(settings, hooks: Hooks | None = None, *, write_test: bool = False,
            confirm: Callable[[str], None] = lambda question: None, wall: Callable[[], float] = time.time) -> DoctorResult:
     """Check ``settings``' server; ``confirm(question)`` may raise Refused before the write test."""
-    from ..commands.apply import lock_url
-    from ..journal import Journal
-    from ..lock import account_lock
-    from ..probe import remove_leftover_probes
+    from .apply import lock_url
+    from ..state.journal import Journal
+    from ..state.lock import account_lock
+    from ..apply.probe import remove_leftover_probes
 
     hooks = hooks or Hooks()
     result = DoctorResult(settings.api_url if not settings.local else "local", settings.env)
@@ -111,7 +111,7 @@ def doctor(settings, hooks: Hooks | None = None, *, write_test: bool = False,
 def _look(client, result: DoctorResult) -> None:
     """The one list, and everything it tells."""
     from ..api.client import PAGINATION_KEYS
-    from ..probe import is_probe_name
+    from ..apply.probe import is_probe_name
 
     workflows = client.list_workflows()  # every page: the whole remote, or an error
     answer = client.last_list
@@ -147,8 +147,8 @@ def _look(client, result: DoctorResult) -> None:
 
 def _write_test(client, journal, result: DoctorResult, settings, confirm: Callable[[str], None]) -> None:
     """The probe, when the budget lets its requests start at once (never a probe left waiting for a slot)."""
-    from ..durations import format_seconds
-    from ..probe import PROBE_PREFIX, WRITE_TEST_REQUESTS, write_test as run_probe
+    from ..core.schedule import format_seconds
+    from ..apply.probe import PROBE_PREFIX, WRITE_TEST_REQUESTS, write_test as run_probe
 
     paginated = result.listing is not None and result.listing["pages"] > 1
     # Looking for the probe in a paged list would cost a request per page: not done, said so.
@@ -208,7 +208,7 @@ def _skew(date: str | None, local: float) -> float | None:
 def _budget(client, settings, wall: Callable[[], float]) -> dict[str, Any] | None:
     """What the ledger says is left, after doctor's own requests (None: no limit, or the local emulator)."""
     from ..api.ratelimit import budget_status
-    from ..durations import format_window
+    from ..core.schedule import format_window
 
     ledger = client.limiter.ledger
     if ledger is None or not settings.windows:

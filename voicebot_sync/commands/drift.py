@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..applied import AppliedRecord, mark_missing
-from ..drift import drift_report
+from ..state.applied import AppliedRecord, mark_missing
+from ..output.drift import drift_report
 from .apply import lock_url
 from .common import Hooks, client_for, load, plan_against
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from .. import rulecheck
+from ..core import rulecheck
 from ..errors import TooMuchChange, UnsafePlan
-from ..plan import Plan
-from ..render import markdown_previews
+from ..core.plan import Plan
+from ..output.render import markdown_previews
 from .common import Hooks, add_skipped_note, check_prune_scope, client_for, load, plan_against
 
 

@@ -29,8 +29,8 @@ def validate(settings, environments: dict | None = None, hooks: Hooks | None = N
 
     A definition whose ``environments:`` names an environment the config file does not
     define is a problem (a typo there would silently never apply)."""
-    from ..definitions import load_definitions_with_notes
-    from ..rulecheck import check as check_rules
+    from ..read.definitions import load_definitions_with_notes
+    from ..core.rulecheck import check as check_rules
 
     hooks = hooks or Hooks()
     names = list(only) if only else [settings.env] if settings.env else [None] + sorted(environments or {})

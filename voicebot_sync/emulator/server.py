@@ -174,7 +174,7 @@ def main_serve(
     **faults: Any,
 ) -> int:
     """Serve until Ctrl-C (the CLI's ``emulator`` command); returns the exit code 0."""
-    from ..durations import format_window, parse_rate_limit
+    from ..core.schedule import format_window, parse_rate_limit
 
     windows = parse_rate_limit(rate_limit) if isinstance(rate_limit, str) or rate_limit is None else list(rate_limit)
     emulator = Emulator(api_keys=api_keys, rate_limit=windows, data_file=data_file, **faults)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .. import doors
+from ..text import sinks
 from ..errors import EXIT, VoicebotSyncError
 from .apply_step import step_apply
 from .inputs import action_environment, ledger_fingerprint
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("step", choices=sorted(STEPS), help="what to run")
     args = parser.parse_args(argv)
     # Every write to stdout/stderr is redacted, and no line of outside text can begin a workflow command.
-    doors.install(actions=os.environ.get("GITHUB_ACTIONS") == "true")
+    sinks.install(actions=os.environ.get("GITHUB_ACTIONS") == "true")
     runner = Runner(action_environment(os.environ, out=None if args.step != "ledger" else open(os.devnull, "w")))
     if runner.env.get("VOICEBOT_SYNC_STATE_DIR"):
         # The tool's state (journal, locks, the ledger) lives where the cache steps look for it.
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         runner.set_output("exit-code", exc.exit_code)
         return exc.exit_code
     except Exception as exc:  # a bug: one line (the traceback in a log file), never a half-written summary
-        from ..crashlog import crash_line
+        from ..state.crashlog import crash_line
 
         runner.error(crash_line(exc), title=f"voicebot-sync {args.step}")
         runner.set_output("exit-code", EXIT["internal"])

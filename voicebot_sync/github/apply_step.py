@@ -8,7 +8,7 @@ import os
 from typing import Any
 
 from ..errors import EXIT, Refused, StalePlan, UnsafePlan, VoicebotSyncError
-from ..escaping import md_code_block, md_text
+from ..text.escaping import md_code_block, md_text
 from .comment import Reviewed, Section, marker_for, reviewed_plan, scope_for
 from .inputs import environments, settings_for
 from .rest import GitHubError, api_from
@@ -69,7 +69,7 @@ def reviewed_note(number: int, section: Section, plan) -> str:
 def step_apply(runner: Runner, transport=None) -> int:
     """Apply what was reviewed, in every environment: with the reviewed change hashes ``commands.apply``
     makes its own plan (one list request) and refuses any change not among them; a subset passes."""
-    from ..stop import StopSignal
+    from ..apply.stop import StopSignal
 
     envs = environments(runner)
     names = [e for e in envs if e]
@@ -104,8 +104,8 @@ def step_apply(runner: Runner, transport=None) -> int:
 
 def _apply_one(runner: Runner, env, envs, reviewed: Reviewed | None, stop, plans: dict):
     from ..commands.apply import ApplyOptions, apply
-    from ..durations import parse_duration
-    from ..progress import LineEvents, Prefixed
+    from ..core.schedule import parse_duration
+    from ..output.progress import LineEvents, Prefixed
 
     prefix = prefix_of(env, envs)
     settings = settings_for(runner, env)
@@ -138,7 +138,7 @@ def _apply_one(runner: Runner, env, envs, reviewed: Reviewed | None, stop, plans
 
 
 def _load(path: str | None):
-    from ..plan import Plan
+    from ..core.plan import Plan
 
     try:
         return Plan.load(path) if path and os.path.exists(path) else None
@@ -148,7 +148,7 @@ def _load(path: str | None):
 
 def _report(runner: Runner, results, envs, reviewed: Reviewed | None, notes: list[str], plans: dict) -> int:
     """The summary (one section per environment), the annotations, and the step's exit code."""
-    from ..progress import describe_outcome, summary_lines
+    from ..output.progress import describe_outcome, summary_lines
 
     several = len(envs) > 1
     codes, sections, heads = [], [], set()

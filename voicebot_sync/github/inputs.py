@@ -7,7 +7,7 @@ import os
 import re
 from typing import Mapping
 
-from ..redaction import fingerprint, register_secret
+from ..text.redaction import fingerprint, register_secret
 from .runner import Runner
 
 # The action's inputs, passed by action.yml under names of their own, and the tool's variables they set.
@@ -45,7 +45,7 @@ def key_variables(environ: Mapping[str, str], cwd: str | None = None) -> list[st
     """The variables the tool reads the key from, one per environment of the list: the ``api_key_env`` of
     that environment of the config file (or of its top), else VOICEBOT_API_KEY. When the config cannot be
     read the tool reports that itself; the key then goes to VOICEBOT_API_KEY."""
-    from ..config import load_settings
+    from ..read.settings import load_settings
 
     found = []
     for env in environment_names(environ.get("VOICEBOT_ENV")) or [None]:
@@ -93,7 +93,7 @@ def environments(runner: Runner) -> list[str | None]:
 def settings_for(runner: Runner, env: str | None, *, need_key: bool = True):
     """The tool's settings for one environment, from the inputs and the step's variables (never the GitHub
     token: ``load_settings`` reads only the VOICEBOT_* variables and the one its ``api_key_env`` names)."""
-    from ..config import load_settings
+    from ..read.settings import load_settings
 
     cli: dict = {}
     if runner.paths:

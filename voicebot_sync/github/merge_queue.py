@@ -11,7 +11,7 @@ fingerprint. The check fails when any change of the new plan is not among the re
 from __future__ import annotations
 
 from ..errors import EXIT, StalePlan
-from ..escaping import md_code_block
+from ..text.escaping import md_code_block
 from .comment import ignored_note, marker_for, reviewed_on, scope_for
 from .inputs import environments
 from .rest import GitHubError, api_from

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..redaction import redact
-from ..safejson import loads
+from ..text.redaction import redact
+from ..text.safejson import loads
 from .runner import Runner
 
 

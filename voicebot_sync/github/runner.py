@@ -12,10 +12,10 @@ import tempfile
 import uuid
 from typing import Any, Mapping
 
-from .. import doors
-from ..escaping import actions_command, actions_data, md_code
-from ..redaction import redact
-from ..safejson import load_file
+from ..text import sinks
+from ..text.escaping import actions_command, actions_data, md_code
+from ..text.redaction import redact
+from ..text.safejson import load_file
 
 SUMMARY_LIMIT = 1_000_000  # bytes: GitHub drops a step summary over 1024k, whole
 # The login whose plan comments count as reviewed plans: the job token's own (GITHUB_TOKEN).
@@ -63,7 +63,7 @@ class Runner:
     def command(self, line: str) -> None:
         """One of our own workflow commands on stdout, where the runner reads them: redacted, and
         past the stdout door's ``::`` guard (``doors.workflow_command``) when stdout is that door."""
-        doors.workflow_command(line.rstrip("\n"), stream=self.out)
+        sinks.workflow_command(line.rstrip("\n"), stream=self.out)
 
     def log(self, text: str) -> None:
         """Outside text for the log: through stdout as it is (the door guards it)."""
@@ -97,7 +97,7 @@ class Runner:
         delimiter = f"ghadelimiter_{uuid.uuid4().hex}"
         while delimiter in text:  # pragma: no cover - a random 128-bit value
             delimiter = f"ghadelimiter_{uuid.uuid4().hex}"
-        doors.write_text(path, f"{name}<<{delimiter}\n{text}\n{delimiter}\n", mode="a")
+        sinks.write_text(path, f"{name}<<{delimiter}\n{text}\n{delimiter}\n", mode="a")
 
     def summary(self, markdown: str) -> None:
         """Append to the job summary (redacted), never past GitHub's limit (it would drop the whole summary)."""
@@ -111,7 +111,7 @@ class Runner:
                 "\n_The summary is cut here (GitHub's 1 MiB limit); the full text is in this step's log._\n\n"
             if used + len(text.encode("utf-8", "backslashreplace")) > SUMMARY_LIMIT:
                 return
-        doors.write_text(path, text, mode="a")
+        sinks.write_text(path, text, mode="a")
 
     @property
     def event(self) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 from ..commands.environments import each_environment as run_each  # noqa: F401 - the steps' name for it
 from ..errors import EXIT, ValidationError
 from ..errors import exit_code_of as exit_code, worst  # noqa: F401 - shared with the CLI
-from ..escaping import md_text, visible
+from ..text.escaping import md_text, visible
 from .comment import failure_body, marker_for, refusal_note, sections_body, upsert_comment
 from .inputs import environments, settings_for, _settings_environ
 from .rest import GitHubError, api_from
@@ -20,7 +20,7 @@ from .runner import DEFAULT_TRUSTED_COMMENTER, SUMMARY_LIMIT, Runner, annotation
 def hooks_for(runner: Runner, prefix: str = ""):
     """Hooks that put the command's notes, and its waits of 5 seconds or more, into the log (stderr)."""
     from ..commands.common import Hooks
-    from ..progress import wait_line
+    from ..output.progress import wait_line
 
     def wait(seconds: float, why: str) -> None:
         line = wait_line(seconds, why)
@@ -59,8 +59,8 @@ def describe_failure(runner: Runner, exc: Exception, command: str, env: str | No
 
 def rule_notes(runner: Runner, findings) -> list[str]:
     """Team-rule warnings as warning annotations, and every warning and waiver as one Markdown block."""
-    from ..rules import shown
-    from ..ruleview import markdown_block
+    from ..core.rules import shown
+    from ..output.ruleview import markdown_block
 
     findings = shown(findings)
     for f in findings:
@@ -72,7 +72,7 @@ def rule_notes(runner: Runner, findings) -> list[str]:
 
 def summary_markdown(plan, rate_limit: str | None, title: str = "voicebot-sync plan", share: int = 1) -> str:
     """The Markdown plan (render's own, cut by render on block boundaries) sized for a job summary."""
-    from ..render import render_markdown
+    from ..output.render import render_markdown
 
     limit = (SUMMARY_LIMIT - 10_000) // max(share, 1)  # room for the notes that follow it
     text, chars, cut = render_markdown(plan, rate_limit=rate_limit, title=title, **_previews(plan)), None, False
@@ -118,7 +118,7 @@ def plan_outputs(runner: Runner, plans: Sequence[tuple[str | None, Any]]) -> Non
 
 def step_validate(runner: Runner, transport=None) -> int:
     from ..commands.validate import validate
-    from ..config import config_environments
+    from ..read.settings import config_environments
 
     envs = environments(runner)
     listed = [e for e in envs if e]
@@ -165,7 +165,7 @@ def make_plans(runner: Runner, envs: Sequence[str | None]):
 
 def step_plan(runner: Runner, transport=None) -> int:
     """Plan every environment; the summary and one PR comment with a section per environment."""
-    from ..render import render_text
+    from ..output.render import render_text
 
     if runner.merge_group is not None:
         from .merge_queue import step_merge_group
@@ -238,7 +238,7 @@ def step_drift(runner: Runner, transport=None) -> int:
     """``drift`` for every environment: the Markdown report into the summary, output ``drift``; passes on
     drift (a warning annotation) unless ``fail-on-drift``, fails (its exit code) when a report could not be made."""
     from ..commands.drift import drift
-    from ..drift import render_drift_markdown, render_drift_text
+    from ..output.drift import render_drift_markdown, render_drift_text
 
     envs = environments(runner)
     results = run_each(envs, lambda env: drift(settings_for(runner, env), hooks_for(runner, prefix_of(env, envs))))

@@ -1,0 +1,1 @@
+"""Carrying out a Plan: the throttled, journalled executor and the stop signal."""

@@ -1,0 +1,1 @@
+"""Writing definition files: init, new and export."""

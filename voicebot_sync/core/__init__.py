@@ -1,0 +1,1 @@
+"""The pure core: the model, templates, schedules, the Plan and the planner. No files, no network, no clock."""

@@ -1,0 +1,1 @@
+"""Rendering finished Plans and Reports: text, Markdown, JSON, live progress."""

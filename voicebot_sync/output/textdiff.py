@@ -1,0 +1,60 @@
+"""A word diff for the terminal and plain logs, from the same word-diff items as the Markdown view.
+
+``render.word_diff`` finds the changed words (one diff for every format); this module only lays
+them out as text: removed words as ``[-word-]``, added ones as ``{+word+}`` (git's plain
+``--word-diff`` markers, readable in a CI log without colour), unchanged runs cut to a few words
+of context with ``…``, lines kept where the text breaks them.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..text.escaping import visible
+
+# A text field's update is shown as a word diff when either side is longer than this (a
+# short value reads best as "before" -> "after", a long one only by what changed).
+WORD_DIFF_FROM = 80
+
+_MARKS = {"-": ("[-", "-]"), "+": ("{+", "+}")}
+
+
+def word_diff_lines(items: list[tuple[str, str]], styled: Callable[[str, str], str] = lambda text, colour: text
+                    ) -> list[str]:
+    """``render.word_diff`` items as lines of text, every word escaped for a terminal (``visible``)."""
+    lines: list[str] = []
+    pieces: list[str] = []
+    run: list[str] = []
+    kind = ""
+
+    def flush() -> None:
+        nonlocal run
+        if run:
+            text = " ".join(run)
+            if kind in _MARKS:
+                opening, closing = _MARKS[kind]
+                text = styled(f"{opening}{text}{closing}", "red" if kind == "-" else "green")
+            pieces.append(text)
+            run = []
+
+    def new_line() -> None:
+        nonlocal pieces
+        flush()
+        lines.append(" ".join(pieces))
+        pieces = []
+
+    for k, word in items:
+        if k != kind:
+            flush()
+            kind = k
+        if word == "\n":
+            if k == "=":
+                new_line()
+            else:
+                run.append("⏎")  # a line break removed or added, shown where it was
+                if k == "+":
+                    new_line()
+            continue
+        run.append(word if k == "…" else visible(word))
+    new_line()
+    return [line for line in lines if line] or [""]

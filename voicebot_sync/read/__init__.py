@@ -1,0 +1,1 @@
+"""The repository side: the YAML reader, schemas, discovery, definitions and settings."""

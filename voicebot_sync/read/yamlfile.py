@@ -1,0 +1,325 @@
+"""The one reader of YAML files with line numbers: definition files and the config file.
+
+Reading a file (``read_text``): only a regular file is ever opened (a FIFO would
+block, a device may act on open); it is checked before opening, opened
+non-blocking and checked again, read bounded, and decoded strictly as UTF-8.
+
+Parsing it (``documents``): each document is composed into nodes and walked once,
+without recursion, before anything is built: the walk records the line of every
+key path (``line_of``), and refuses anchors and aliases (an alias bomb is small as
+nodes and huge as data: nothing is built from it), runaway documents, duplicate
+keys and keys that are not plain text. A syntax error, a value a constructor
+refuses or nesting too deep ends as a located problem, never as an exception.
+
+The shared pieces of messages about a file (``unknown_key``, ``where``, ``shown``):
+a message never quotes more of a value than ``escaping.short`` does. Checking a
+document against a JSON Schema is ``schemacheck.py``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import yaml
+
+from ..text.escaping import QUOTE_LIMIT, clip, short, visible
+
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 20_000  # per document: far above any real workflow or config file, far below trouble
+_O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+_BOOL = "tag:yaml.org,2002:bool"
+_NULL = "tag:yaml.org,2002:null"
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_BOOLS = yaml.constructor.SafeConstructor.bool_values
+
+
+# -- reading ---------------------------------------------------------------------
+
+
+def not_regular(mode: int) -> str:
+    """Why a file that is not a regular file is not read."""
+    kind = ("a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+            else "a character device" if stat.S_ISCHR(mode) else "a block device" if stat.S_ISBLK(mode)
+            else "a directory" if stat.S_ISDIR(mode) else "not a file")
+    return f"not a regular file ({kind}): not read"
+
+
+def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES, rule: str = "the limit is {limit}") -> str:
+    """The file's text, or ValueError/OSError with a sentence a person can act on.
+
+    ``rule`` ends the sentence of a file over ``max_bytes`` ("file is N bytes; " + rule)."""
+    st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(not_regular(st.st_mode))
+    if st.st_size > max_bytes:
+        raise ValueError(f"file is {st.st_size} bytes; " + rule.format(limit=max_bytes))
+    fd = os.open(path, _O_READ)
+    try:
+        opened = os.fstat(fd)
+        if not stat.S_ISREG(opened.st_mode):  # replaced between the check and the open
+            raise ValueError(not_regular(opened.st_mode))
+        # Read what fstat promises (+1 to see growth), never more than the limit (+1 to see it passed).
+        data = os.read(fd, min(opened.st_size, max_bytes) + 1)
+        while len(data) <= max_bytes:
+            more = os.read(fd, max_bytes + 1 - len(data))
+            if not more:
+                break
+            data += more
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise ValueError(f"file is over {max_bytes} bytes; " + rule.format(limit=max_bytes))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+# -- parsing ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What one kind of file allows, and what its messages call it."""
+
+    aliases_in: str  # "YAML anchors and aliases are not allowed in ..."
+    document: str  # "... not <document>": "a workflow definition", "a config file"
+    number_keys: bool = False  # digit keys below the top (response_options: {1: Yes})
+    key_hint: str = ""  # after "keys must be plain text, not '1'"
+
+
+@dataclass
+class Document:
+    """One YAML document: its first line, the line of every key path, its problems and, unless fatal, its data.
+
+    ``fatal``: nothing could (or may) be built from it; ``data`` is then None. Keys refused by the walk
+    (not plain text) are left out of ``data``, so the rest can still be checked."""
+
+    line: int
+    lines: dict[tuple, int] = field(default_factory=dict)
+    problems: list[tuple[int, str]] = field(default_factory=list)
+    fatal: bool = False
+    data: Any = None
+
+
+def documents(text: str, rules: Rules, *, single: bool = False) -> Iterator[Document]:
+    """Every document of ``text`` (``single``: a stream of more than one is a syntax error).
+
+    A syntax error or nesting too deep ends the stream with a last, fatal Document holding that problem
+    (what came before it is kept); an empty stream yields nothing (``single``: one empty document)."""
+    loader = _Loader(text)
+    try:
+        if single:
+            node = loader.get_single_node()
+            yield _document(loader, node, rules) if node is not None else Document(1)
+            return
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                yield _document(loader, node, rules)
+    except yaml.YAMLError as exc:
+        line, message = _syntax_error(exc)
+        yield Document(line, problems=[(line, message)], fatal=True)
+    except RecursionError:
+        yield Document(0, problems=[(0, f"YAML nested too deeply: not {rules.document}")], fatal=True)
+    finally:
+        loader.dispose()
+
+
+# What a parser's context opened and left open: the error is found where the file ends (or the
+# next key starts), but the mistake is where the quote or bracket opened.
+_OPENED = {"while scanning a quoted scalar": "the quote", "while parsing a flow sequence": "the [ list",
+           "while parsing a flow mapping": "the { mapping"}
+
+
+def _syntax_error(exc: yaml.YAMLError) -> tuple[int, str]:
+    """(line, message) of a syntax error: at the line where an unclosed quote or bracket opened, when that
+    is what went wrong, else where the parser stopped."""
+    problem = getattr(exc, "problem_mark", None)
+    context = getattr(exc, "context_mark", None)
+    reason = clip(str(getattr(exc, "problem", None) or exc), 160)
+    opened = _OPENED.get(str(getattr(exc, "context", "")))
+    if opened and problem and context and context.line < problem.line:
+        return context.line + 1, (f"YAML syntax error: {opened} that opens on this line is not closed "
+                                  f"({reason} on line {problem.line + 1})")
+    mark = problem or context
+    line = mark.line + 1 if mark else 0
+    return line, f"YAML syntax error: {reason}"
+
+
+def _document(loader, node: yaml.Node, rules: Rules) -> Document:
+    doc = Document(node.start_mark.line + 1)
+    doc.fatal = walk(node, rules, doc.lines, doc.problems)
+    if doc.fatal:
+        return doc
+    try:
+        doc.data = _plain(node)
+        return doc
+    except _NotPlain:
+        pass
+    try:
+        doc.data = loader.construct_document(node)
+    except (yaml.YAMLError, RecursionError):
+        raise
+    except Exception as exc:  # a constructor refusing a value (2020-13-45, !!int 0x): a problem
+        doc.problems.append((doc.line, f"a value cannot be read: {clip(str(exc), 160)}"))
+        doc.fatal = True
+    return doc
+
+
+class _NotPlain(Exception):
+    """A node the fast path leaves to PyYAML's constructor."""
+
+
+def _plain(node: yaml.Node) -> Any:
+    """The data of a walked document made of maps, lists, text, decimal integers, booleans and nulls, built
+    straight from its nodes: what PyYAML's SafeConstructor builds from them, in a fraction of its time (it
+    runs 10,000 times for a large repository). Anything else (another tag, a float, a timestamp, an octal
+    or sexagesimal integer) raises _NotPlain and the constructor builds the whole document."""
+    kind, tag = node.id, node.tag
+    if kind == "scalar":
+        value = node.value
+        if tag == _STR:
+            return value
+        if tag == _INT and _DECIMAL.fullmatch(value):
+            return int(value)
+        if tag == _BOOL and value.lower() in _BOOLS:
+            return _BOOLS[value.lower()]
+        if tag == _NULL:
+            return None
+    elif kind == "mapping" and tag == _MAP:
+        data = {}
+        for key, value in node.value:
+            if key.id != "scalar" or key.tag not in (_STR, _INT):
+                raise _NotPlain
+            data[_plain(key)] = _plain(value)
+        return data
+    elif kind == "sequence" and tag == _SEQ:
+        return [_plain(item) for item in node.value]
+    raise _NotPlain
+
+
+def walk(node: yaml.Node, rules: Rules, lines: dict[tuple, int], problems: list[tuple[int, str]]) -> bool:
+    """Record the line of every key path in ``lines``; append problems; True when nothing may be built.
+
+    Iterative, in document order. Keys that are not plain text are reported and dropped from the node.
+    Scalar values (most nodes) are settled where they are met, without a trip through the stack:
+    this walk runs once per file, 10,000 times for a large repository."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, tuple]] = [(node, ())]
+    top_keys = (_STR,)
+    below_keys = (_STR, _INT) if rules.number_keys else (_STR,)
+    count = 0
+
+    def alias(at: tuple, n: yaml.Node) -> bool:
+        # An alias has no position of its own once composed: its parent's line is the closest.
+        problems.append((line_of(lines, at, n.start_mark.line + 1),
+                         f"YAML anchors and aliases are not allowed in {rules.aliases_in}"))
+        return True  # the first is enough: a bomb has thousands
+
+    while stack:
+        node, path = stack.pop()
+        if id(node) in seen:
+            return alias(path, node)
+        seen.add(id(node))
+        count += 1
+        if count > MAX_NODES:
+            problems.append((node.start_mark.line + 1, f"document has over {MAX_NODES} YAML nodes: not {rules.document}"))
+            return True
+        if path not in lines:
+            lines[path] = node.start_mark.line + 1
+        kind = node.id
+        if kind == "mapping":
+            allowed = below_keys if path else top_keys
+            keys: set[str] = set()
+            kept = []
+            children = []
+            for key_node, value_node in node.value:
+                line = key_node.start_mark.line + 1
+                if key_node.id != "scalar" or key_node.tag not in allowed or not key_node.value:
+                    what = short(key_node.value) if key_node.id == "scalar" else "a collection"
+                    problems.append((line, f"keys must be plain text, not {what}{rules.key_hint}"))
+                    continue
+                kept.append((key_node, value_node))
+                key = key_node.value
+                if key in keys:
+                    problems.append((line, f"duplicate key {short(key)}"))
+                keys.add(key)
+                child = path + (key,)
+                lines[child] = line
+                if value_node.id == "scalar":
+                    if id(value_node) in seen:
+                        return alias(child, value_node)
+                    seen.add(id(value_node))
+                    count += 1
+                else:
+                    children.append((value_node, child))
+            if len(kept) != len(node.value):
+                node.value = kept
+            stack.extend(reversed(children))
+        elif kind == "sequence":
+            stack.extend(reversed([(item, path + (i,)) for i, item in enumerate(node.value)]))
+    return False
+
+
+def line_of(lines: dict[tuple, int], path: Sequence, default: int) -> int:
+    """The line of the deepest part of ``path`` that the file has (``default`` when none)."""
+    path = tuple(p if isinstance(p, int) and not isinstance(p, bool) else str(p) for p in path)
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return default
+
+
+# -- messages --------------------------------------------------------------------
+
+
+def where(path: Iterable) -> str:
+    """A key path for a message (parameters.name.max_length); each key a short visible prefix."""
+    return ".".join(clip(str(p)) for p in path)
+
+
+def shown(value: Any, kind: Callable[[Any], str]) -> str:
+    """A value quoted in a message: a short visible prefix of text or a scalar, else ``kind(value)``."""
+    if isinstance(value, str):
+        return f'"{clip(value, QUOTE_LIMIT)}"'
+    if value is None or isinstance(value, (bool, int, float)):
+        return clip(json.dumps(value), QUOTE_LIMIT)
+    return kind(value)
+
+
+def unknown_keys(error) -> list:
+    """The keys an ``additionalProperties`` error is about: neither named nor matched by a pattern."""
+    schema = error.schema
+    named = schema.get("properties", {})
+    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
+    return [k for k in error.instance
+            if k not in named and not (isinstance(k, str) and any(p.search(k) for p in patterns))]
+
+
+def unknown_key(key: Any, known: Sequence[str]) -> str:
+    """"unknown key 'prun' (did you mean 'prune'?)", or the known keys when none is close."""
+    close = difflib.get_close_matches(str(key), list(known), n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else f" (known keys: {', '.join(known)})"
+    return f"unknown key {short(str(key))}{hint}"
+
+
+def bounded_message(error) -> str:
+    """jsonschema's own message with the value it quotes cut to ``short``'s length."""
+    message = str(error.message)
+    quoted = repr(error.instance)
+    if len(quoted) > QUOTE_LIMIT and quoted in message:
+        message = message.replace(quoted, short(error.instance))
+    return visible(message)

@@ -1,0 +1,1 @@
+"""What the tool keeps between runs under the state folder: journal, locks, the request ledger."""
