@@ -203,39 +203,51 @@ def _schema_message(error) -> str:
     """One sentence per schema error. Never jsonschema's own message: it embeds the whole value."""
     where = _where(error.absolute_path)
     prefix = f"{where}: " if where else ""
-    value = error.instance
-    rule = error.validator_value
-    if error.validator == "additionalProperties":
-        known = list(error.schema.get("properties", {}))
-        return prefix + "; ".join(yamlfile.unknown_key(key, known) for key in yamlfile.unknown_keys(error))
-    if error.validator == "required":
-        missing = [k for k in rule if isinstance(value, dict) and k not in value]
-        return prefix + f"missing required key {', '.join(repr(k) for k in missing[:1] or rule[:1])}"
     if "propertyNames" in error.schema_path:
-        why = _KEY_RULES.get(rule) if error.validator == "pattern" else None
-        return prefix + f"key {short(str(value))} is not allowed here: {why or f'keys must match {rule}'}"
-    if error.validator == "enum":
-        return prefix + f"{_shown(value)} is not one of {', '.join(map(str, rule))}"
-    if error.validator == "type":
-        if isinstance(value, bool) and "string" in str(rule):
-            return prefix + f"is the boolean {str(value).lower()}, not text: YAML reads yes/no/on/off as booleans; quote it"
-        wanted = [rule] if isinstance(rule, str) else list(rule)
-        hint = "; quote it" if "string" in wanted and isinstance(value, (int, float)) else ""
-        return prefix + f"must be {' or '.join(_TYPE_WORDS.get(w, w) for w in wanted)}, not {_kind(value)}{hint}"
-    if error.validator == "minLength":
-        return prefix + ("must not be empty" if rule == 1 else f"must be at least {rule} characters")
-    if error.validator == "maxLength":
-        return prefix + f"is {len(value)} characters; the limit is {rule}"
-    if error.validator == "minimum":
-        return prefix + f"must be at least {rule}, not {_shown(value)}"
-    if error.validator == "pattern":
-        if error.absolute_path and error.absolute_path[-1] == "call_back_url":
-            return prefix + "must be an http:// or https:// URL without spaces"
-        found = unsafe_characters(value) if isinstance(value, str) else []
-        if found:
-            return prefix + _unsafe_sentence(found)
-        return prefix + f"does not match the pattern {rule}"
-    return prefix + f"is not allowed here (schema rule '{error.validator}')"
+        why = _KEY_RULES.get(error.validator_value) if error.validator == "pattern" else None
+        return prefix + f"key {short(str(error.instance))} is not allowed here: {why or f'keys must match {error.validator_value}'}"
+    sentence = _SENTENCES.get(error.validator)
+    if sentence is None:
+        return prefix + f"is not allowed here (schema rule '{error.validator}')"
+    return prefix + sentence(error, error.instance, error.validator_value)
+
+
+def _unknown_keys_sentence(error, value, rule) -> str:
+    known = list(error.schema.get("properties", {}))
+    return "; ".join(yamlfile.unknown_key(key, known) for key in yamlfile.unknown_keys(error))
+
+
+def _required_sentence(error, value, rule) -> str:
+    missing = [k for k in rule if isinstance(value, dict) and k not in value]
+    return f"missing required key {', '.join(repr(k) for k in missing[:1] or rule[:1])}"
+
+
+def _type_sentence(error, value, rule) -> str:
+    if isinstance(value, bool) and "string" in str(rule):
+        return f"is the boolean {str(value).lower()}, not text: YAML reads yes/no/on/off as booleans; quote it"
+    wanted = [rule] if isinstance(rule, str) else list(rule)
+    hint = "; quote it" if "string" in wanted and isinstance(value, (int, float)) else ""
+    return f"must be {' or '.join(_TYPE_WORDS.get(w, w) for w in wanted)}, not {_kind(value)}{hint}"
+
+
+def _pattern_sentence(error, value, rule) -> str:
+    if error.absolute_path and error.absolute_path[-1] == "call_back_url":
+        return "must be an http:// or https:// URL without spaces"
+    found = unsafe_characters(value) if isinstance(value, str) else []
+    return _unsafe_sentence(found) if found else f"does not match the pattern {rule}"
+
+
+# The sentence for each kind of schema error (validator), handed (error, the value, the rule's value).
+_SENTENCES = {
+    "additionalProperties": _unknown_keys_sentence,
+    "required": _required_sentence,
+    "enum": lambda error, value, rule: f"{_shown(value)} is not one of {', '.join(map(str, rule))}",
+    "type": _type_sentence,
+    "minLength": lambda error, value, rule: "must not be empty" if rule == 1 else f"must be at least {rule} characters",
+    "maxLength": lambda error, value, rule: f"is {len(value)} characters; the limit is {rule}",
+    "minimum": lambda error, value, rule: f"must be at least {rule}, not {_shown(value)}",
+    "pattern": _pattern_sentence,
+}
 
 
 def _unsafe_sentence(found: list[tuple[int, str]], multiline: bool = False) -> str:
@@ -324,6 +336,14 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         return None, []
     if not isinstance(document, dict):
         return None, [Problem(source, line, f"a definition must be a mapping of keys, not {_kind(document)}")]
+    problems = _document_problems(document, source, line, lines)
+    if problems:
+        return None, problems
+    return _built(document, source, line, lines, env)
+
+
+def _document_problems(document: dict, source: str, line: int, lines: dict[tuple, int]) -> list[Problem]:
+    """The schema's problems, unsafe characters in text, and a name's surrounding white space."""
     flagged: set[tuple] = set()
     schema = _schema()
     certain = schema.passes(document)  # the fast path: no schema errors, and then no unsafe text either
@@ -352,8 +372,11 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
         text = _name_problem(name, document.get("id") is not None)
         if text is not None:
             problems.append(Problem(source, _line_of(lines, ("name",), line), text))
-    if problems:
-        return None, problems
+    return problems
+
+
+def _built(document: dict, source: str, line: int, lines: dict[tuple, int], env: str | None):
+    """The Definition of a valid document under ``env``, and its template's problems."""
     fields = {k: v for k, v in document.items() if k != "environments"}
     override = (document.get("environments") or {}).get(env) if env else None
     if override:
@@ -361,7 +384,7 @@ def _definition(document: Any, source: str, line: int, lines: dict[tuple, int], 
     parameters = fields.get("parameters")
     message = normalise_text(fields["message"])  # what is sent: the API counts this, placeholders and all
     message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
-    problems.extend(Problem(source, message_line, text) for text in check_template(message, parameters))
+    problems = [Problem(source, message_line, text) for text in check_template(message, parameters)]
     key_lines = {str(k[0]): v for k, v in lines.items() if len(k) == 1}
     key_lines.update((f"previous_names.{k[1]}", v) for k, v in lines.items() if len(k) == 2 and k[0] == "previous_names")
     environments = document.get("environments")
