@@ -163,39 +163,7 @@ class _Discovery:
             return None
         is_yaml = _is_definition_name(entry.name)
         if entry.is_symlink():
-            try:
-                st = os.stat(entry.path)
-            except FileNotFoundError:
-                if is_yaml:
-                    self.problems.append(Problem(display, 0, f"broken symlink (to {_clip(os.readlink(entry.path), 80)})"))
-                return None
-            except OSError as exc:
-                if exc.errno != errno.ELOOP:
-                    raise
-                if is_yaml:
-                    self.problems.append(Problem(display, 0, "symlink loop: not followed"))
-                else:
-                    self.notes.append(f"{display}: skipped (symlink loop)")
-                return None
-            if not stat.S_ISDIR(st.st_mode) and not is_yaml:
-                return None
-            real = os.path.realpath(entry.path)
-            if not _inside(real, real_root) and not _inside(real, self.repo):
-                self.problems.append(Problem(
-                    display, 0, f"symlink leaves {root_display} and the repository (to {_clip(real, 80)}): not followed"))
-                return None
-            identity = (st.st_dev, st.st_ino)
-            if stat.S_ISDIR(st.st_mode):
-                if identity in ancestors or _inside(real_dir, real):
-                    self.problems.append(Problem(
-                        display, 0, f"symlink loop (to {_clip(real, 80)}, which contains it): not followed"))
-                    return None
-                return "link", entry.path, display, real, st, ancestors
-            if not stat.S_ISREG(st.st_mode):
-                self.problems.append(Problem(display, 0, _not_regular(st.st_mode)))
-                return None
-            self.candidates.append((True, display, entry.path, identity))
-            return None
+            return self.link(entry, display, root_display, real_root, real_dir, ancestors, is_yaml)
         if entry.is_dir(follow_symlinks=False):
             st = entry.stat(follow_symlinks=False)
             if (st.st_dev, st.st_ino) in ancestors:  # a bind mount of a directory above
@@ -212,6 +180,45 @@ class _Discovery:
             self.candidates.append((False, display, entry.path, (st.st_dev, st.st_ino)))
         else:
             self.problems.append(Problem(display, 0, _not_regular(st.st_mode)))
+        return None
+
+
+    def link(self, entry: os.DirEntry, display: str, root_display: str, real_root: str, real_dir: str,
+             ancestors: frozenset, is_yaml: bool):
+        """A symbolic link: followed inside the repository (a directory to walk is returned as ("link", ...)),
+        reported when it is broken, a loop, or leaves the repository."""
+        try:
+            st = os.stat(entry.path)
+        except FileNotFoundError:
+            if is_yaml:
+                self.problems.append(Problem(display, 0, f"broken symlink (to {_clip(os.readlink(entry.path), 80)})"))
+            return None
+        except OSError as exc:
+            if exc.errno != errno.ELOOP:
+                raise
+            if is_yaml:
+                self.problems.append(Problem(display, 0, "symlink loop: not followed"))
+            else:
+                self.notes.append(f"{display}: skipped (symlink loop)")
+            return None
+        if not stat.S_ISDIR(st.st_mode) and not is_yaml:
+            return None
+        real = os.path.realpath(entry.path)
+        if not _inside(real, real_root) and not _inside(real, self.repo):
+            self.problems.append(Problem(
+                display, 0, f"symlink leaves {root_display} and the repository (to {_clip(real, 80)}): not followed"))
+            return None
+        identity = (st.st_dev, st.st_ino)
+        if stat.S_ISDIR(st.st_mode):
+            if identity in ancestors or _inside(real_dir, real):
+                self.problems.append(Problem(
+                    display, 0, f"symlink loop (to {_clip(real, 80)}, which contains it): not followed"))
+                return None
+            return "link", entry.path, display, real, st, ancestors
+        if not stat.S_ISREG(st.st_mode):
+            self.problems.append(Problem(display, 0, _not_regular(st.st_mode)))
+            return None
+        self.candidates.append((True, display, entry.path, identity))
         return None
 
     def subdirectory(self, path: str, display: str, real: str, st: os.stat_result, ancestors: frozenset):
