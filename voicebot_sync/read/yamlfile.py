@@ -71,7 +71,8 @@ def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES, rule: str 
             raise ValueError(not_regular(opened.st_mode))
         # Read what fstat promises (+1 to see growth), never more than the limit (+1 to see it passed).
         data = os.read(fd, min(opened.st_size, max_bytes) + 1)
-        while len(data) <= max_bytes:
+        # A short read of a regular file is its end: one read call for a file that did not grow.
+        while len(data) > opened.st_size and len(data) <= max_bytes:
             more = os.read(fd, max_bytes + 1 - len(data))
             if not more:
                 break
