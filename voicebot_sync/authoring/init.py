@@ -247,22 +247,16 @@ def init_repo(root: str, *, force: bool = False) -> list[str]:
         relative = os.path.relpath(os.path.join(root, SCHEMAS_DIR, "workflow.schema.json"), workflows)
         add(example, _example_text(MODELINE_PREFIX + relative.replace(os.sep, "/")))
 
-    pre_commit = ".pre-commit-config.yaml"
-    pre_commit_path = os.path.join(root, pre_commit)
-    if os.path.isfile(pre_commit_path):
-        merged = _merged_pre_commit(_read(pre_commit_path), pre_commit)
-        if merged is not None:
-            plan.append((pre_commit, merged))
-    else:
-        add(pre_commit, _pre_commit_text())
+    def add_or_merge(name: str, merge, fresh: str) -> None:
+        """A file the user may have already: ours merged into theirs (None: nothing to add), else ours."""
+        path = os.path.join(root, name)
+        if not os.path.isfile(path):
+            add(name, fresh)
+        elif (merged := merge(_read(path), name)) is not None:
+            plan.append((name, merged))
 
-    vscode_path = os.path.join(root, VSCODE_SETTINGS)
-    if os.path.isfile(vscode_path):
-        merged = _merged_vscode(_read(vscode_path), VSCODE_SETTINGS)
-        if merged is not None:
-            plan.append((VSCODE_SETTINGS, merged))
-    else:
-        add(VSCODE_SETTINGS, json.dumps({"yaml.schemas": VSCODE_SCHEMAS}, indent=2) + "\n")
+    add_or_merge(".pre-commit-config.yaml", _merged_pre_commit, _pre_commit_text())
+    add_or_merge(VSCODE_SETTINGS, _merged_vscode, json.dumps({"yaml.schemas": VSCODE_SCHEMAS}, indent=2) + "\n")
 
     gitignore = _merged_gitignore(os.path.join(root, ".gitignore"))
     if gitignore is not None:
