@@ -221,3 +221,26 @@ def test_rerun_after_a_stop_converges_with_just_what_remains():
     assert second.summary["create"] == 3
     assert Executor(client).run(second).complete
     assert make_plan(defs, client.list_workflows(), api_url="x").changes == []
+
+
+def test_a_stop_while_waiting_for_the_rate_limit_names_no_request_in_flight():
+    # Issue 18, item 5: the operation waiting for a slot was never sent; the notice and the report agree.
+    from voicebot_sync.commands.apply import stop_notice
+
+    api = FakeApi()
+    stop = StopSignal()
+    client, clock = setup(api, windows=[(1, 60.0)], stop=stop)
+    plan = make_plan([D("A"), D("B")], [], api_url="x", windows=[(1, 60.0)])
+    executor = Executor(client, stop=stop)
+    notices = []
+    original = client.limiter.sleep
+
+    def interrupted(seconds):  # Ctrl-C during the wait for B's slot
+        notices.append(stop_notice(executor))
+        stop.request("SIGINT received")
+        original(seconds)
+
+    client.limiter.sleep = interrupted
+    report = executor.run(plan)
+    assert "waiting for the rate limit and will not start" in notices[0] and "in flight" not in notices[0]
+    assert [c.name for c in report.remaining] == ["B"] and api.count("POST") == 1

@@ -156,6 +156,7 @@ class Executor:
         self.settle = settle
         self.wall = wall
         self.in_flight: Change | None = None
+        self.sent_before = 0  # client.sent when the change in flight began
         self.kept = KeptCheck(unkept)  # fields the server did not keep: warned once per run (kept.py)
         # Creates of earlier runs that a list may not show yet, by name: (sent on our clock, id if confirmed).
         self._unsettled: dict[str, tuple[float, str | None]] = {}
@@ -188,6 +189,7 @@ class Executor:
                     break
                 self.events.begin(report.total - len(pending) + 1, change)
                 self.in_flight = change
+                self.sent_before = self.client.sent  # a request for it has left once client.sent is past this
                 try:
                     outcome = _depends_on_a_failure(change, report) or self._apply(change)
                 except StopRequested:

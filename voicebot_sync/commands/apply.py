@@ -175,8 +175,13 @@ def _remember(account: str, env: str | None, hooks: Hooks, result: ApplyResult) 
 def stop_notice(executor: Executor, hint: str = "") -> str:
     """What the first stop signal says at once: what happens to the operation in flight."""
     what = executor.in_flight
-    text = (f"stopping after the request in flight ({what.action} \"{what.name}\") is answered and checked"
-            if what is not None else "stopping: no new operation will start")
+    if what is not None and executor.client.sent > getattr(executor, "sent_before", executor.client.sent):
+        text = f"stopping after the request in flight ({what.action} \"{visible(what.name)}\") is answered and checked"
+    elif what is not None:  # still waiting for the rate limit: nothing of it was sent, and nothing will be
+        text = (f"stopping: the next operation ({what.action} \"{visible(what.name)}\") was waiting for the rate "
+                "limit and will not start")
+    else:
+        text = "stopping: no new operation will start"
     return f"{text}; {hint}" if hint else text
 
 
