@@ -16,7 +16,7 @@ from ..apply.executor import Executor
 from ..apply.report import Events, Outcome, Report
 from ..core.plan import Change, Plan
 from ..text.escaping import visible
-from .render import SYMBOL
+from .changes import SYMBOL
 
 CI_WAIT_THRESHOLD = 5.0
 
