@@ -24,6 +24,7 @@ import httpx
 
 from ..errors import UnexpectedAnswer
 from ..text.escaping import short
+from .answers import WORKFLOWS, check_list
 
 if TYPE_CHECKING:
     from .client import VoicebotClient
@@ -105,8 +106,6 @@ class _Reader:
                                 "against part of the remote", method="GET", path=path)
 
     def read(self) -> ListAnswer:
-        from .client import WORKFLOWS
-
         path, page_asked = WORKFLOWS, None
         while True:
             if path in self.asked:
@@ -125,8 +124,6 @@ class _Reader:
 
     def take(self, data: Any, envelope: dict[str, Any] | None, response: httpx.Response | None, path: str,
              page_asked: int | None) -> None:
-        from .client import _check_list
-
         kind = "bare" if envelope is None else "envelope"
         if len(self.asked) == 1:  # the first page: what every later one is checked against
             self.answer.kind = kind
@@ -149,7 +146,7 @@ class _Reader:
             if answered is not None and answered != page_asked:
                 raise self.fail(f"page {page_asked} was asked for and page {answered} came back (the server does "
                                 "not page by ?page=)", path)
-        for item in _check_list(data, None, "GET", path):
+        for item in check_list(data, None, "GET", path):
             wid = str(item["id"])
             if wid in self.ids:
                 raise self.fail(f"workflow id {short(wid)} is on two pages of the list (the list changed while it "
@@ -158,8 +155,6 @@ class _Reader:
             self.answer.workflows.append(item)
 
     def next_path(self, step: tuple[str, Any], response: httpx.Response | None, path: str) -> tuple[str, int | None]:
-        from .client import WORKFLOWS
-
         style, value = step
         if self.answer.style is None:
             self.answer.style = style

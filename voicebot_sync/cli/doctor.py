@@ -26,7 +26,6 @@ def doctor(write_test, yes, fmt, api_url, api_key, rate_limit, insecure, verbose
     from ..commands.environments import each_environment
     from ..commands.doctor import doctor as run
     from ..errors import worst
-    from ..output.doctor import render_doctor_text
 
     if write_test and not yes and not _on_terminal():
         raise Refused("not running the write test: no terminal to confirm on; pass --yes to run it without a question")
@@ -43,10 +42,27 @@ def doctor(write_test, yes, fmt, api_url, api_key, rate_limit, insecure, verbose
                    confirm=lambda question: _confirm(question, yes))
 
     results = each_environment(list(settings_of), work)
+    codes, documents, texts = _gathered(results, several=bool(envs))
+    if fmt == "json":
+        document = documents[None] if not envs else {"format_version": 1, "environments": documents}
+        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+    else:
+        click.echo("\n".join(texts), nl=False)
+    _echo_reasons(results)
+    code = worst(codes)
+    if code:
+        sys.exit(code)
+
+
+def _gathered(results, *, several: bool) -> tuple[list[int], dict, list[str]]:
+    """Each environment's exit code, JSON document and text report. A failure is reported and counted when
+    there are several environments; with one, it is raised (the one handler says it)."""
+    from ..output.doctor import render_doctor_text
+
     codes, documents, texts = [], {}, []
     for env, result, exc in results:
         if exc is not None:
-            if not envs:
+            if not several:
                 raise exc
             _report_failure(env, exc)
             codes.append(getattr(exc, "exit_code", EXIT["error"]))
@@ -54,18 +70,15 @@ def doctor(write_test, yes, fmt, api_url, api_key, rate_limit, insecure, verbose
         documents[env] = result.to_json()
         texts.append(render_doctor_text(result))
         codes.append(EXIT["ok"] if result.ok and not result.refused else EXIT["error"])
-    if fmt == "json":
-        document = documents[None] if not envs else {"format_version": 1, "environments": documents}
-        click.echo(json.dumps(document, indent=2, ensure_ascii=False))
-    else:
-        click.echo("\n".join(texts), nl=False)
+    return codes, documents, texts
+
+
+def _echo_reasons(results) -> None:
+    """Why each environment's check failed or was refused, one line each on stderr (after the reports)."""
     for env, result, exc in results:
         if result is not None and (not result.ok or result.refused):
             where = f"[{env}] " if env else ""
             click.echo(f"error: {where}{result.reason if not result.ok else result.refused}", err=True)
-    code = worst(codes)
-    if code:
-        sys.exit(code)
 
 
 def _on_terminal() -> bool:

@@ -83,7 +83,7 @@ def emulator(host, port, api_keys, data_file, rate_limit, **faults):
     A create without workflow_type is stored as ROBOCALL: the API reference's table says
     "Required: yes" and gives the default ROBOCALL; the emulator reads it as a default the
     server fills in (voicebot-sync itself always sends workflow_type)."""
-    from ..read.settings import is_loopback
+    from ..read.connection import is_loopback
     from ..core.schedule import parse_rate_limit
     from ..emulator import main_serve
     from ..errors import FileError

@@ -28,7 +28,9 @@ from .options import (
 
 
 def _render_plan(plan, fmt: str, settings) -> str:
-    from ..output.render import render_json, render_markdown, render_text
+    from ..output.markdown import render_markdown
+    from ..output.render import render_json
+    from ..output.text import render_text
 
     if fmt == "json":
         return render_json(plan)
@@ -166,7 +168,7 @@ def apply(paths, prune, yes, plan_file, force, reviewed_file, out_file, max_dura
 def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> None:
     from ..commands.apply import apply as run
     from ..output.progress import events_for
-    from ..output.render import render_text
+    from ..output.text import render_text
 
     out = sys.stderr if fmt == "json" else sys.stdout
     events = events_for(out, terminal=out.isatty() and fmt != "json")
@@ -200,7 +202,7 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
     from ..commands.apply import apply as run
     from ..text.escaping import visible
     from ..output.progress import LineEvents, Prefixed
-    from ..output.render import render_text
+    from ..output.text import render_text
     from ..apply.stop import StopSignal
 
     if not yes and options.saved is None:

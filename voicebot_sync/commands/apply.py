@@ -18,7 +18,8 @@ from typing import Callable
 from ..core import rulecheck
 from ..errors import ApplyFailed, Incomplete
 from ..text.escaping import visible
-from ..apply.executor import Events, Executor, Report
+from ..apply.executor import Executor
+from ..apply.report import Events, Report
 from ..state.journal import Journal
 from ..state.lock import account_lock
 from ..core.model import loose_name_key

@@ -114,7 +114,7 @@ def make_client(
         base_url = "http://local.invalid/voicebot/v1"
     from urllib.parse import urlsplit
 
-    from ..read.settings import is_loopback
+    from ..read.connection import is_loopback
 
     ledger = None
     if conn.api_url != "local" and conn.api_key and conn.windows:

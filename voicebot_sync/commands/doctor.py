@@ -110,7 +110,7 @@ def doctor(settings, hooks: Hooks | None = None, *, write_test: bool = False,
 
 def _look(client, result: DoctorResult) -> None:
     """The one list, and everything it tells."""
-    from ..api.client import PAGINATION_KEYS
+    from ..api.answers import PAGINATION_KEYS
     from ..apply.probe import is_probe_name
 
     workflows = client.list_workflows()  # every page: the whole remote, or an error

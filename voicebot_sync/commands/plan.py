@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..core import rulecheck
 from ..errors import TooMuchChange, UnsafePlan
 from ..core.plan import Plan
-from ..output.render import markdown_previews
+from ..output.markdown import markdown_previews
 from .common import Hooks, add_skipped_note, check_prune_scope, client_for, load, plan_against
 
 

@@ -67,34 +67,54 @@ def check(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
                         "should hear, then validate again")
     if parameters is None and len(message) <= MAX_MESSAGE_LENGTH:
         return problems  # nothing declared, and short enough whatever the placeholders are: nothing more to find
+    problems += _length_problems(message, parameters)
+    problems += _example_problems(parameters)
+    if parameters is not None:
+        problems += _declaration_problems(message, parameters)
+    return problems
+
+
+def _length_problems(message: str, parameters: Mapping[str, Any] | None) -> list[str]:
+    """The fixed text over the limit; else the text as written, and the longest filled-in message."""
     fixed = fixed_length(message)
     if fixed > MAX_MESSAGE_LENGTH:
-        problems.append(f"message is {fixed} characters without its placeholders; the limit is {MAX_MESSAGE_LENGTH}")
-    else:
-        if len(message) > MAX_MESSAGE_LENGTH:
-            problems.append(
-                f"message is {len(message)} characters as written (placeholders included); the limit is {MAX_MESSAGE_LENGTH}"
-            )
-        worst = max_filled_length(message, parameters)
-        if worst is not None and worst > MAX_MESSAGE_LENGTH:
-            problems.append(
-                f"message can be {worst} characters when filled in ({fixed} fixed + the max_length of each placeholder); "
-                f"the limit is {MAX_MESSAGE_LENGTH}"
-            )
+        return [f"message is {fixed} characters without its placeholders; the limit is {MAX_MESSAGE_LENGTH}"]
+    problems = []
+    if len(message) > MAX_MESSAGE_LENGTH:
+        problems.append(
+            f"message is {len(message)} characters as written (placeholders included); the limit is {MAX_MESSAGE_LENGTH}"
+        )
+    worst = max_filled_length(message, parameters)
+    if worst is not None and worst > MAX_MESSAGE_LENGTH:
+        problems.append(
+            f"message can be {worst} characters when filled in ({fixed} fixed + the max_length of each placeholder); "
+            f"the limit is {MAX_MESSAGE_LENGTH}"
+        )
+    return problems
+
+
+def _example_problems(parameters: Mapping[str, Any] | None) -> list[str]:
+    """A parameter whose own example is longer than its max_length."""
+    problems = []
     for name, spec in (parameters or {}).items():
         if isinstance(spec, Mapping) and spec.get("example") is not None and isinstance(spec.get("max_length"), int):
             length = len(str(spec["example"]))
             if length > spec["max_length"]:
                 problems.append(f"parameter {short(str(name))}: its example is {length} characters, over its "
                                 f"max_length {spec['max_length']}")
-    if parameters is not None:
-        used = placeholders(message)
-        undeclared = [p for p in used if p not in parameters]
-        unused = [p for p in parameters if p not in used]
-        if undeclared:
-            problems.append("placeholder " + ", ".join(f"[{clip(p)}]" for p in undeclared) + " not declared in parameters")
-        if unused:
-            problems.append("parameter " + ", ".join(short(str(p)) for p in unused) + " declared but not used in message")
+    return problems
+
+
+def _declaration_problems(message: str, parameters: Mapping[str, Any]) -> list[str]:
+    """Placeholders used but not declared, and parameters declared but not used."""
+    problems = []
+    used = placeholders(message)
+    undeclared = [p for p in used if p not in parameters]
+    unused = [p for p in parameters if p not in used]
+    if undeclared:
+        problems.append("placeholder " + ", ".join(f"[{clip(p)}]" for p in undeclared) + " not declared in parameters")
+    if unused:
+        problems.append("parameter " + ", ".join(short(str(p)) for p in unused) + " declared but not used in message")
     return problems
 
 

@@ -17,42 +17,35 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import email.utils
 import hmac
 import json
-import math
 import os
 import random
 import re
 import tempfile
 import threading
 import time
-import urllib.parse
 import uuid
-from collections import deque
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from filelock import FileLock
 
+from .endpoints import Endpoints
 from .options import LIST_SHAPES, NAME_FORMS, PAGINATION_STYLES, RETRY_AFTER_FORMATS
-from .paging import page_of
-from .wire import (  # noqa: F401 - COLLECTION, PREFIX, Response: part of the core's API
+from .quota import Quota, retry_headers
+from .wire import (  # noqa: F401 - PREFIX, Response: part of the core's API
     COLLECTION,
-    OPTIONAL_FIELDS,
     LOGIN_PAGE,
     PREFIX,
-    BadRequest as _BadRequest,
     Response,
     envelope as _envelope,
-    json_answer as _json,
     now_iso as _now_iso,
-    request_fields,
 )
 
 ANONYMOUS = "(no auth)"  # the rate-limit log's key when auth is off
 
 
-class Emulator:
+class Emulator(Endpoints):
     """The Voicebot workflow API's state and rules; ``handle`` answers one request.
 
     The API itself:
@@ -200,7 +193,8 @@ class Emulator:
         self._file_lock = FileLock(data_file + ".lock") if shared_file else None
         self._born: dict[str, float] = {}  # workflow id -> clock() at creation, for list_lag
         self.api_keys = list(api_keys or [])
-        self.windows = sorted(rate_limit or [], key=lambda w: w[1])
+        self.quota = Quota(rate_limit)
+        self.windows = self.quota.windows  # the server prints them
         self.data_file = data_file
         self.clock = clock
         self.quirks = quirks
@@ -209,7 +203,6 @@ class Emulator:
         self.fault_drop_after_write = fault_drop_after_write
         self._rng = random.Random(fault_seed)
         self._lock = threading.RLock()
-        self._logs: dict[str, deque[float]] = {}
         self._records: dict[str, dict[str, Any]] = {}
         self._owner_id = str(uuid.uuid4())
         self._stats = {"requests": 0, "rate_limited": 0, "by_key": {}, "writes": 0, "dropped": 0, "faults": 0}
@@ -323,7 +316,7 @@ class Emulator:
             return Response(200, {"Content-Type": "text/html; charset=utf-8"}, LOGIN_PAGE)
         if self.always_429:
             self._stats["rate_limited"] += 1
-            return _envelope(429, "rate limit exceeded", headers=self._retry_headers(1.0))
+            return _envelope(429, "rate limit exceeded", headers=retry_headers(1.0, self.retry_after))
         key = self._authenticate(lower.get("authorization", ""))
         self._token = lower.get("authorization", "").partition(" ")[2].strip()
         if key is None:
@@ -368,135 +361,9 @@ class Emulator:
         """Record the request in the key's log, or answer 429 without recording it."""
         if not self.windows:
             return None
-        now = self.clock()
-        log = self._logs.setdefault(key, deque(maxlen=max(c for c, _ in self.windows)))
-        wait, binding = 0.0, None
-        for count, length in self.windows:
-            if len(log) >= count and log[-count] + length - now > wait:
-                wait, binding = log[-count] + length - now, (count, length)
-        if binding is None:
-            log.append(now)
+        refused = self.quota.refuse(key, self.clock())
+        if refused is None:
             return None
-        return _envelope(
-            429, f"rate limit exceeded: {binding[0]} requests per {binding[1]:g}s", headers=self._retry_headers(wait)
-        )
-
-    def _retry_headers(self, wait: float) -> dict[str, str]:
-        """The Retry-After header for a wait of ``wait`` seconds, in the configured format."""
-        headers = {}
-        if self.retry_after == "seconds":
-            headers["Retry-After"] = str(max(1, math.ceil(wait)))
-        elif self.retry_after == "http-date":
-            # Round up to a whole second: an HTTP date cannot say less.
-            headers["Retry-After"] = email.utils.formatdate(math.ceil(time.time() + wait), usegmt=True)
-        return headers
-
-    def _route(self, method: str, path: str, body: bytes, query: str = "", host: str = "") -> Response:
-        path = path.rstrip("/")
-        # The path as sent: an id is one segment, percent-decoded only once it is known to be one.
-        wid = urllib.parse.unquote(path[len(COLLECTION) + 1 :])
-        if path == COLLECTION:
-            handlers = {"GET": lambda: self._list(query, host), "POST": lambda: self._create(body)}
-        elif path.startswith(COLLECTION + "/") and "/" not in path[len(COLLECTION) + 1 :]:
-            handlers = {
-                "GET": lambda: self._get(wid),
-                "PUT": lambda: self._update(wid, body),
-                "DELETE": lambda: self._delete(wid),
-            }
-        else:
-            return _envelope(404, f"route not found: {path or '/'}")
-        if method not in handlers:
-            return _envelope(405, f"method {method} not allowed", headers={"Allow": ", ".join(handlers)})
-        try:
-            return handlers[method]()
-        except _BadRequest as exc:
-            return _envelope(400, str(exc))
-
-    def _list(self, query: str = "", host: str = "") -> Response:
-        records = list(self._records.values())
-        if self.list_lag:
-            now = self.clock()
-            records = [r for r in records if now - self._born.get(r["id"], -math.inf) >= self.list_lag]
-        items = [self._shown(r) for r in records]
-        if self.echo_key and self._token:
-            items.append({"id": "echo", "name": f"echo {self._token}", "description": "",
-                          "workflow_type": "ROBOCALL", "message": f"your key is {self._token}"})
-        paging: dict[str, Any] = {}
-        headers: dict[str, str] = {}
-        if self.page_size:
-            items, paging, headers = page_of(items, urllib.parse.parse_qs(query), host, self.page_size,
-                                             self.pagination)
-        if self.list_shape == "bare":
-            return _json(items, headers)
-        data: Any = items if self.list_shape == "envelope" else {"warnings": [], "workflows": items}
-        return _json({"status": "Ok", "message": "workflows retrieved successfully", "data": data, **paging}, headers)
-
-    def _lagging(self, workflow_id: str) -> bool:
-        return self.list_lag > 0 and self.clock() - self._born.get(workflow_id, -math.inf) < self.list_lag
-
-    def _get(self, workflow_id: str) -> Response:
-        if workflow_id not in self._records or (self.get_lag and self._lagging(workflow_id)):
-            return _envelope(404, "workflow not found")
-        return _envelope(200, "workflow retrieved successfully", self._shown(self._records[workflow_id]))
-
-    def _create(self, body: bytes) -> Response:
-        fields = self._fields(body)
-        for required in ("name", "message"):
-            if not fields.get(required):
-                raise _BadRequest(f"{required} is required")
-        now = _now_iso()
-        # The reference's table marks workflow_type "Required: yes" with the default ROBOCALL: read as a
-        # default the server fills in (documented in `emulator --help` and docs/commands.md).
-        record = {"id": str(uuid.uuid4()), "name": "", "description": "", "workflow_type": "ROBOCALL", "message": ""}
-        record.update(fields)
-        record.update(status="ACTIVE", owner_id=self._owner_id, created_at=now, updated_at=now)
-        self._records[record["id"]] = record
-        self._born[record["id"]] = self.clock()
-        return _envelope(201, "workflow created successfully", self._public(record))
-
-    def _update(self, workflow_id: str, body: bytes) -> Response:
-        if workflow_id not in self._records:
-            return _envelope(404, "workflow not found")
-        fields = self._fields(body)
-        for required in ("name", "message"):
-            if required in fields and not fields[required]:
-                raise _BadRequest(f"{required} must not be empty")
-        record = self._records[workflow_id]
-        record.update(fields, updated_at=_now_iso())
-        return _envelope(200, "workflow updated successfully", self._public(record))
-
-    def _delete(self, workflow_id: str) -> Response:
-        if self._records.pop(workflow_id, None) is None:
-            return _envelope(404, "workflow not found")
-        self._born.pop(workflow_id, None)
-        return _envelope(200, "workflow deleted successfully", {})
-
-    def _fields(self, body: bytes) -> dict[str, Any]:
-        fields = request_fields(body, quirks=self.quirks)
-        for name in set(self.omit_fields) & set(OPTIONAL_FIELDS):
-            fields.pop(name, None)  # a server of an older API version: not kept, and not a word said
-        if isinstance(fields.get("name"), str) and self.normalise_names != "exact":
-            import unicodedata
-
-            name = fields["name"]
-            if "nfc" in self.normalise_names:
-                name = unicodedata.normalize("NFC", name)
-            if "spaces" in self.normalise_names:
-                name = re.sub(r"\s+", " ", name).strip()
-            fields["name"] = name
-        return fields
-
-    def _public(self, record: dict[str, Any]) -> dict[str, Any]:
-        out = dict(record)
-        if self.quirks and not out.get("description"):
-            out["description"] = None
-        return out
-
-    def _shown(self, record: dict[str, Any]) -> dict[str, Any]:
-        """A workflow as list and get answers show it: public, less ``omit_fields``, maybe nameless."""
-        out = self._public(record)
-        for name in self.omit_fields:
-            out.pop(name, None)
-        if self.null_name:
-            out["name"] = None
-        return out
+        wait, (count, length) = refused
+        return _envelope(429, f"rate limit exceeded: {count} requests per {length:g}s",
+                         headers=retry_headers(wait, self.retry_after))

@@ -148,51 +148,22 @@ def _load(path: str | None):
 
 def _report(runner: Runner, results, envs, reviewed: Reviewed | None, notes: list[str], plans: dict) -> int:
     """The summary (one section per environment), the annotations, and the step's exit code."""
-    from ..output.progress import describe_outcome, summary_lines
-
     several = len(envs) > 1
     codes, sections, heads = [], [], set()
     for env, result, exc in results:
         tag = f" ({env})" if several else ""
-        lines: list[str] = []
         if exc is not None:
             refused = isinstance(exc, REFUSALS)
             heads.add("refused" if refused else "failed")
             codes.append(exit_code(exc))
             if refused:
-                runner.error(f"Refusing to apply{tag}: {exc}", title="voicebot-sync apply")
-                hint = ("Review the plan, then set `force: true` to apply it anyway." if isinstance(exc, UnsafePlan)
-                        else AGAIN if reviewed is not None else "")
-                lines += [f"**Refusing to apply{md_text(tag)}** (nothing was changed):",
-                          md_code_block(f"{exc}", "text"), *([hint] if hint else [])]
-                plan = _load(plans.get(env))
-                if plan is not None:
-                    lines.append(summary_markdown(plan, None, title=f"The plan it would have applied{tag}", share=len(envs)))
+                lines = _refusal_lines(runner, exc, tag, reviewed, plans.get(env), len(envs))
             else:
-                lines += ["Apply failed before it reported a result (a refusal changes nothing):",
-                          describe_failure(runner, exc, "apply", env if several else None)]
-            sections.append((env, lines))
-            continue
-        plan, report = result.plan, result.report
-        try:
-            result.raise_for_outcome()
-            codes.append(EXIT["ok"])
-        except VoicebotSyncError as outcome:
-            codes.append(exit_code(outcome))
-            if outcome.exit_code != EXIT["incomplete"]:
-                runner.error(f"{outcome}{tag}", title="voicebot-sync apply")
-        if reviewed is not None:
-            lines.append(reviewed_note(reviewed.number, reviewed.section(env if several else None), plan))
-        if not plan.has_changes:
-            # The plan's own summary: unmanaged workflows are never hidden behind "matches".
-            lines.append("**No changes.** The remote matches the definitions." if not plan.unmanaged
-                         else md_text(plan.summary_line()))
-        elif report is not None:
-            lines.append(md_code_block("\n".join(summary_lines(report)), "text"))
-            done = [o for o in report.outcomes if o.status != "failed"]
-            if done:
-                lines.append(f"<details><summary>Done ({len(done)})</summary>\n\n"
-                             + md_code_block("\n".join(describe_outcome(o) for o in done), "text") + "\n\n</details>")
+                lines = ["Apply failed before it reported a result (a refusal changes nothing):",
+                         describe_failure(runner, exc, "apply", env if several else None)]
+        else:
+            code_, lines = _result_lines(runner, result, tag, reviewed, env if several else None)
+            codes.append(code_)
         sections.append((env, lines))
     code_ = worst(codes)
     head = "refused" if heads == {"refused"} and not several else ("failed" if "failed" in heads and not several else "")
@@ -201,6 +172,49 @@ def _report(runner: Runner, results, envs, reviewed: Reviewed | None, notes: lis
         text += ([f"#### {md_text(env)}"] if several else []) + lines
     runner.summary("\n\n".join(text))
     return code_
+
+
+def _refusal_lines(runner: Runner, exc: Exception, tag: str, reviewed: Reviewed | None, plan_path: str | None,
+                   share: int) -> list[str]:
+    """A refused environment: an annotation, and the summary's why, what to do, and the plan it would have applied."""
+    runner.error(f"Refusing to apply{tag}: {exc}", title="voicebot-sync apply")
+    hint = ("Review the plan, then set `force: true` to apply it anyway." if isinstance(exc, UnsafePlan)
+            else AGAIN if reviewed is not None else "")
+    lines = [f"**Refusing to apply{md_text(tag)}** (nothing was changed):",
+             md_code_block(f"{exc}", "text"), *([hint] if hint else [])]
+    plan = _load(plan_path)
+    if plan is not None:
+        lines.append(summary_markdown(plan, None, title=f"The plan it would have applied{tag}", share=share))
+    return lines
+
+
+def _result_lines(runner: Runner, result, tag: str, reviewed: Reviewed | None,
+                  section: str | None) -> tuple[int, list[str]]:
+    """An environment that ran: its exit code (annotated unless merely incomplete), and its summary lines."""
+    from ..output.progress import describe_outcome, summary_lines
+
+    plan, report = result.plan, result.report
+    try:
+        result.raise_for_outcome()
+        code_ = EXIT["ok"]
+    except VoicebotSyncError as outcome:
+        code_ = exit_code(outcome)
+        if outcome.exit_code != EXIT["incomplete"]:
+            runner.error(f"{outcome}{tag}", title="voicebot-sync apply")
+    lines: list[str] = []
+    if reviewed is not None:
+        lines.append(reviewed_note(reviewed.number, reviewed.section(section), plan))
+    if not plan.has_changes:
+        # The plan's own summary: unmanaged workflows are never hidden behind "matches".
+        lines.append("**No changes.** The remote matches the definitions." if not plan.unmanaged
+                     else md_text(plan.summary_line()))
+    elif report is not None:
+        lines.append(md_code_block("\n".join(summary_lines(report)), "text"))
+        done = [o for o in report.outcomes if o.status != "failed"]
+        if done:
+            lines.append(f"<details><summary>Done ({len(done)})</summary>\n\n"
+                         + md_code_block("\n".join(describe_outcome(o) for o in done), "text") + "\n\n</details>")
+    return code_, lines
 
 
 def _outputs(runner: Runner, code_: int, results) -> int:

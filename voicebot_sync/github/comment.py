@@ -89,7 +89,7 @@ def sections_body(sections: Sequence[tuple[str | None, Any]], marker: str, rate_
     The per-change hashes let apply on merge accept exactly the reviewed changes, or a subset
     of them (what remains after a stopped apply). Plans too big for them to fit carry their
     fingerprints alone, and apply then requires exactly those plans."""
-    from ..output.render import render_markdown
+    from ..output.markdown import render_markdown
 
     head = marker + "\n" + "".join(_head(env, plan, True) for env, plan in sections)
     if len(head) > COMMENT_LIMIT // 2:

@@ -10,6 +10,8 @@ fingerprint. The check fails when any change of the new plan is not among the re
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import EXIT, StalePlan
 from ..text.escaping import md_code_block
 from .comment import ignored_note, marker_for, reviewed_on, scope_for
@@ -51,22 +53,10 @@ def mismatch(number: int, section, plan) -> str | None:
 def step_merge_group(runner: Runner, transport=None) -> int:
     envs = environments(runner)
     names = [e for e in envs if e]
-    number = runner.merge_group_pull_number
-    if number is None:
-        ref = (runner.merge_group or {}).get("head_ref") or runner.env.get("GITHUB_REF") or ""
-        return _fail(runner, f"cannot tell the pull request of merge group {ref!r} (expected "
-                             "gh-readonly-queue/<base>/pr-<number>-<sha>)")
-    api = api_from(runner, transport)
-    if api is None:
-        return _fail(runner, "there is no GitHub token to read the reviewed plan with; pass github-token "
-                             "(the job's token needs `pull-requests: read`)")
-    try:
-        reviewed = reviewed_on(api, number, marker_for(runner, names), runner.trusted_commenter)
-    except GitHubError as exc:
-        return _fail(runner, f"could not read the reviewed plan of #{number} ({exc}); give the job "
-                             "`pull-requests: read`")
-    finally:
-        api.close()
+    several = len(envs) > 1
+    number, reviewed, refusal = _review(runner, transport, names)
+    if refusal is not None:
+        return _fail(runner, refusal)
     notes = [n for n in [ignored_note(reviewed.ignored, runner.trusted_commenter)] if n]
     if not reviewed.has_plan:
         return _fail(runner, f"#{number} carries no reviewed voicebot-sync plan for {code(scope_for(runner, names))}: "
@@ -74,23 +64,9 @@ def step_merge_group(runner: Runner, transport=None) -> int:
     results = make_plans(runner, envs)
     failed = [(env, exc) for env, _, exc in results if exc is not None]
     if failed:
-        code_ = worst([exit_code(exc) for _, exc in failed])
-        problems = "\n\n".join(describe_failure(runner, exc, "plan", env if len(envs) > 1 else None) for env, exc in failed)
-        runner.summary(f"### {TITLE}: the plan failed\n\n{problems}")
-        runner.set_output("exit-code", code_)
-        runner.set_output("matches-review", False)
-        return code_
+        return _plans_failed(runner, failed, several)
     plan_outputs(runner, [(env, found[1]) for env, found, _ in results])
-    problems, shown = [], []
-    for env, (settings, plan), _ in results:
-        section = reviewed.section(env if len(envs) > 1 else None)
-        why = mismatch(number, section, plan)
-        if why:
-            problems.append(f"{env}: {why}" if len(envs) > 1 else why)
-        elif section.remote is None:
-            notes.append(f"#{number}'s comment carries no remote fingerprint (an older plan comment): only the "
-                         "changes were compared.")
-        shown.append(summary_markdown(plan, settings.rate_limit, title_for("plan", env), len(envs)))
+    problems, shown = _compared(number, reviewed, results, len(envs), notes)
     if problems:
         message = (f"The plan of this merge group is not the plan reviewed on #{number}: {'; '.join(problems)}. "
                    "Nothing was changed; re-run the pull request's plan check, review the new plan, then queue it again.")
@@ -102,3 +78,49 @@ def step_merge_group(runner: Runner, transport=None) -> int:
                                 "remote as it is now.", *notes, *shown]))
     runner.log(f"The plan matches the plan reviewed on #{number}.")
     return EXIT["ok"]
+
+
+def _review(runner: Runner, transport, names: list[str]) -> tuple[int | None, Any, str | None]:
+    """The merge group's pull request, its reviewed plan comment, and why they could not be had (or None)."""
+    number = runner.merge_group_pull_number
+    if number is None:
+        ref = (runner.merge_group or {}).get("head_ref") or runner.env.get("GITHUB_REF") or ""
+        return None, None, (f"cannot tell the pull request of merge group {ref!r} (expected "
+                            "gh-readonly-queue/<base>/pr-<number>-<sha>)")
+    api = api_from(runner, transport)
+    if api is None:
+        return number, None, ("there is no GitHub token to read the reviewed plan with; pass github-token "
+                               "(the job's token needs `pull-requests: read`)")
+    try:
+        return number, reviewed_on(api, number, marker_for(runner, names), runner.trusted_commenter), None
+    except GitHubError as exc:
+        return number, None, f"could not read the reviewed plan of #{number} ({exc}); give the job `pull-requests: read`"
+    finally:
+        api.close()
+
+
+def _plans_failed(runner: Runner, failed: list, several: bool) -> int:
+    """Some environment could not be planned: the summary says why, and the check fails with the worst code."""
+    code_ = worst([exit_code(exc) for _, exc in failed])
+    problems = "\n\n".join(describe_failure(runner, exc, "plan", env if several else None) for env, exc in failed)
+    runner.summary(f"### {TITLE}: the plan failed\n\n{problems}")
+    runner.set_output("exit-code", code_)
+    runner.set_output("matches-review", False)
+    return code_
+
+
+def _compared(number: int, reviewed, results, share: int, notes: list[str]) -> tuple[list[str], list[str]]:
+    """Each environment's plan against its reviewed section: the mismatches, and each plan's summary (notes
+    gains a line for a comment too old to carry the remote's fingerprint)."""
+    several = share > 1
+    problems, shown = [], []
+    for env, (settings, plan), _ in results:
+        section = reviewed.section(env if several else None)
+        why = mismatch(number, section, plan)
+        if why:
+            problems.append(f"{env}: {why}" if several else why)
+        elif section.remote is None:
+            notes.append(f"#{number}'s comment carries no remote fingerprint (an older plan comment): only the "
+                         "changes were compared.")
+        shown.append(summary_markdown(plan, settings.rate_limit, title_for("plan", env), share))
+    return problems, shown

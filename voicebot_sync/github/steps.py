@@ -72,7 +72,7 @@ def rule_notes(runner: Runner, findings) -> list[str]:
 
 def summary_markdown(plan, rate_limit: str | None, title: str = "voicebot-sync plan", share: int = 1) -> str:
     """The Markdown plan (render's own, cut by render on block boundaries) sized for a job summary."""
-    from ..output.render import render_markdown
+    from ..output.markdown import render_markdown
 
     limit = (SUMMARY_LIMIT - 10_000) // max(share, 1)  # room for the notes that follow it
     text, chars, cut = render_markdown(plan, rate_limit=rate_limit, title=title, **_previews(plan)), None, False
@@ -165,7 +165,7 @@ def make_plans(runner: Runner, envs: Sequence[str | None]):
 
 def step_plan(runner: Runner, transport=None) -> int:
     """Plan every environment; the summary and one PR comment with a section per environment."""
-    from ..output.render import render_text
+    from ..output.text import render_text
 
     if runner.merge_group is not None:
         from .merge_queue import step_merge_group

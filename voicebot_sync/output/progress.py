@@ -12,10 +12,11 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 from ..core.schedule import format_seconds
-from ..apply.executor import Events, Executor, Outcome, Report
+from ..apply.executor import Executor
+from ..apply.report import Events, Outcome, Report
 from ..core.plan import Change, Plan
 from ..text.escaping import visible
-from .render import SYMBOL
+from .changes import SYMBOL
 
 CI_WAIT_THRESHOLD = 5.0
 

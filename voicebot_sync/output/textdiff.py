@@ -1,6 +1,6 @@
 """A word diff for the terminal and plain logs, from the same word-diff items as the Markdown view.
 
-``render.word_diff`` finds the changed words (one diff for every format); this module only lays
+``changes.word_diff`` finds the changed words (one diff for every format); this module only lays
 them out as text: removed words as ``[-word-]``, added ones as ``{+word+}`` (git's plain
 ``--word-diff`` markers, readable in a CI log without colour), unchanged runs cut to a few words
 of context with ``…``, lines kept where the text breaks them.
@@ -21,7 +21,7 @@ _MARKS = {"-": ("[-", "-]"), "+": ("{+", "+}")}
 
 def word_diff_lines(items: list[tuple[str, str]], styled: Callable[[str, str], str] = lambda text, colour: text
                     ) -> list[str]:
-    """``render.word_diff`` items as lines of text, every word escaped for a terminal (``visible``)."""
+    """``changes.word_diff`` items as lines of text, every word escaped for a terminal (``visible``)."""
     lines: list[str] = []
     pieces: list[str] = []
     run: list[str] = []

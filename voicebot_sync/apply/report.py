@@ -1,0 +1,97 @@
+"""What an apply reports: the ``Outcome`` of each change, the run's ``Report``, and the ``Events`` the
+executor tells its audience as it goes (the output package renders them; the executor fills them in)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..core.plan import Change, Plan
+
+if TYPE_CHECKING:
+    from .executor import Executor
+
+
+@dataclass
+class Outcome:
+    """What became of one change."""
+
+    change: Change
+    status: str  # created | updated | deleted | failed | uncertain
+    id: str | None = None
+    error: str | None = None
+    note: str | None = None
+    # A failure that ends the run (bad key, API down after every retry).
+    fatal: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        out = {"action": self.change.action, "name": self.change.name, "id": self.id, "status": self.status}
+        if self.error:
+            out["error"] = self.error
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass
+class Report:
+    """The result of an apply: what was done, what failed, what remains, and what it cost."""
+
+    total: int
+    outcomes: list[Outcome] = field(default_factory=list)
+    remaining: list[Change] = field(default_factory=list)
+    requests: int = 0
+    rate_limited: int = 0
+    retries: int = 0
+    wall_seconds: float = 0.0
+    least_seconds: float = 0.0
+    stopped: str | None = None  # why the run stopped early, if it did
+    plan_fingerprint: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def uncertain(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status == "uncertain"]
+
+    @property
+    def complete(self) -> bool:
+        return not self.remaining and not self.failed and not self.uncertain
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "complete": self.complete,
+            "created": self.count("created"),
+            "updated": self.count("updated"),
+            "deleted": self.count("deleted"),
+            "failed": len(self.failed),
+            "failures": [o.to_json() for o in self.failed],
+            "uncertain": [o.to_json() for o in self.uncertain],
+            "remaining": [{"action": c.action, "name": c.name, "id": c.id} for c in self.remaining],
+            "outcomes": [o.to_json() for o in self.outcomes],
+            "requests": self.requests,
+            "minimum_requests": self.total + 1,
+            "rate_limited": self.rate_limited,
+            "retries": self.retries,
+            "wall_seconds": round(self.wall_seconds, 3),
+            "least_seconds": round(self.least_seconds, 3),
+            "stopped": self.stopped,
+            "plan_fingerprint": self.plan_fingerprint,
+        }
+
+
+class Events:
+    """What the executor tells its audience; every method may be left as is."""
+
+    def start(self, plan: Plan, executor: "Executor") -> None: ...
+    def wait(self, seconds: float, why: str) -> None: ...
+    def tick(self, left: float) -> None: ...
+    def begin(self, index: int, change: Change) -> None: ...
+    def end(self, index: int, outcome: Outcome) -> None: ...
+    def note(self, text: str) -> None: ...
+    def finish(self, report: Report) -> None: ...
