@@ -100,6 +100,44 @@ def compile_check(schema: Any) -> Callable[[Any], bool]:
     return _Compiler(schema).compile(schema)
 
 
+def _type_and_enum(schema: dict, only: str | None) -> list[Callable[[Any], bool]] | None:
+    """``type`` (unless ``only``: the keyword checks test that type themselves) and a text ``enum``."""
+    checks: list[Callable[[Any], bool]] = []
+    if "type" in schema and only is None:
+        wanted = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not all(isinstance(w, str) and w in _TYPE_TESTS for w in wanted):
+            return None
+        tests = tuple(_TYPE_TESTS[w] for w in wanted)
+        checks.append(tests[0] if len(tests) == 1 else (lambda v: any(t(v) for t in tests)))
+    if "enum" in schema:
+        options = schema["enum"]
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            return None
+        allowed = frozenset(options)
+        checks.append(lambda v: type(v) is str and v in allowed)
+    return checks
+
+
+def _conjunction(checks: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    """All of ``checks``, as one function: the fewest calls for the usual one or two."""
+    if not checks:
+        return _always
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
+    checks_t = tuple(checks)
+
+    def all_of(v: Any) -> bool:
+        for check in checks_t:
+            if not check(v):
+                return False
+        return True
+
+    return all_of
+
+
 class _Compiler:
     def __init__(self, root: Any):
         self.root = root
@@ -127,7 +165,6 @@ class _Compiler:
             return _always
         if not isinstance(schema, dict):
             return _never  # false, or not a schema
-        checks: list[Callable[[Any], bool]] = []
         keys = set(schema) - _ANNOTATIONS
         handled = {"type", "enum", "$ref", "allOf", "anyOf", "minLength", "maxLength", "pattern",
                    "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "items", "minItems", "maxItems",
@@ -137,18 +174,20 @@ class _Compiler:
             return _never  # a keyword this check does not know: jsonschema decides
         # One wanted type whose keywords are checked together: the keyword check tests the type itself.
         only = schema.get("type") if schema.get("type") in ("string", "object", "array") else None
-        if "type" in schema and only is None:
-            wanted = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-            if not all(isinstance(w, str) and w in _TYPE_TESTS for w in wanted):
-                return _never
-            tests = tuple(_TYPE_TESTS[w] for w in wanted)
-            checks.append(tests[0] if len(tests) == 1 else (lambda v: any(t(v) for t in tests)))
-        if "enum" in schema:
-            options = schema["enum"]
-            if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
-                return _never
-            allowed = frozenset(options)
-            checks.append(lambda v: type(v) is str and v in allowed)
+        checks = self.generic(schema, only)
+        if checks is None:
+            return _never
+        for part in (self.string(schema, only == "string"), self.number(schema),
+                     self.array(schema, only == "array"), self.object(schema, only == "object")):
+            if part is not None:
+                checks.append(part)
+        return _conjunction(checks)
+
+    def generic(self, schema: dict, only: str | None) -> list[Callable[[Any], bool]] | None:
+        """The checks of type, enum, $ref, allOf and anyOf; None when one of them is not for this check."""
+        checks = _type_and_enum(schema, only)
+        if checks is None:
+            return None
         if "$ref" in schema:
             checks.append(self.ref(schema["$ref"]))
         if "allOf" in schema:
@@ -157,34 +196,7 @@ class _Compiler:
         if "anyOf" in schema:  # one certain pass is enough
             parts = [self.compile(s) for s in schema["anyOf"]]
             checks.append(lambda v: any(p(v) for p in parts))
-        string = self.string(schema, only == "string")
-        if string is not None:
-            checks.append(string)
-        number = self.number(schema)
-        if number is not None:
-            checks.append(number)
-        array = self.array(schema, only == "array")
-        if array is not None:
-            checks.append(array)
-        obj = self.object(schema, only == "object")
-        if obj is not None:
-            checks.append(obj)
-        if not checks:
-            return _always
-        if len(checks) == 1:
-            return checks[0]
-        if len(checks) == 2:
-            first, second = checks
-            return lambda v: first(v) and second(v)
-        checks_t = tuple(checks)
-
-        def all_of(v: Any) -> bool:
-            for check in checks_t:
-                if not check(v):
-                    return False
-            return True
-
-        return all_of
+        return checks
 
     @staticmethod
     def string(schema: dict, typed: bool = False) -> Callable[[Any], bool] | None:
