@@ -11,6 +11,7 @@ from ..core.plan import Change, Plan
 from .changes import (MULTILINE_FIELDS, SYMBOL, WORD_DIFF_FIELDS, budget_line, is_multiline, message_diff, shown_value,
                       word_diff)
 from .ruleview import markdown_block as rule_markdown, spoken_phrase
+from .textdiff import layout
 from ..core.template import PLACEHOLDER, example_values, max_filled_length, placeholders, render as fill
 
 CELL_LIMIT = 200  # characters of outside text in a table cell or a summary line
@@ -66,38 +67,7 @@ def _md_quote(lines: list[str]) -> str:
 
 def _md_word_diff(items: list[tuple[str, str]]) -> list[str]:
     """Word-diff items as Markdown lines: removed words ~~struck~~, added words **bold**, all escaped."""
-    lines: list[str] = []
-    pieces: list[str] = []
-    run: list[str] = []
-    kind = ""
-
-    def flush() -> None:
-        nonlocal run
-        if run:
-            text = " ".join(run)
-            pieces.append({"-": f"~~{text}~~", "+": f"**{text}**"}.get(kind, text))
-            run = []
-
-    for k, word in items:
-        if k != kind:
-            flush()
-            kind = k
-        if word == "\n":
-            if k == "=":
-                flush()
-                lines.append(" ".join(pieces))
-                pieces = []
-                continue
-            run.append("⏎")  # a line break removed or added, shown where it was
-            if k == "+":
-                flush()
-                lines.append(" ".join(pieces))
-                pieces = []
-            continue
-        run.append(word if k == "…" else _md_inline(word))
-    flush()
-    lines.append(" ".join(pieces))
-    return lines
+    return layout(items, _md_inline, lambda kind, text: {"-": f"~~{text}~~", "+": f"**{text}**"}.get(kind, text))
 
 
 def _filled_segments(message: str, values: Mapping[str, Any]) -> list[str]:

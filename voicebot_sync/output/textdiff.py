@@ -19,9 +19,10 @@ WORD_DIFF_FROM = 80
 _MARKS = {"-": ("[-", "-]"), "+": ("{+", "+}")}
 
 
-def word_diff_lines(items: list[tuple[str, str]], styled: Callable[[str, str], str] = lambda text, colour: text
-                    ) -> list[str]:
-    """``changes.word_diff`` items as lines of text, every word escaped for a terminal (``visible``)."""
+def layout(items: list[tuple[str, str]], escape: Callable[[str], str], mark: Callable[[str, str], str]) -> list[str]:
+    """Word-diff items (``changes.word_diff``) laid out as lines, for any format: a run of words of one
+    kind is joined and handed to ``mark(kind, text)``, each word first escaped for the sink; a line
+    break removed or added is shown as ``⏎`` where it was. The text and Markdown views both use it."""
     lines: list[str] = []
     pieces: list[str] = []
     run: list[str] = []
@@ -30,11 +31,7 @@ def word_diff_lines(items: list[tuple[str, str]], styled: Callable[[str, str], s
     def flush() -> None:
         nonlocal run
         if run:
-            text = " ".join(run)
-            if kind in _MARKS:
-                opening, closing = _MARKS[kind]
-                text = styled(f"{opening}{text}{closing}", "red" if kind == "-" else "green")
-            pieces.append(text)
+            pieces.append(mark(kind, " ".join(run)))
             run = []
 
     def new_line() -> None:
@@ -55,6 +52,18 @@ def word_diff_lines(items: list[tuple[str, str]], styled: Callable[[str, str], s
                 if k == "+":
                     new_line()
             continue
-        run.append(word if k == "…" else visible(word))
+        run.append(word if k == "…" else escape(word))
     new_line()
-    return [line for line in lines if line] or [""]
+    return lines
+
+
+def word_diff_lines(items: list[tuple[str, str]], styled: Callable[[str, str], str] = lambda text, colour: text
+                    ) -> list[str]:
+    """``changes.word_diff`` items as lines of text, every word escaped for a terminal (``visible``)."""
+    def mark(kind: str, text: str) -> str:
+        if kind not in _MARKS:
+            return text
+        opening, closing = _MARKS[kind]
+        return styled(f"{opening}{text}{closing}", "red" if kind == "-" else "green")
+
+    return [line for line in layout(items, visible, mark) if line] or [""]
