@@ -12,8 +12,12 @@ from datetime import datetime, timezone
 from typing import TextIO
 
 from ..core.schedule import format_seconds
-from ..apply.executor import Executor
+from typing import TYPE_CHECKING
+
 from ..apply.report import Events, Outcome, Report
+
+if TYPE_CHECKING:  # only a type here: importing the executor pulls in httpx, which validate never needs
+    from ..apply.executor import Executor
 from ..core.plan import Change, Plan
 from ..text.escaping import visible
 from .changes import SYMBOL
