@@ -146,7 +146,8 @@ def match(definitions: Sequence[DefinitionLike], owned: list[Mapping[str, Any]],
     # By the one identity of a name (NFC) first, then by what a server may store of it (compatibility
     # forms, spaces): a definition finds the workflow it made even where the server changed its name.
     for key in (name_key, loose_name_key):
-        unpinned = _match_by(key, unpinned, owned, m.claimed, m.pairs, m.problems, m.duplicates, m.notes)
+        if unpinned:  # every definition matched: the next pass has nothing to look for
+            unpinned = _match_by(key, unpinned, owned, m.claimed, m.pairs, m.problems, m.duplicates, m.notes)
     # Then by a name it had (previous_names): only where no workflow has the current name.
     unpinned = match_previous_names(unpinned, owned, m.claimed, m.pairs, m.problems, m.notes)
     m.pairs.extend((d, None) for d in unpinned)
