@@ -191,3 +191,27 @@ def test_a_cursor_is_sent_back_as_a_query_parameter_escaped():
                               {"status": "Ok", "data": [item(2)], "next_cursor": None, "has_more": False})
     assert len(client_at("https://api.test/voicebot/v1", transport).list_workflows()) == 2
     assert seen[1] == "https://api.test/voicebot/v1/workflows?cursor=a%20b%2Fc%26d"
+
+
+def test_an_apply_report_counts_the_list_pages_in_its_minimum(tmp_path, monkeypatch):
+    # The report's "minimum" is one request per change plus one per page of the list (it said + 1).
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from voicebot_sync.cli import main
+    from voicebot_sync.emulator import Emulator, running
+
+    from conftest import KEY, write_workflow
+
+    monkeypatch.chdir(tmp_path)
+    emulator = Emulator(api_keys=[KEY], page_size=2)
+    for i in range(5):
+        emulator.add_workflow(name=f"Old {i}", message="m")
+    write_workflow(tmp_path / "workflows", "Alpha", "Hello [name]")
+    with running(emulator) as url:
+        result = CliRunner().invoke(main, ["apply", "--yes", "--format", "json"], env={
+            "VOICEBOT_API_URL": url, "VOICEBOT_API_KEY": KEY, "VOICEBOT_RATE_LIMIT": "off"})
+    assert result.exit_code == 0, result.output
+    report = _json.loads(result.stdout)
+    assert report["minimum_requests"] == 1 + 3 and report["requests"] == 4  # one create, three pages

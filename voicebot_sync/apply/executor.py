@@ -93,6 +93,7 @@ class Executor:
             total=len(plan.changes),
             least_seconds=least_time(plan.requests, self.client.limiter.windows),  # the list's pages included
             plan_fingerprint=plan.plan_fingerprint,
+            list_pages=plan.list_pages,
         )
         self.last_report = report  # for a caller that is interrupted at once (second signal)
         self.events.start(plan, self)

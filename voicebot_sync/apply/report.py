@@ -47,6 +47,12 @@ class Report:
     least_seconds: float = 0.0
     stopped: str | None = None  # why the run stopped early, if it did
     plan_fingerprint: str = ""
+    list_pages: int = 1  # requests the plan's list took: one per page
+
+    @property
+    def minimum_requests(self) -> int:
+        """What the apply could not do with fewer: one request per change, plus the list's pages."""
+        return self.total + max(1, self.list_pages)
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -75,7 +81,7 @@ class Report:
             "remaining": [{"action": c.action, "name": c.name, "id": c.id} for c in self.remaining],
             "outcomes": [o.to_json() for o in self.outcomes],
             "requests": self.requests,
-            "minimum_requests": self.total + 1,
+            "minimum_requests": self.minimum_requests,
             "rate_limited": self.rate_limited,
             "retries": self.retries,
             "wall_seconds": round(self.wall_seconds, 3),

@@ -188,5 +188,5 @@ def stop_notice(executor: Executor, hint: str = "") -> str:
 
 def _nothing_to_do(plan: Plan, client) -> ApplyResult:
     report = Report(total=0, requests=client.sent, rate_limited=client.rate_limited, retries=client.retries,
-                    plan_fingerprint=plan.plan_fingerprint)
+                    plan_fingerprint=plan.plan_fingerprint, list_pages=plan.list_pages)
     return ApplyResult(plan, report)

@@ -69,7 +69,7 @@ def summary_lines(report: Report) -> list[str]:
     lines = [
         f"{head}: {report.count('created')} created, {report.count('updated')} updated, "
         f"{report.count('deleted')} deleted, {len(report.failed)} failed{uncertain}, {len(report.remaining)} remaining.",
-        f"Requests: {report.requests} sent (minimum {report.total + 1}), {report.rate_limited} rate-limited (429), "
+        f"Requests: {report.requests} sent (minimum {report.minimum_requests}), {report.rate_limited} rate-limited (429), "
         f"{report.retries} retries. Time: {format_seconds(report.wall_seconds)} "
         f"(the rate limit allowed {format_seconds(report.least_seconds)} at the least).",
     ]
