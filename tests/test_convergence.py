@@ -56,6 +56,6 @@ def test_apply_then_plan_again_shows_no_changes(definitions, remote, prune):
     assert report.requests == len(plan.changes) + 1
 
     again = make_plan(defs, client.list_workflows(), api_url="x", prune=prune)
-    assert again.changes == [], [c.to_json() for c in again.changes]
+    assert again.changes == (), [c.to_json() for c in again.changes]
     if prune:
         assert sorted(w["name"] for w in emulator.workflows) == sorted(d["name"] for d in definitions)

@@ -1,6 +1,7 @@
 """Nothing duplicated, nothing deleted by accident: strict answers, lost creates with a
 lagging list, the journal, stops, plan files, narrow commands (issue 10)."""
 
+import dataclasses
 import json
 import uuid
 
@@ -214,7 +215,8 @@ def test_a_plan_whose_delete_points_at_another_workflow_is_refused_at_apply(tmp_
     api = FakeApi([{"id": "w1", "name": "Old", "message": "m"}, {"id": "w2", "name": "Precious", "message": "m"}])
     plan = make_plan([D("Precious", "m")], api.workflows.values(), api_url="u", prune=True)
     (delete,) = plan.of("delete")
-    delete.id = "w2"  # the delete still names "Old" but now points at "Precious"
+    # A hand-edited plan: the delete still names "Old" but now points at "Precious".
+    plan = plan.with_(changes=(dataclasses.replace(delete, id="w2"),))
     with pytest.raises(PlanError, match="Precious"):
         plan.check_targets(api.workflows.values())
 

@@ -220,7 +220,7 @@ def test_rerun_after_a_stop_converges_with_just_what_remains():
     second = make_plan(defs, client.list_workflows(), api_url="x", windows=WINDOWS)
     assert second.summary["create"] == 3
     assert Executor(client).run(second).complete
-    assert make_plan(defs, client.list_workflows(), api_url="x").changes == []
+    assert make_plan(defs, client.list_workflows(), api_url="x").changes == ()
 
 
 def test_a_stop_while_waiting_for_the_rate_limit_names_no_request_in_flight():

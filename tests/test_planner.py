@@ -22,7 +22,7 @@ def test_new_definition_is_a_create_with_normalised_fields():
 def test_equal_workflow_is_unchanged_despite_server_noise():
     server = remote("A", "Hello [name]", description=None, created_at="2026-01-01", status="ACTIVE", owner_id="o1")
     plan = make_plan([D("A", "Hello [name]\n", description="  ")], [server], api_url="u")
-    assert plan.changes == [] and plan.unchanged == 1
+    assert plan.changes == () and plan.unchanged == 1
 
 
 def test_update_carries_only_the_changed_fields():
@@ -33,21 +33,21 @@ def test_update_carries_only_the_changed_fields():
 
 def test_optional_fields_are_compared_only_when_the_file_sets_them():
     server = remote("A", include_reply=True, response_options={"1": "Yes", "2": "No"})
-    assert make_plan([D("A")], [server], api_url="u").changes == []
+    assert make_plan([D("A")], [server], api_url="u").changes == ()
     plan = make_plan([D("A", response_options={1: "Yes", 2: "Nope"})], [server], api_url="u")
     assert plan.changes[0].after == {"response_options": {"1": "Yes", "2": "Nope"}}
 
 
 def test_option_one_two_spelling_compares_equal_to_response_options():
     server = remote("A", option_one="Yes", option_two="No")
-    assert make_plan([D("A", response_options={"1": "Yes", "2": "No"})], [server], api_url="u").changes == []
+    assert make_plan([D("A", response_options={"1": "Yes", "2": "No"})], [server], api_url="u").changes == ()
 
 
 def test_unmanaged_workflow_untouched_without_prune():
     plan = make_plan([D("A")], [remote("A"), remote("Hand made")], api_url="u")
-    assert plan.changes == [] and plan.unmanaged == [{"name": "Hand made", "id": "id-Hand made"}]
+    assert plan.changes == () and plan.unmanaged == ({"name": "Hand made", "id": "id-Hand made"},)
     pruned = make_plan([D("A")], [remote("A"), remote("Hand made")], api_url="u", prune=True)
-    assert [(c.action, c.name) for c in pruned.changes] == [("delete", "Hand made")] and pruned.unmanaged == []
+    assert [(c.action, c.name) for c in pruned.changes] == [("delete", "Hand made")] and pruned.unmanaged == ()
 
 
 def test_pinned_id_makes_a_name_change_a_rename():
@@ -78,7 +78,7 @@ def test_identical_remote_duplicates_adopt_the_oldest_and_prune_deletes_the_othe
     dups = [remote("A", id="x2", created_at="2026-01-02"), remote("A", id="x1", created_at="2026-01-01"),
             remote("A", id="x3", created_at="2026-01-03")]
     plan = make_plan([D("A")], dups, api_url="u")
-    assert plan.changes == [] and plan.unchanged == 1
+    assert plan.changes == () and plan.unchanged == 1
     assert [(w["id"], w["duplicate_of"]) for w in plan.unmanaged] == [("x2", "x1"), ("x3", "x1")]
     assert any("adopted id x1" in n for n in plan.notes)
     pruned = make_plan([D("A")], dups, api_url="u", prune=True)

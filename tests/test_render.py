@@ -19,8 +19,7 @@ def sample_plan() -> Plan:
     plan = make_plan(defs, remote, api_url="https://api.test/voicebot/v1", windows=WINDOWS)
     # Prune only "Old": keep "Made by hand" unmanaged by planning it separately.
     pruned = make_plan(defs + [D("Made by hand", "m")], remote, api_url=plan.api_url, windows=WINDOWS, prune=True)
-    pruned.unmanaged = [{"name": "Made by hand", "id": "77e0"}]
-    return pruned
+    return pruned.with_(unmanaged=({"name": "Made by hand", "id": "77e0"},))
 
 
 def test_text_plan_reads_like_terraform():

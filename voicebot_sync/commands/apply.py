@@ -28,12 +28,11 @@ from ..apply.probe import remove_leftover_probes
 from ..apply.stop import StopSignal
 from .common import (
     Hooks,
-    add_skipped_note,
     check_prune_scope,
     check_safety,
     client_for,
     load,
-    plan_against,
+    plan_definitions,
     check_saved_plan,
 )
 
@@ -113,11 +112,7 @@ def apply(
         else:
             definitions, skipped = load(settings, hooks)
             findings = rulecheck.check(definitions, settings)  # an error rule stops here, before any request
-            the_plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
-                                    prune=settings.prune, scope=settings.scope, unkept=settings.unkept_fields)
-            the_plan.env = settings.env
-            rulecheck.annotate(the_plan, definitions, settings, findings)
-            add_skipped_note(the_plan, skipped)
+            the_plan = plan_definitions(client, settings, definitions, skipped, findings)
             source = " ".join(settings.workflows)
         creating = {loose_name_key(c.name) for c in the_plan.of("create")}
         for entry in journal.settle_pending(the_plan.remote_names, time.time(), settings.settle_time):

@@ -70,10 +70,23 @@ def load(settings, hooks: Hooks):
     return definitions, notes
 
 
-def add_skipped_note(plan: Plan, skipped: Sequence[str]) -> None:
-    if skipped:
-        shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
-        plan.notes.append(f"{len(skipped)} path{'s' if len(skipped) != 1 else ''} not read: {shown}")
+def skipped_note(skipped: Sequence[str]) -> list[str]:
+    """The plan's note on paths discovery passed over (none when it read them all)."""
+    if not skipped:
+        return []
+    shown = ", ".join(skipped[:5]) + (" ..." if len(skipped) > 5 else "")
+    return [f"{len(skipped)} path{'s' if len(skipped) != 1 else ''} not read: {shown}"]
+
+
+def plan_definitions(client, settings, definitions, skipped: Sequence[str], findings) -> Plan:
+    """The finished plan of loaded definitions, for plan and apply alike: one list, then the
+    environment, the rules' findings and spoken lengths, and the paths not read."""
+    from ..core import rulecheck
+
+    plan = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
+                        prune=settings.prune, scope=settings.scope, unkept=settings.unkept_fields)
+    plan = rulecheck.annotate(plan.with_(env=settings.env), definitions, settings, findings)
+    return plan.with_(notes=plan.notes + tuple(skipped_note(skipped)))
 
 
 @dataclass
@@ -146,13 +159,14 @@ def plan_against(client, definitions, *, api_url: str, windows, prune: bool, sco
 
     remote = client.list_workflows()
     plan = make_plan(definitions, remote, api_url=api_url, windows=windows, prune=prune, scope=scope, unkept=unkept)
-    plan.list_pages = getattr(client, "list_pages", 1)
-    if plan.list_pages > 1:  # apply's list takes every page again
-        plan.estimated_seconds = least_time(plan.requests, windows)
+    pages = getattr(client, "list_pages", 1)
+    if pages > 1:  # apply's list takes every page again
+        plan = plan.with_(list_pages=pages)
+        plan = plan.with_(estimated_seconds=least_time(plan.requests, windows))
     if plan.has_changes and windows:
         # From the budget left now (this run's requests and, through the ledger, earlier runs'),
         # not only from an empty window: apply's own list plus one request per change.
-        plan.eta_now = client.limiter.earliest_starts(plan.requests)[-1]
+        plan = plan.with_display(eta_now=client.limiter.earliest_starts(plan.requests)[-1])
     return plan
 
 
@@ -167,8 +181,7 @@ def check_saved_plan(client, plan: Plan, path: str, *, api_url: str, scope: Scop
     plan.check_fresh(remote_fingerprint(remote))
     plan.check_targets(remote)
     # The share guards count the remote as it is, never as a (hand-edited) file says it was.
-    plan.remote_count = len(remote)
-    return plan
+    return plan.with_(remote_count=len(remote))
 
 
 def check_prune_scope(settings) -> None:

@@ -6,7 +6,7 @@ from ..core import rulecheck
 from ..errors import TooMuchChange, UnsafePlan
 from ..core.plan import Plan
 from ..output.markdown import markdown_previews
-from .common import Hooks, add_skipped_note, check_prune_scope, client_for, load, plan_against
+from .common import Hooks, check_prune_scope, client_for, load, plan_definitions
 
 
 def plan(settings, hooks: Hooks | None = None) -> Plan:
@@ -16,21 +16,17 @@ def plan(settings, hooks: Hooks | None = None) -> Plan:
     definitions, skipped = load(settings, hooks)
     findings = rulecheck.check(definitions, settings)  # an error rule stops here, before any request
     with client_for(settings, hooks, read_only=True) as client:
-        result = plan_against(client, definitions, api_url=settings.api_url, windows=settings.windows,
-                              prune=settings.prune, scope=settings.scope, unkept=settings.unkept_fields)
-    result.env = settings.env
-    result.preview_maker = lambda: markdown_previews(definitions)
-    rulecheck.annotate(result, definitions, settings, findings)
-    add_skipped_note(result, skipped)
-    warn_if_apply_would_refuse(result, settings)
-    return result
+        result = plan_definitions(client, settings, definitions, skipped, findings)
+    result = result.with_display(preview_maker=lambda: markdown_previews(definitions))
+    return result.with_(refusal=apply_would_refuse(result, settings))
 
 
-def warn_if_apply_would_refuse(result: Plan, settings) -> None:
-    """The plan says when the share guards would refuse the apply: the numbers and --force."""
+def apply_would_refuse(result: Plan, settings) -> str | None:
+    """Why the share guards would refuse the apply (the numbers and --force), or None: plan only warns."""
     try:
         if settings.prune or result.of("delete"):
             result.raise_if_empty_prune(" ".join(settings.workflows))
         result.raise_if_unsafe(settings.guards)
     except (TooMuchChange, UnsafePlan) as refusal:
-        result.refusal = str(refusal)
+        return str(refusal)
+    return None

@@ -3,14 +3,20 @@
 A plan records the fingerprint of the remote it was made against
 (``check_fresh``) and a fingerprint of its own changes (``plan_fingerprint``,
 what reviewers saw), and it refuses itself when it is unsafe (``raise_if_unsafe``).
+
+Plans and changes are frozen: the planner builds one, and each later stage (the list's
+pages, the rules, the skipped paths, the share guards) makes a new one with ``with_``,
+so a plan handed to apply or to a view is the plan that was reviewed. What only the
+views use (the ETA from now, the message previews, spoken lengths) rides in ``Display``:
+never saved, never compared, never part of a fingerprint.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterable, Mapping
 
 from ..errors import PlanError, StalePlan, TooMuchChange, UnsafePlan
 
@@ -51,7 +57,7 @@ def _check_schema(data: Mapping[str, Any]) -> None:
         raise PlanError(f"not a valid plan file: at {where}: {kind} ({error.validator}); nothing was changed")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Change:
     """One operation: create (after), update (before/after of the changed fields), delete (before)."""
 
@@ -64,8 +70,6 @@ class Change:
     line: int = 0
     # Seconds the message takes to say after the change (creates and updates; spoken.Estimate.after_seconds).
     after_spoken_seconds: float | None = None
-    # The whole estimate (spoken.Estimate) for renderers; not saved, so None in a reloaded plan.
-    spoken: Any = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"action": self.action, "name": self.name, "id": self.id, "source": self.source}
@@ -112,44 +116,74 @@ class Guards:
     min_existing: int = 10
 
 
-@dataclass
+@dataclass(frozen=True)
+class Display:
+    """What only the views of a plan use: not saved in a plan file, not compared, not fingerprinted."""
+
+    # When apply's last request could start if it began now, given the budget left (None: not known).
+    eta_now: float | None = None
+    # For the Markdown view: makes (examples, limits) per definition name on demand,
+    # so a JSON or text plan of 10,000 files never pays for it.
+    preview_maker: Callable[[], tuple[dict, dict]] | None = None
+    # (action, name) -> spoken.Estimate of each created or updated message, for the views.
+    spoken: Mapping[tuple[str, str], Any] = field(default_factory=dict)
+
+    def spoken_for(self, change: Change) -> Any:
+        return self.spoken.get((change.action, change.name))
+
+
+@dataclass(frozen=True)
 class Plan:
-    """What apply will do against one API, made against one state of the remote."""
+    """What apply will do against one API, made against one state of the remote (frozen: see ``with_``)."""
 
     api_url: str
     remote_fingerprint: str
-    changes: list[Change] = field(default_factory=list)
+    changes: tuple[Change, ...] = ()
     unchanged: int = 0
-    unmanaged: list[dict[str, Any]] = field(default_factory=list)
+    unmanaged: tuple[dict[str, Any], ...] = ()
     remote_count: int = 0
     estimated_seconds: float = 0.0
     # How many definitions the plan was made from (0 with --prune is refused by apply).
     definitions: int = 0
     # Set when a definition is pruned by ownership scope etc.; free-form notes for renderers.
-    notes: list[str] = field(default_factory=list)
+    notes: tuple[str, ...] = ()
     # The config environment the plan was made for (apply --plan uses the same one).
     env: str | None = None
-    # For the Markdown view (not saved): makes (examples, limits) per definition name on demand,
-    # so a JSON or text plan of 10,000 files never pays for it.
-    preview_maker: Any = field(default=None, repr=False, compare=False)
-    # When apply's last request could start if it began now, given the budget left (None: not known).
-    eta_now: float | None = None
     # Ids pinned by in-scope definitions: owned even while their remote name is outside the scope.
-    pinned_ids: list[str] = field(default_factory=list)
+    pinned_ids: tuple[str, ...] = ()
     # Why apply would refuse this plan (a share guard, an empty prune), or None: plan warns.
     refusal: str | None = None
     # Names the remote had when the plan was made (not saved): apply settles its journal with them.
-    remote_names: set = field(default_factory=set, repr=False, compare=False)
+    remote_names: frozenset = field(default_factory=frozenset, repr=False, compare=False)
     # Name -> id of each workflow a definition matched (not saved): apply records them (applied.py).
-    managed: dict = field(default_factory=dict, repr=False, compare=False)
+    managed: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
     # Requests the list took (its pages): apply lists again, so they count in requests and the ETA.
     list_pages: int = 1
     # Team rules: broken warnings and waivers (rules.Finding); a broken error rule stops the plan instead.
-    rule_findings: list = field(default_factory=list)
+    rule_findings: tuple = ()
+    display: Display = field(default_factory=Display, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Sequences given as lists (by tests, by from_json) become tuples: nothing edits a plan in place.
+        for name in ("changes", "unmanaged", "notes", "pinned_ids", "rule_findings"):
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        if not isinstance(self.remote_names, frozenset):
+            object.__setattr__(self, "remote_names", frozenset(self.remote_names))
+
+    def with_(self, **fields: Any) -> "Plan":
+        """A copy with ``fields`` replaced: how each stage after the planner adds what it knows."""
+        return replace(self, **fields)
+
+    def with_display(self, **fields: Any) -> "Plan":
+        """A copy whose display data has ``fields`` replaced."""
+        return replace(self, display=replace(self.display, **fields))
 
     def previews(self) -> tuple[dict, dict]:
         """(examples, limits) for ``render_markdown``: each message as a patient hears it."""
-        return self.preview_maker() if self.preview_maker is not None else ({}, {})
+        maker = self.display.preview_maker
+        return maker() if maker is not None else ({}, {})
 
     def of(self, action: str) -> list[Change]:
         return [c for c in self.changes if c.action == action]
@@ -247,10 +281,10 @@ class Plan:
             "plan_fingerprint": self.plan_fingerprint,
             "summary": self.summary,
             "changes": [{**c.to_json(), "fingerprint": c.fingerprint} for c in self.changes],
-            "unmanaged": self.unmanaged,
+            "unmanaged": list(self.unmanaged),
             "requests": self.requests,
             "estimated_seconds": int(round(self.estimated_seconds)),
-            "estimated_seconds_now": None if self.eta_now is None else int(round(self.eta_now)),
+            "estimated_seconds_now": None if self.display.eta_now is None else int(round(self.display.eta_now)),
             "remote_count": self.remote_count,
             "definitions": self.definitions,
             "notes": list(self.notes),

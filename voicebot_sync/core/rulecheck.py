@@ -2,7 +2,7 @@
 
 validate, plan and apply call ``check`` right after the definitions are read and before any
 request: a broken ``error`` rule raises ValidationError (``FILE:LINE: rule NAME: message``).
-``annotate`` gives a finished plan its warnings and waivers, and each create and update the
+``annotate`` gives a finished plan (a copy: plans are frozen) its warnings and waivers, and each create and update the
 spoken length of its message (``after_spoken_seconds``).
 """
 
@@ -28,15 +28,18 @@ def check(definitions: Sequence[Any], settings: Any, env: str | None = None, tag
     return found
 
 
-def annotate(plan: Any, definitions: Sequence[Any], settings: Any, findings: Sequence[rules.Finding]) -> None:
-    """The plan's warnings and waivers, and each created or updated message's spoken length."""
+def annotate(plan: Any, definitions: Sequence[Any], settings: Any, findings: Sequence[rules.Finding]) -> Any:
+    """A copy of ``plan`` with its warnings and waivers, and each created or updated message's spoken length."""
+    from dataclasses import replace
+
     speech = ruleset_for(settings).speech
     by_name = {d.name: d for d in definitions}
+    changes, estimates = [], {}
     for change in plan.changes:
         d = by_name.get(change.name)
-        if change.action == "delete" or d is None:
-            continue
-        change.spoken = spoken.for_definition(d, speech)
-        if change.spoken is not None:
-            change.after_spoken_seconds = change.spoken.after_seconds
-    plan.rule_findings = rules.shown(findings)
+        estimate = None if change.action == "delete" or d is None else spoken.for_definition(d, speech)
+        if estimate is not None:
+            estimates[(change.action, change.name)] = estimate
+            change = replace(change, after_spoken_seconds=estimate.after_seconds)
+        changes.append(change)
+    return plan.with_(changes=tuple(changes), rule_findings=tuple(rules.shown(findings))).with_display(spoken=estimates)

@@ -42,8 +42,9 @@ def budget_line(plan: Plan, rate_limit: str | None) -> str:
         return f"Apply needs {n} request{'s' if n != 1 else ''}; with no rate limit they can all start at once."
     limit = f"the rate limit {rate_limit}" if rate_limit else "the rate limit"
     line = f"Apply needs {n} request{'s' if n != 1 else ''}; {limit} allows them in {format_seconds(plan.estimated_seconds)} at the least"
-    if plan.eta_now is not None and plan.eta_now > plan.estimated_seconds + 0.5:
-        line += f" ({format_seconds(plan.eta_now)} from now, with the budget already spent)"
+    eta_now = plan.display.eta_now
+    if eta_now is not None and eta_now > plan.estimated_seconds + 0.5:
+        line += f" ({format_seconds(eta_now)} from now, with the budget already spent)"
     return line + "."
 
 

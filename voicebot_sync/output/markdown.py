@@ -122,7 +122,7 @@ def _md_fields(fields: Mapping[str, Any]) -> str:
 
 
 def _md_preview(c: Change, examples: Mapping[str, Mapping[str, Any]] | None,
-                limits: Mapping[str, int | None] | None) -> list[str]:
+                limits: Mapping[str, int | None] | None, estimate: Any = None) -> list[str]:
     """The created or changed message as a patient hears it, and its longest length against the limit."""
     message = (c.after or {}).get("message")
     if not isinstance(message, str) or c.action == "delete":
@@ -136,7 +136,7 @@ def _md_preview(c: Change, examples: Mapping[str, Mapping[str, Any]] | None,
         if missing:
             note += "; no example for " + ", ".join(md_code(f"[{p}]") for p in missing)
         out.append(f"**As a patient hears it** ({note}):\n\n" + _md_quote(_filled_segments(message, values)))
-    said = spoken_phrase(c)
+    said = spoken_phrase(c, estimate)
     if limits is not None and c.name in limits:
         worst = limits[c.name]
         if worst is None:
@@ -155,10 +155,10 @@ def _md_preview(c: Change, examples: Mapping[str, Mapping[str, Any]] | None,
 
 
 def _md_change_block(c: Change, examples: Mapping[str, Mapping[str, Any]] | None = None,
-                     limits: Mapping[str, int | None] | None = None) -> str:
+                     limits: Mapping[str, int | None] | None = None, estimate: Any = None) -> str:
     """What a change does, for its collapsible block: fields created or lost, or changed words and the diff."""
     if c.action == "create":
-        return "\n\n".join([_md_fields(c.after or {})] + _md_preview(c, examples, limits))
+        return "\n\n".join([_md_fields(c.after or {})] + _md_preview(c, examples, limits, estimate))
     if c.action == "delete":
         ident = f" id {md_code(_clip(c.id))}" if c.id else ""
         return f"Deleting{ident} loses these fields:\n\n" + _md_fields(c.before or {})
@@ -177,7 +177,7 @@ def _md_change_block(c: Change, examples: Mapping[str, Mapping[str, Any]] | None
             lines.append(f"-{field}: {shown_value(before)}")
             lines.append(f"+{field}: {shown_value(after)}")
     parts.append(_md_fence("\n".join(lines), "diff"))
-    return "\n\n".join(parts + _md_preview(c, examples, limits))
+    return "\n\n".join(parts + _md_preview(c, examples, limits, estimate))
 
 
 def render_markdown(plan: Plan, *, rate_limit: str | None = None, max_chars: int | None = None,
@@ -222,7 +222,7 @@ def render_markdown(plan: Plan, *, rate_limit: str | None = None, max_chars: int
     for c in plan.changes:
         blocks.append(
             f"<details><summary>{SYMBOL[c.action]} {c.action} <b>{_md_cell(c.name)}</b></summary>\n\n"
-            f"{_md_change_block(c, examples, limits)}\n\n</details>\n"
+            f"{_md_change_block(c, examples, limits, plan.display.spoken_for(c))}\n\n</details>\n"
         )
     text = "\n".join(blocks)
     if max_chars is None or len(text) <= max_chars:

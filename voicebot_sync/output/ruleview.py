@@ -46,9 +46,10 @@ def markdown_block(findings: Sequence[Any], title: str = "Team rules") -> str:
     return "\n".join(lines) + "\n"
 
 
-def spoken_phrase(change: Any) -> str | None:
-    """How long the change's message takes to say, in words (None when unknown)."""
-    if getattr(change, "spoken", None) is not None:
-        return describe(change.spoken)
+def spoken_phrase(change: Any, estimate: Any = None) -> str | None:
+    """How long the change's message takes to say, in words (None when unknown): from the whole
+    ``estimate`` (``plan.display.spoken_for``) when the plan was just made, else from the saved seconds."""
+    if estimate is not None:
+        return describe(estimate)
     seconds = getattr(change, "after_spoken_seconds", None)
     return None if seconds is None else f"about {phrase(seconds)} to say"

@@ -28,9 +28,9 @@ def _title(change: Change) -> str:
     return f"{SYMBOL[change.action]} {change.action} \"{visible(change.name)}\"{ident}"
 
 
-def _spoken_lines(change: Change) -> list[str]:
+def _spoken_lines(change: Change, estimate: Any) -> list[str]:
     """How long a created or changed message takes to say, as a comment line under its title."""
-    said = spoken_phrase(change) if change.action != "delete" else None
+    said = spoken_phrase(change, estimate) if change.action != "delete" else None
     return [f"      # {said}"] if said else []
 
 
@@ -51,7 +51,7 @@ def render_text(plan: Plan, *, rate_limit: str | None = None, color: bool = Fals
     out.extend(rule_lines(plan.rule_findings))
     out.append("")
     for change in plan.changes:
-        out.extend(_change_lines(change, styled))
+        out.extend(_change_lines(change, styled, plan.display.spoken_for(change)))
     if plan.changes:
         out.append("")
     out.extend(_unmanaged_lines(plan))
@@ -74,10 +74,10 @@ def _styler(color: bool) -> Styled:
     return styled
 
 
-def _change_lines(change: Change, styled: Styled) -> list[str]:
+def _change_lines(change: Change, styled: Styled, estimate: Any = None) -> list[str]:
     """One change: its title and source, how long it takes to say, then its fields (create) or their changes."""
     out = [styled(f"  {_title(change)}", _COLOURS[change.action]) + _where(change)]
-    out.extend(_spoken_lines(change))
+    out.extend(_spoken_lines(change, estimate))
     if change.action == "create":
         for field, value in (change.after or {}).items():
             out.extend(_created_field(field, value))
