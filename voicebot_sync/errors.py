@@ -25,7 +25,8 @@
     ├── FileError                  a file, directory or port the user named cannot be used
     ├── UsageError                 the command line itself is wrong (unknown option, conflicting options)
     ├── ApplyFailed                some operations failed; the others went through
-    └── Incomplete                 exit 3: stopped before finishing, nothing failed
+    ├── Incomplete                 exit 3: stopped before finishing, nothing failed
+    └── Interrupted                exit 130: stopped at once (a second signal) while a request was in flight
 
 Library code raises these; ``cli.py`` catches them once and prints one line.
 Anything else is a bug: one line, the traceback in a log file, exit 70.
@@ -209,6 +210,16 @@ class Incomplete(VoicebotSyncError):
     """Apply stopped before finishing (deadline or interrupt) with nothing failed: run it again."""
 
     exit_code = EXIT["incomplete"]
+
+    def __init__(self, message: str, report=None):
+        self.report = report
+        super().__init__(message)
+
+
+class Interrupted(VoicebotSyncError):
+    """Apply stopped at once (a second signal): what was in flight is unknown; ``report`` holds the rest."""
+
+    exit_code = EXIT["interrupted"]
 
     def __init__(self, message: str, report=None):
         self.report = report

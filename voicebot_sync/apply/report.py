@@ -101,3 +101,16 @@ class Events:
     def end(self, index: int, outcome: Outcome) -> None: ...
     def note(self, text: str) -> None: ...
     def finish(self, report: Report) -> None: ...
+
+
+def interrupted_line(report: "Report | None") -> str:
+    """What an apply stopped at once says last: what was done, what is unknown, what to do."""
+    if report is None:
+        return "interrupted: stopped at once; run plan to see what remains"
+    done = sum(1 for o in report.outcomes if o.status in ("created", "updated", "deleted"))
+    unknown = len(report.uncertain)
+    parts = [f"{done} of {report.total} operations done"]
+    if unknown:
+        parts.append(f"{unknown} uncertain (the next apply checks {'it' if unknown == 1 else 'them'} before "
+                     "repeating anything)")
+    return f"interrupted: stopped at once with {', '.join(parts)}; run plan to see what remains"

@@ -79,7 +79,7 @@ class ErrorHandler:
             # is exit 130, with a last line that agrees with the report printed above it.
             cause = exc.__cause__ or exc.__context__
             if isinstance(cause, KeyboardInterrupt) and type(cause).__name__ == "SecondSignal":
-                _error(interrupted_line(getattr(cause, "result", None)))
+                _error(_interrupted())
                 return EXIT["interrupted"]
             _error("aborted: nothing was changed")
             return EXIT["error"]
@@ -96,8 +96,8 @@ class ErrorHandler:
                 return EXIT["error"]
             _silence_stdout()  # the reader went away (`| head`): nothing more to say
             return EXIT["ok"]
-        except KeyboardInterrupt as exc:
-            _error(interrupted_line(getattr(exc, "result", None)))
+        except KeyboardInterrupt:
+            _error(_interrupted())
             return EXIT["interrupted"]
         except SystemExit as exc:
             return exc.code if isinstance(exc.code, int) else EXIT["error"]
@@ -105,18 +105,11 @@ class ErrorHandler:
             return self.on_bug(exc)
 
 
-def interrupted_line(result) -> str:
-    """The last line of an apply stopped at once: what was done, what is unknown, what to do."""
-    report = getattr(result, "report", None)
-    if report is None:
-        return "interrupted: stopped at once; run plan to see what remains"
-    done = sum(1 for o in report.outcomes if o.status in ("created", "updated", "deleted"))
-    unknown = len(report.uncertain)
-    parts = [f"{done} of {report.total} operations done"]
-    if unknown:
-        parts.append(f"{unknown} uncertain (the next apply checks {'it' if unknown == 1 else 'them'} before "
-                     "repeating anything)")
-    return f"interrupted: stopped at once with {', '.join(parts)}; run plan to see what remains"
+def _interrupted() -> str:
+    """A stop at once outside apply's writes (apply returns its own interrupted result)."""
+    from ..apply.report import interrupted_line
+
+    return interrupted_line(None)
 
 
 def _error(line: str) -> None:

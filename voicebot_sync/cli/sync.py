@@ -180,17 +180,10 @@ def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> No
 
     from ..apply.stop import StopSignal
 
-    result = None
-    try:
-        result = run(settings, options, _hooks(verbose=verbose, log=log), events=events, confirm=confirm,
-                     stop=StopSignal(on_tick=events.tick),
-                     stop_hint="press Ctrl-C again to stop at once")
-    except KeyboardInterrupt as exc:
-        result = getattr(exc, "result", None)
-        raise
-    finally:
-        if result is not None and fmt == "json" and result.report is not None:
-            click.echo(json.dumps({"format_version": 1, **result.report.to_json()}, indent=2))
+    result = run(settings, options, _hooks(verbose=verbose, log=log), events=events, confirm=confirm,
+                 stop=StopSignal(on_tick=events.tick), stop_hint="press Ctrl-C again to stop at once")
+    if fmt == "json" and result.report is not None:
+        click.echo(json.dumps({"format_version": 1, **result.report.to_json()}, indent=2))
     if not result.plan.has_changes and fmt != "json":
         # The view plan shows: unmanaged workflows and the --prune hint are never hidden.
         click.echo(render_text(result.plan, rate_limit=settings.rate_limit, color=_color(sys.stdout)), nl=False)

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..core import rulecheck
-from ..errors import ApplyFailed, Incomplete
+from ..errors import ApplyFailed, Incomplete, Interrupted
 from ..text.escaping import visible
 from ..apply.executor import Executor
-from ..apply.report import Events, Report
+from ..apply.report import Events, Report, interrupted_line
 from ..state.journal import Journal
 from ..state.lock import account_lock
 from ..core.model import loose_name_key
@@ -62,10 +62,14 @@ class ApplyResult:
 
     plan: Plan
     report: Report | None = None
+    interrupted: bool = False  # stopped at once by a second signal: the report says what was done
 
     def raise_for_outcome(self) -> None:
-        """The report as the tree's errors: failed or uncertain -> ApplyFailed, stopped -> Incomplete."""
+        """The report as the tree's errors: stopped at once -> Interrupted, failed or uncertain ->
+        ApplyFailed, stopped -> Incomplete."""
         report = self.report
+        if self.interrupted:
+            raise Interrupted(interrupted_line(report), report)
         if report is None:
             return
         if report.failed or report.uncertain:
@@ -142,14 +146,12 @@ def apply(
         executor = Executor(client, events=events, stop=stop, deadline=deadline, journal=journal,
                             settle=settings.settle_time, unkept=settings.unkept_fields)
         # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.
-        result = ApplyResult(the_plan, None)
         with stop.handling_signals(on_first=lambda: events.note(stop_notice(executor, stop_hint))):
             try:
-                result.report = executor.run(the_plan)
-                _remember(account, settings.env, hooks, result)
-            except KeyboardInterrupt as exc:
-                exc.result = ApplyResult(the_plan, getattr(executor, "last_report", None))  # for the face's report
-                raise
+                result = ApplyResult(the_plan, executor.run(the_plan))
+            except KeyboardInterrupt:  # a second signal: stopped at once; returned, like any outcome, for the face
+                return ApplyResult(the_plan, getattr(executor, "last_report", None), interrupted=True)
+            _remember(account, settings.env, hooks, result)
         return result
 
 

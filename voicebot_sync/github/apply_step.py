@@ -84,13 +84,11 @@ def step_apply(runner: Runner, transport=None) -> int:
     try:
         with stop.handling_signals():
             results = run_each(envs, lambda env: _apply_one(runner, env, envs, reviewed, stop, plans))
-    except KeyboardInterrupt as exc:  # a second signal: stopped at once
-        result = getattr(exc, "result", None)
+    except KeyboardInterrupt:  # a second signal between environments' applies (each returns its own)
         runner.error("Apply interrupted at once (a second signal): run plan to see what remains",
                      title="voicebot-sync apply")
-        results = [(envs[0], result, None)] if result is not None and len(envs) == 1 else []
-        _report(runner, results, envs, reviewed, notes, plans)
-        return _outputs(runner, EXIT["interrupted"], results)
+        _report(runner, [], envs, reviewed, notes, plans)
+        return _outputs(runner, EXIT["interrupted"], [])
     code_ = _report(runner, results, envs, reviewed, notes, plans)
     _outputs(runner, code_, results)
     if code_ == EXIT["incomplete"]:
