@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from voicebot_sync.cli import main
-from voicebot_sync.commands.common import Hooks
+from voicebot_sync.core.events import Events
 from voicebot_sync.commands.doctor import doctor
 from voicebot_sync.read.settings import load_settings
 from voicebot_sync.emulator import Emulator, running
@@ -113,7 +113,7 @@ def test_rate_limit_headers_clock_skew_and_budget(tmp_path):
         return httpx.Response(200, json={"status": "Ok", "data": []},
                               headers={"Date": skewed, "X-RateLimit-Remaining": "5", "X-Other": "1"})
 
-    result = doctor(settings_for("https://api.test/voicebot/v1", "6/1m,60/1h"), Hooks(transport=httpx.MockTransport(server)))
+    result = doctor(settings_for("https://api.test/voicebot/v1", "6/1m,60/1h"), transport=httpx.MockTransport(server))
     assert result.ok and result.rate_limit_headers == {"x-ratelimit-remaining": "5"}
     assert 3590 < result.clock_skew_seconds < 3610
     assert any("clock is +3" in w and "NTP" in w for w in result.warnings)
@@ -215,13 +215,20 @@ def interrupt_after(method):
     return hook
 
 
+class Requests(Events):
+    """Events that hand every request record to ``hook``."""
+
+    def __init__(self, hook):
+        self.request = hook
+
+
 @pytest.mark.parametrize("method", ["POST", "GET"])  # the create's answer never read (no id), or read (id known)
 @pytest.mark.parametrize("next_run", ["doctor", "apply"])
 def test_a_stop_in_the_middle_of_the_write_test_is_cleaned_up_by_the_next_run(runner, tmp_path, method, next_run):
     emulator = seeded("A")
     with running(emulator) as url:
         with pytest.raises(KeyboardInterrupt):
-            doctor(settings_for(url), Hooks(request=interrupt_after(method)), write_test=True)
+            doctor(settings_for(url), Requests(interrupt_after(method)), write_test=True)
         assert len(emulator.workflows) == 2  # the probe was made, and left
         (left,) = Journal.for_account(url, KEY).entries.values()
         assert left.action == "probe" and (left.id is None) == (method == "POST")

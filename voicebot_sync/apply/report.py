@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..core.events import Events  # noqa: F401  (the executor and the faces import it from here too)
 from ..core.plan import Change, Plan
 
 if TYPE_CHECKING:
@@ -89,18 +90,6 @@ class Report:
             "stopped": self.stopped,
             "plan_fingerprint": self.plan_fingerprint,
         }
-
-
-class Events:
-    """What the executor tells its audience; every method may be left as is."""
-
-    def start(self, plan: Plan, executor: "Executor") -> None: ...
-    def wait(self, seconds: float, why: str) -> None: ...
-    def tick(self, left: float) -> None: ...
-    def begin(self, index: int, change: Change) -> None: ...
-    def end(self, index: int, outcome: Outcome) -> None: ...
-    def note(self, text: str) -> None: ...
-    def finish(self, report: Report) -> None: ...
 
 
 def interrupted_line(report: "Report | None") -> str:

@@ -9,7 +9,7 @@ import click
 
 from ..errors import EXIT, Refused, VoicebotSyncError
 from .app import main
-from .options import _environments, _hooks, _report_failure, _settings, connection_options
+from .options import _environments, _events, _report_failure, _settings, connection_options
 
 
 @main.command()
@@ -38,7 +38,7 @@ def doctor(write_test, yes, fmt, api_url, api_key, rate_limit, insecure, verbose
 
     def work(env):
         prefix = f"[{env}] " if env else ""
-        return run(settings_of[env], _hooks(verbose=verbose, prefix=prefix), write_test=write_test,
+        return run(settings_of[env], _events(verbose=verbose, prefix=prefix), write_test=write_test,
                    confirm=lambda question: _confirm(question, yes))
 
     results = each_environment(list(settings_of), work)

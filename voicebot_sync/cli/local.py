@@ -10,7 +10,7 @@ import click
 
 from ..errors import ConfigError, Problem, UsageError
 from .app import main
-from .options import _environments, _hooks, _settings, config_options, connection_options, paths_argument
+from .options import _environments, _events, _settings, config_options, connection_options, paths_argument
 
 
 @main.command()
@@ -27,7 +27,7 @@ def validate(paths, fmt, config_file, env_name, all_envs, no_config):
     settings = (_settings(paths=paths, config_file=config_file, env=None) if envs else
                 _settings(paths=paths, config_file=config_file, env_name=env_name))
     environments = None if no_config else config_environments(config_file, os.environ, os.getcwd())
-    result = run(settings, environments, _hooks(), only=envs,
+    result = run(settings, environments, _events(), only=envs,
                  settings_for=lambda env: _settings(paths=paths, config_file=config_file, env=env))
     for note in result.skipped:
         click.echo(f"note: {visible(note)}", err=True)

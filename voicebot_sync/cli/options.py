@@ -1,4 +1,4 @@
-"""Options every command shares, settings from them, environments, and the hooks through which
+"""Options every command shares, settings from them, environments, and the events through which
 commands talk to this face."""
 
 from __future__ import annotations
@@ -128,23 +128,31 @@ def _report_failure(env: str, exc: BaseException) -> None:
     click.echo(f"error: [{visible(env)}] {exc}", err=True)
 
 
-def _hooks(*, verbose: bool = False, log=None, prefix: str = ""):
-    """How commands talk to this face: notes and retries on stderr, -v request lines, --log-file."""
-    from ..commands.common import Hooks
+def _events(*, verbose: bool = False, log=None, prefix: str = ""):
+    """How commands talk to this face (core.events.Events): notes, waits and retries on stderr,
+    -v request lines, --log-file."""
+    from ..core.events import Events
     from ..core.schedule import format_seconds
     from ..text.escaping import visible
 
-    hooks = [h for h in ((_verbose_printer(prefix) if verbose else None), log) if h]
+    loggers = [h for h in ((_verbose_printer(prefix) if verbose else None), log) if h]
+    waited = _wait_printer(prefix=prefix)
 
-    def request(record):
-        for hook in hooks:
-            hook(record)
+    class Terminal(Events):
+        def note(self, text: str) -> None:
+            click.echo(prefix + visible(text), err=True)
 
-    def retry(text: str, wait: float) -> None:
-        click.echo(f"{prefix}retrying in {format_seconds(wait)}: {visible(text)}", err=True)
+        def wait(self, seconds: float, why: str) -> None:
+            waited(seconds, why)
 
-    return Hooks(note=lambda text: click.echo(prefix + visible(text), err=True), wait=_wait_printer(prefix=prefix),
-                 request=request if hooks else None, retry=retry)
+        def request(self, record) -> None:
+            for log_one in loggers:
+                log_one(record)
+
+        def retry(self, why: str, seconds: float) -> None:
+            click.echo(f"{prefix}retrying in {format_seconds(seconds)}: {visible(why)}", err=True)
+
+    return Terminal()
 
 
 def _verbose_printer(prefix: str = ""):

@@ -16,7 +16,7 @@ from .options import (
     _color,
     _environments,
     _from_command_line,
-    _hooks,
+    _events,
     _plan_env,
     _report_failure,
     _settings,
@@ -62,7 +62,7 @@ def plan(paths, prune, fmt, out_file, detailed_exitcode, max_wait, api_url, api_
             raise UsageError("--out saves one plan: give one --env")
         return _plan_environments(envs, given, fmt, detailed_exitcode, verbose, max_wait)
     settings = _with_max_wait(_settings(need_key=True, env_name=env_name, **given), max_wait)
-    the_plan = make(settings, _hooks(verbose=verbose))
+    the_plan = make(settings, _events(verbose=verbose))
     if out_file:
         the_plan.dump(out_file)
     click.echo(_render_plan(the_plan, fmt, settings), nl=False)
@@ -77,7 +77,7 @@ def _plan_environments(envs, given, fmt, detailed_exitcode, verbose, max_wait) -
     from ..text.escaping import visible
 
     settings_of = {env: _with_max_wait(_settings(need_key=True, env=env, **given), max_wait) for env in envs}
-    results = _each_environment(envs, lambda env: make(settings_of[env], _hooks(verbose=verbose, prefix=f"[{env}] ")))
+    results = _each_environment(envs, lambda env: make(settings_of[env], _events(verbose=verbose, prefix=f"[{env}] ")))
     codes = []
     documents = {}
     for env, the_plan, exc in results:
@@ -180,7 +180,7 @@ def _apply_one(settings, options, yes: bool, fmt: str, verbose: bool, log) -> No
 
     from ..apply.stop import StopSignal
 
-    result = run(settings, options, _hooks(verbose=verbose, log=log), events=events, confirm=confirm,
+    result = run(settings, options, _events(verbose=verbose, log=log), progress=events, confirm=confirm,
                  stop=StopSignal(on_tick=events.tick), stop_hint="press Ctrl-C again to stop at once")
     if fmt == "json" and result.report is not None:
         click.echo(json.dumps({"format_version": 1, **result.report.to_json()}, indent=2))
@@ -216,7 +216,7 @@ def _apply_environments(envs, given, options, yes: bool, fmt: str, verbose: bool
                 stream.write(render_text(the_plan, rate_limit=settings_of[env].rate_limit))
                 stream.flush()
 
-        result = run(settings_of[env], options, _hooks(verbose=verbose, log=log, prefix=prefix), events=events,
+        result = run(settings_of[env], options, _events(verbose=verbose, log=log, prefix=prefix), progress=events,
                      stop=stop, confirm=show)
         if not result.plan.has_changes:
             show(result.plan)
@@ -276,7 +276,7 @@ def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, ver
 
     settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
                          config_file=config_file, env_name=env_name)
-    written = run(settings, out_dir, with_ids=with_ids, force=force, hooks=_hooks(verbose=verbose))
+    written = run(settings, out_dir, with_ids=with_ids, force=force, events=_events(verbose=verbose))
     names: dict[str, list[str]] = {}
     for path, w in written:
         click.echo(f"wrote {visible(path)}")
@@ -320,7 +320,7 @@ def drift(paths, fmt, out_file, max_wait, api_url, api_key, rate_limit, insecure
                  "markdown": render_drift_markdown, "text": render_drift_text}
     if envs:
         settings_of = {env: _with_max_wait(_settings(need_key=True, env=env, **given), max_wait) for env in envs}
-        results = _each_environment(envs, lambda env: run(settings_of[env], _hooks(verbose=verbose, prefix=f"[{env}] ")))
+        results = _each_environment(envs, lambda env: run(settings_of[env], _events(verbose=verbose, prefix=f"[{env}] ")))
         codes, parts, documents = [], [], {}
         for env, report, exc in results:
             if exc is not None:
@@ -336,7 +336,7 @@ def drift(paths, fmt, out_file, max_wait, api_url, api_key, rate_limit, insecure
         code = worst(codes)
     else:
         report = run(_with_max_wait(_settings(need_key=True, env_name=env_name, **given), max_wait),
-                     _hooks(verbose=verbose))
+                     _events(verbose=verbose))
         text = renderers[fmt](report)
         code = EXIT_CHANGES if report["drift"] else EXIT["ok"]
     click.echo(text, nl=False)

@@ -19,7 +19,8 @@ from ..core import rulecheck
 from ..errors import ApplyFailed, Incomplete, Interrupted
 from ..text.escaping import visible
 from ..apply.executor import Executor
-from ..apply.report import Events, Report, interrupted_line
+from ..apply.report import Report, interrupted_line
+from ..core.events import Events
 from ..state.journal import Journal
 from ..state.lock import account_lock
 from ..core.model import loose_name_key
@@ -27,7 +28,6 @@ from ..core.plan import Plan
 from ..apply.probe import remove_leftover_probes
 from ..apply.stop import StopSignal
 from .common import (
-    Hooks,
     check_prune_scope,
     check_safety,
     client_for,
@@ -89,32 +89,33 @@ def lock_url(settings) -> str:
 def apply(
     settings,
     options: ApplyOptions,
-    hooks: Hooks | None = None,
-    *,
     events: Events | None = None,
+    *,
+    progress: Events | None = None,  # the executor's audience (and apply's waits); default: events
+    transport=None,
     stop: StopSignal | None = None,
     confirm: Callable[[Plan], None] = lambda plan: None,
     stop_hint: str = "",
 ) -> ApplyResult:
     """Apply ``settings``' definitions (or ``options.saved``); ``confirm`` may show the plan and raise Refused."""
-    hooks = hooks or Hooks()
     events = events or Events()
+    progress = progress or events
     stop = stop or StopSignal()
     if options.saved is None:
         check_prune_scope(settings)
     account = lock_url(settings)
-    with account_lock(account, settings.api_key, timeout=options.lock_wait, on_wait=hooks.note), \
-            client_for(settings, hooks, stop=stop, on_wait=events.wait) as client:  # events show apply's waits
+    with account_lock(account, settings.api_key, timeout=options.lock_wait, on_wait=events.note), \
+            client_for(settings, events, transport=transport, stop=stop, waits=progress) as client:
         journal = Journal.for_account(account, settings.api_key)
         if journal.problem:
-            hooks.note(f"warning: {journal.problem}")
-        remove_leftover_probes(client, journal, settle=settings.settle_time, note=hooks.note)  # doctor's, if stopped
+            events.note(f"warning: {journal.problem}")
+        remove_leftover_probes(client, journal, settle=settings.settle_time, note=events.note)  # doctor's, if stopped
         if options.saved is not None:
             the_plan = check_saved_plan(client, options.saved, options.saved_from, api_url=settings.api_url,
                                         scope=settings.scope)
             source = options.saved_from
         else:
-            definitions, skipped = load(settings, hooks)
+            definitions, skipped = load(settings, events)
             findings = rulecheck.check(definitions, settings)  # an error rule stops here, before any request
             the_plan = plan_definitions(client, settings, definitions, skipped, findings)
             source = " ".join(settings.workflows)
@@ -123,10 +124,10 @@ def apply(
             if loose_name_key(entry.name) not in creating:
                 continue
             if entry.state == "created":  # confirmed: its answer was not lost, the list only lags (or forgot)
-                hooks.note(f"note: an earlier run created \"{visible(entry.name)}\" (id {visible(entry.id)}) moments "
+                events.note(f"note: an earlier run created \"{visible(entry.name)}\" (id {visible(entry.id)}) moments "
                            "ago and the list does not show it yet; apply looks for it before creating it again")
             else:
-                hooks.note(f"note: an earlier create of \"{visible(entry.name)}\" lost its answer; apply looks "
+                events.note(f"note: an earlier create of \"{visible(entry.name)}\" lost its answer; apply looks "
                            "for it before creating it again")
         if options.out_file:
             the_plan.dump(options.out_file)
@@ -138,24 +139,24 @@ def apply(
                      prune=settings.prune or bool(the_plan.of("delete")), source=source)
         if not the_plan.has_changes:
             result = _nothing_to_do(the_plan, client)
-            _remember(account, settings.env, hooks, result)
+            _remember(account, settings.env, events, result)
             return result
         confirm(the_plan)
         deadline = options.started + options.max_duration if options.max_duration is not None else None
         stop.deadline = deadline  # every wait, not only the start of each operation
-        executor = Executor(client, events=events, stop=stop, deadline=deadline, journal=journal,
+        executor = Executor(client, events=progress, stop=stop, deadline=deadline, journal=journal,
                             settle=settings.settle_time, unkept=settings.unkept_fields)
         # Signals are ours only while changes are made: before, Ctrl-C simply ends the command.
-        with stop.handling_signals(on_first=lambda: events.note(stop_notice(executor, stop_hint))):
+        with stop.handling_signals(on_first=lambda: progress.note(stop_notice(executor, stop_hint))):
             try:
                 result = ApplyResult(the_plan, executor.run(the_plan))
             except KeyboardInterrupt:  # a second signal: stopped at once; returned, like any outcome, for the face
                 return ApplyResult(the_plan, getattr(executor, "last_report", None), interrupted=True)
-            _remember(account, settings.env, hooks, result)
+            _remember(account, settings.env, events, result)
         return result
 
 
-def _remember(account: str, env: str | None, hooks: Hooks, result: ApplyResult) -> None:
+def _remember(account: str, env: str | None, events: Events, result: ApplyResult) -> None:
     """Record what this apply made or found managed, for drift (applied.py): a hint, so failing
     to write it is a warning, never a failed apply."""
     from ..state.applied import AppliedRecord, record_apply
@@ -163,11 +164,11 @@ def _remember(account: str, env: str | None, hooks: Hooks, result: ApplyResult) 
 
     record = AppliedRecord.for_account(account, env)
     if record.problem:
-        hooks.note(f"warning: {record.problem}")
+        events.note(f"warning: {record.problem}")
     try:
         record_apply(record, result.plan, result.report)
     except VoicebotSyncError as exc:
-        hooks.note(f"warning: the record of applied workflows was not saved: {exc}")
+        events.note(f"warning: the record of applied workflows was not saved: {exc}")
 
 
 def stop_notice(executor: Executor, hint: str = "") -> str:

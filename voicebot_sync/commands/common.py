@@ -1,8 +1,9 @@
-"""What every command shares: the connection, hooks for the face, loading, planning.
+"""What every command shares: the connection, loading, planning.
 
-``cli.py`` and the GitHub Action call the command functions (``commands.plan``,
-``commands.apply``, …); they are handed settings and ``Hooks`` and return results.
-Tests call them directly with an injected transport.
+The CLI and the GitHub Action call the command functions (``commands.plan``,
+``commands.apply``, …); they are handed settings and ``Events`` (core/events.py: one
+protocol, a null implementation) and return results. Tests call them directly with
+an injected transport (and, through ``make_client``, a clock).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from ..errors import ConfigError, PlanError
+from ..core.events import Events
 from ..core.model import Scope
 from ..core.plan import Guards, Plan, remote_fingerprint
 from ..api.ratelimit import RateLimiter
@@ -22,17 +24,6 @@ from ..apply.stop import StopSignal
 LOCAL_STATE = os.path.join(".voicebot-sync", "local-api.json")
 
 
-@dataclass
-class Hooks:
-    """How a command talks to its face (the CLI, the Action, a test) while it runs."""
-
-    note: Callable[[str], None] = lambda text: None  # a line a person should see (stderr)
-    wait: Callable[[float, str], None] | None = None  # a wait is about to start (seconds, why)
-    request: Callable | None = None  # one RequestRecord per request (-v, --log-file)
-    retry: Callable[[str, float], None] | None = None  # a transient fault is retried
-    transport: Any = None  # an httpx transport for tests; None means the network (or local)
-
-
 def connection(settings, transport: Any = None) -> "Connection":
     return Connection(settings.api_url, settings.api_key, settings.windows, settings.max_retries, settings.timeout,
                       transport=transport,
@@ -40,17 +31,19 @@ def connection(settings, transport: Any = None) -> "Connection":
                       max_wait=settings.max_wait)
 
 
-def client_for(settings, hooks: Hooks, *, stop: StopSignal | None = None, on_wait=None, read_only: bool = False):
-    """A client for ``settings`` whose waits, requests and retries are reported through ``hooks``.
-    ``read_only``: the command writes nothing (plan, drift, export): an unreadable ledger is set aside."""
-    client = make_client(connection(settings, hooks.transport), stop=stop, on_wait=on_wait or hooks.wait,
-                         on_request=hooks.request, on_retry=hooks.retry, read_only=read_only)
+def client_for(settings, events: Events, *, transport: Any = None, stop: StopSignal | None = None,
+               waits: Events | None = None, read_only: bool = False):
+    """A client for ``settings`` whose waits, requests and retries are told to ``events`` (waits to
+    ``waits`` when given: apply's progress shows them). ``transport``: an httpx transport (tests);
+    None means the network. ``read_only``: the command writes nothing (plan, drift, export): an
+    unreadable ledger is set aside."""
+    client = make_client(connection(settings, transport), stop=stop, events=events, waits=waits, read_only=read_only)
     if client.limiter.ledger_notice:
-        hooks.note(client.limiter.ledger_notice)
+        events.note(client.limiter.ledger_notice)
     return client
 
 
-def load(settings, hooks: Hooks):
+def load(settings, events: Events):
     """The definitions, and the paths discovery passed over (said before the plan with --prune)."""
     from ..read.definitions import load_definitions_with_notes
     from ..errors import ValidationError
@@ -59,14 +52,14 @@ def load(settings, hooks: Hooks):
         definitions, notes = load_definitions_with_notes(settings.workflows, env=settings.env, scope=settings.scope)
     except ValidationError as exc:
         for note in getattr(exc, "notes", []):
-            hooks.note(f"note: {note}")
+            events.note(f"note: {note}")
         raise
     for w in sorted({w for d in definitions for w in d.warnings}):
-        hooks.note(f"{w.file}:{w.line}: warning: {w.message}")
+        events.note(f"{w.file}:{w.line}: warning: {w.message}")
     if notes and settings.prune:
         # Anything not read would look unmanaged: say so before the plan deletes it.
         for note in notes:
-            hooks.note(f"note: {note}")
+            events.note(f"note: {note}")
     return definitions, notes
 
 
@@ -108,15 +101,18 @@ def make_client(
     conn: Connection,
     *,
     stop: StopSignal | None = None,
-    on_wait: Callable[[float, str], None] | None = None,
-    on_request: Callable | None = None,
-    on_retry: Callable[[str, float], None] | None = None,
+    events: Events | None = None,
+    waits: Events | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] | None = None,
     read_only: bool = False,
 ):
-    """A client whose every wait goes through one limiter (and one stop signal)."""
+    """A client whose every wait goes through one limiter (and one stop signal), told to ``events``
+    (waits to ``waits`` when given). The API layer takes plain callables: the three methods it calls."""
     from ..api.client import VoicebotClient
+
+    events = events or Events()
+    on_wait = (waits or events).wait
 
     transport = conn.transport
     base_url = conn.api_url
@@ -142,7 +138,7 @@ def make_client(
                         max_wait=conn.max_wait)
     return VoicebotClient(
         base_url, conn.api_key, transport=transport, limiter=limiter, timeout=conn.timeout,
-        retry=retry, on_request=on_request, on_retry=on_retry, key_source=conn.key_source,
+        retry=retry, on_request=events.request, on_retry=events.retry, key_source=conn.key_source,
         # A loopback URL never goes through an environment proxy (the key would reach the proxy).
         trust_env=not is_loopback(urlsplit(base_url).hostname),
     )

@@ -24,7 +24,8 @@ from typing import Any, Callable
 from ..errors import ApiError, RequestRejected
 from ..text.escaping import visible
 from ..core.model import MANAGED_FIELDS
-from .common import Hooks, client_for
+from ..core.events import Events
+from .common import client_for
 
 FORMAT_VERSION = 1
 SKEW_WARNING = 300.0  # seconds: Retry-After dates and the ledger's wall times start to mislead
@@ -74,7 +75,7 @@ class DoctorResult:
         }
 
 
-def doctor(settings, hooks: Hooks | None = None, *, write_test: bool = False,
+def doctor(settings, events: Events | None = None, *, transport=None, write_test: bool = False,
            confirm: Callable[[str], None] = lambda question: None, wall: Callable[[], float] = time.time) -> DoctorResult:
     """Check ``settings``' server; ``confirm(question)`` may raise Refused before the write test."""
     from .apply import lock_url
@@ -82,19 +83,19 @@ def doctor(settings, hooks: Hooks | None = None, *, write_test: bool = False,
     from ..state.lock import account_lock
     from ..apply.probe import remove_leftover_probes
 
-    hooks = hooks or Hooks()
+    events = events or Events()
     result = DoctorResult(settings.api_url if not settings.local else "local", settings.env)
     account = lock_url(settings)
     journal = Journal.for_account(account, settings.api_key)
     probes_left = any(e.action == "probe" for e in journal.entries.values())
-    with client_for(settings, hooks) as client:
+    with client_for(settings, events, transport=transport) as client:
         try:
             if probes_left or write_test:
                 # Writes: under the account's lock, as apply's are (it shares the journal).
-                with account_lock(account, settings.api_key, timeout=10.0, on_wait=hooks.note):
+                with account_lock(account, settings.api_key, timeout=10.0, on_wait=events.note):
                     journal = Journal.for_account(account, settings.api_key)
                     result.leftover_probes_removed = remove_leftover_probes(
-                        client, journal, settle=settings.settle_time, note=hooks.note)
+                        client, journal, settle=settings.settle_time, note=events.note)
                     _look(client, result)
                     if write_test and result.ok:
                         _write_test(client, journal, result, settings, confirm)

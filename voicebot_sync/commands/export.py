@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .common import Hooks, client_for, export_remote
+from ..core.events import Events
+from .common import client_for, export_remote
 
 
 def export(settings, out_dir: str, *, with_ids: bool = False, force: bool = False,
-           hooks: Hooks | None = None) -> list[tuple[str, Mapping[str, Any]]]:
+           events: Events | None = None, transport=None) -> list[tuple[str, Mapping[str, Any]]]:
     """Write one file per owned remote workflow into ``out_dir``; returns (path, workflow) pairs."""
-    hooks = hooks or Hooks()
-    with client_for(settings, hooks, read_only=True) as client:
+    events = events or Events()
+    with client_for(settings, events, transport=transport, read_only=True) as client:
         return export_remote(client, out_dir, scope=settings.scope, with_ids=with_ids, force=force)

@@ -6,16 +6,17 @@ from ..core import rulecheck
 from ..errors import TooMuchChange, UnsafePlan
 from ..core.plan import Plan
 from ..output.markdown import markdown_previews
-from .common import Hooks, check_prune_scope, client_for, load, plan_definitions
+from ..core.events import Events
+from .common import check_prune_scope, client_for, load, plan_definitions
 
 
-def plan(settings, hooks: Hooks | None = None) -> Plan:
+def plan(settings, events: Events | None = None, *, transport=None) -> Plan:
     """The plan for ``settings``; refuses --prune with narrower paths; never writes."""
-    hooks = hooks or Hooks()
+    events = events or Events()
     check_prune_scope(settings)
-    definitions, skipped = load(settings, hooks)
+    definitions, skipped = load(settings, events)
     findings = rulecheck.check(definitions, settings)  # an error rule stops here, before any request
-    with client_for(settings, hooks, read_only=True) as client:
+    with client_for(settings, events, transport=transport, read_only=True) as client:
         result = plan_definitions(client, settings, definitions, skipped, findings)
     result = result.with_display(preview_maker=lambda: markdown_previews(definitions))
     return result.with_(refusal=apply_would_refuse(result, settings))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import Problem, ValidationError
-from .common import Hooks
+from ..core.events import Events
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Validated:
     warnings: list[Problem] = field(default_factory=list)  # said, never blocking (another template syntax)
 
 
-def validate(settings, environments: dict | None = None, hooks: Hooks | None = None, *,
+def validate(settings, environments: dict | None = None, events: Events | None = None, *,
              only: list[str] | None = None, settings_for: Callable[[str], object] | None = None) -> Validated:
     """Validate as ``settings`` says; without ``--env``, also under each environment of the config file
     (``only``: just these environments, each with ``settings_for(env)``).
@@ -32,7 +32,7 @@ def validate(settings, environments: dict | None = None, hooks: Hooks | None = N
     from ..read.definitions import load_definitions_with_notes
     from ..core.rulecheck import check as check_rules
 
-    hooks = hooks or Hooks()
+    events = events or Events()
     names = list(only) if only else [settings.env] if settings.env else [None] + sorted(environments or {})
     findings: dict = {}
 
@@ -53,7 +53,7 @@ def validate(settings, environments: dict | None = None, hooks: Hooks | None = N
 
     loaded, problems, warnings = problems_per_environment(load, names)
     for w in warnings:
-        hooks.note(f"{w.file}:{w.line}: warning: {w.message}")
+        events.note(f"{w.file}:{w.line}: warning: {w.message}")
     if environments is not None:
         for definitions, _ in loaded.values():
             for d in definitions:

@@ -13,7 +13,7 @@ from .comment import Reviewed, Section, marker_for, reviewed_plan, scope_for
 from .inputs import environments, settings_for
 from .rest import GitHubError, api_from
 from .runner import Runner, code
-from .steps import describe_failure, exit_code, hooks_for, prefix_of, run_each, summary_markdown, worst
+from .steps import describe_failure, exit_code, log_events, prefix_of, run_each, summary_markdown, worst
 
 # A refusal changes nothing: the plan's own checks (reviewed, fresh, guards) and a missing confirmation.
 REFUSALS = (StalePlan, UnsafePlan, Refused)
@@ -107,7 +107,7 @@ def _apply_one(runner: Runner, env, envs, reviewed: Reviewed | None, stop, plans
 
     prefix = prefix_of(env, envs)
     settings = settings_for(runner, env)
-    hooks = hooks_for(runner, prefix)
+    events = log_events(runner, prefix)
     suffix = f"-{env}" if len(envs) > 1 else ""
     workdir = runner.workdir()
     plans[env] = out = os.path.join(workdir, f"plan{suffix}.json")
@@ -131,8 +131,8 @@ def _apply_one(runner: Runner, env, envs, reviewed: Reviewed | None, stop, plans
                                 "changed after review; nothing was changed")
 
         options.check_plan = exactly_the_reviewed
-    events = LineEvents(Prefixed(runner.err, prefix) if prefix else runner.err)
-    return apply(settings, options, hooks, events=events, stop=stop)
+    progress = LineEvents(Prefixed(runner.err, prefix) if prefix else runner.err)
+    return apply(settings, options, events, progress=progress, stop=stop)
 
 
 def _load(path: str | None):

@@ -1,5 +1,5 @@
 """The action's steps validate, plan and drift, calling the commands in-process (``commands.*``),
-and what every step shares: hooks into the log, one run per environment, typed errors into
+and what every step shares: events into the log, one run per environment, typed errors into
 annotations, summary text and exit codes (``errors.EXIT`` and each error's ``exit_code``)."""
 
 from __future__ import annotations
@@ -17,17 +17,21 @@ from .inputs import environments, settings_for, _settings_environ
 from .rest import GitHubError, api_from
 from .runner import DEFAULT_TRUSTED_COMMENTER, SUMMARY_LIMIT, Runner, annotation, code
 
-def hooks_for(runner: Runner, prefix: str = ""):
-    """Hooks that put the command's notes, and its waits of 5 seconds or more, into the log (stderr)."""
-    from ..commands.common import Hooks
+def log_events(runner: Runner, prefix: str = ""):
+    """Events (core.events) that put the command's notes, and its waits of 5 seconds or more, into the log."""
+    from ..core.events import Events
     from ..output.progress import wait_line
 
-    def wait(seconds: float, why: str) -> None:
-        line = wait_line(seconds, why)
-        if line:
-            runner.note(prefix + line)
+    class Log(Events):
+        def note(self, text: str) -> None:
+            runner.note(prefix + visible(text))
 
-    return Hooks(note=lambda text: runner.note(prefix + visible(text)), wait=wait)
+        def wait(self, seconds: float, why: str) -> None:
+            line = wait_line(seconds, why)
+            if line:
+                runner.note(prefix + line)
+
+    return Log()
 
 
 def prefix_of(env: str | None, envs: Sequence[str | None]) -> str:
@@ -158,7 +162,7 @@ def make_plans(runner: Runner, envs: Sequence[str | None]):
 
     def work(env):
         settings = settings_for(runner, env)
-        return settings, plan(settings, hooks_for(runner, prefix_of(env, envs)))
+        return settings, plan(settings, log_events(runner, prefix_of(env, envs)))
 
     return run_each(envs, work)
 
@@ -241,7 +245,7 @@ def step_drift(runner: Runner, transport=None) -> int:
     from ..output.drift import render_drift_markdown, render_drift_text
 
     envs = environments(runner)
-    results = run_each(envs, lambda env: drift(settings_for(runner, env), hooks_for(runner, prefix_of(env, envs))))
+    results = run_each(envs, lambda env: drift(settings_for(runner, env), log_events(runner, prefix_of(env, envs))))
     failed = [(env, exc) for env, _, exc in results if exc is not None]
     if failed:
         code_ = worst([exit_code(exc) for _, exc in failed])
