@@ -15,13 +15,30 @@ from .app import _print_problems
 # -- shared options --------------------------------------------------------------
 
 
+def click_option(name: str, *decls: str, help_suffix: str = "", **extra: Any):
+    """The option of setting ``name`` from the one table of sources (read/sources.py), as click's decorator:
+    its variable shown by click (``show_envvar``), its default as the table says it (the option itself
+    defaults to None, so that load_settings knows it was not given)."""
+    from ..read.sources import BY_NAME
+
+    source = BY_NAME[name]
+    kwargs: dict[str, Any] = {"help": source.help + help_suffix}
+    if source.variable:
+        kwargs.update(envvar=source.variable, show_envvar=True)
+    if source.default is not None and "default" not in extra:
+        kwargs["show_default"] = source.default
+    kwargs.update(extra)
+    return click.option(source.option, *decls, **kwargs)
+
+
 def connection_options(f):
     """--api-url, --api-key, --rate-limit, --config, --env, --insecure, -v on every command that talks to the API."""
+    # Help, variables and defaults from the one table of sources (read/sources.py).
     options = [
-        click.option("--api-url", envvar="VOICEBOT_API_URL", help="API base URL, or 'local' for the built-in emulator.  [env: VOICEBOT_API_URL; default: https://voicebot.intron.health/voicebot/v1]"),
-        click.option("--api-key", envvar="VOICEBOT_API_KEY", help="API key (prefer the environment variable).  [env: VOICEBOT_API_KEY]"),
-        click.option("--rate-limit", envvar="VOICEBOT_RATE_LIMIT", help="COUNT/DURATION[,...] or off.  [env: VOICEBOT_RATE_LIMIT; default: 6/1m,60/1h]"),
-        click.option("--insecure", is_flag=True, default=None, help="Allow http:// to a host other than loopback (the key travels in clear)."),
+        click_option("api_url"),
+        click_option("api_key"),
+        click_option("rate_limit"),
+        click_option("insecure", is_flag=True, default=None, show_default=False),
         click.option("-v", "--verbose", is_flag=True, help="Print each request's method, path, status and time (never the key)."),
     ]
     for option in reversed(options):
@@ -51,15 +68,12 @@ def _one_environment(ctx, param, value):
 
 def config_options(f):
     if f.__name__ in SEVERAL_ENVIRONMENTS:
-        f = click.option("--env", "env_name", envvar="VOICEBOT_ENV",
-                         help="An environment of the config file, or several: staging,production.  [env: VOICEBOT_ENV]")(f)
+        f = click_option("env", "env_name", help_suffix=" Several at once: staging,production.")(f)
         f = click.option("--all-environments", "all_envs", is_flag=True,
                          help="Every environment of the config file, each with its own key and budget, at once.")(f)
     else:
-        f = click.option("--env", "env_name", envvar="VOICEBOT_ENV", callback=_one_environment,
-                         help="An environment of the config file.  [env: VOICEBOT_ENV]")(f)
-    f = click.option("--config", "config_file", envvar="VOICEBOT_SYNC_CONFIG", type=click.Path(dir_okay=False),
-                     help="Config file.  [env: VOICEBOT_SYNC_CONFIG; default: voicebot-sync.yaml if present]")(f)
+        f = click_option("env", "env_name", callback=_one_environment)(f)
+    f = click_option("config", "config_file", type=click.Path(dir_okay=False))(f)
     f = click.option("--no-config", is_flag=True, help="Read no config file, not even voicebot-sync.yaml.")(f)
     f = click.option("--no-color", is_flag=True, expose_value=False, callback=_no_color, is_eager=True,
                      help="No colours (also NO_COLOR=1 or TERM=dumb).")(f)
@@ -177,9 +191,7 @@ def _wait_printer(prefix: str = ""):
 
 def max_wait_option(f):
     """--max-wait on the read-only commands: a server that answers 429 to everything is given up on in time."""
-    return click.option("--max-wait", default="60s", show_default=True, envvar="VOICEBOT_MAX_WAIT",
-                        help="The longest total wait for the server's 429 answers before giving up (e.g. 5m).  "
-                             "[env: VOICEBOT_MAX_WAIT]")(f)
+    return click_option("max_wait", default="60s", show_default=True)(f)
 
 
 def _with_max_wait(settings, max_wait: str):

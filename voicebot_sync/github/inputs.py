@@ -7,20 +7,16 @@ import os
 import re
 from typing import Mapping
 
+from ..read.sources import ACTION_INPUTS, BY_NAME
 from ..text.redaction import fingerprint, register_secret
 from .runner import Runner
 
 # The action's inputs, passed by action.yml under names of their own, and the tool's variables they set.
 # An empty input sets nothing, so a job-level VOICEBOT_* variable still counts (GitHub gives a step every
 # declared env entry, an empty one too, and an empty step-level entry would hide the job's value).
-INPUT_VARIABLES = {
-    "VS_API_URL": "VOICEBOT_API_URL",
-    "VS_RATE_LIMIT": "VOICEBOT_RATE_LIMIT",
-    "VS_CONFIG": "VOICEBOT_SYNC_CONFIG",
-    "VS_ENVIRONMENT": "VOICEBOT_ENV",
-    "VS_STATE_DIR": "VOICEBOT_SYNC_STATE_DIR",
-}
-DEFAULT_KEY_VARIABLE = "VOICEBOT_API_KEY"
+# One table of every setting's sources (read/sources.py) says which.
+INPUT_VARIABLES = ACTION_INPUTS
+DEFAULT_KEY_VARIABLE = BY_NAME["api_key"].variable
 
 
 def environment_names(value: str | None) -> list[str]:

@@ -24,17 +24,14 @@ from ..core.model import Scope
 from ..text.redaction import register_secret
 from .connection import DEFAULT_KEY_ENV, LOCAL_API_URL, check_api_key, check_api_url
 from .configfile import config_schema, load_config_file  # noqa: F401 - part of this module's API
+from .sources import CONFIG_KEYS, DEFAULT_API_URL, DEFAULT_CONFIG, OVERRIDES, variable
 from ..core.plan import Guards
 
-DEFAULT_API_URL = "https://voicebot.intron.health/voicebot/v1"
-DEFAULT_CONFIG = "voicebot-sync.yaml"
 DEFAULT_MAX_RETRIES = 5
 DEFAULT_TIMEOUT = 30.0
-ENV_VARS = {"api_url": "VOICEBOT_API_URL", "rate_limit": "VOICEBOT_RATE_LIMIT",
-            "config": "VOICEBOT_SYNC_CONFIG", "env": "VOICEBOT_ENV"}
-# What the top of the file and each environment section may set (the schema says the same).
-SETTINGS = ("workflows_dir", "api_url", "api_key_env", "rate_limit", "prune", "guards", "owns", "max_retries", "timeout",
-            "settle_time", "unkept_fields")
+ENV_VARS = {name: variable(name) for name in ("api_url", "rate_limit", "config", "env")}
+# What the top of the file and each environment section may set (the schema says the same): sources.TABLE.
+SETTINGS = CONFIG_KEYS
 DEFAULT_SETTLE_TIME = 10.0
 
 
@@ -137,10 +134,6 @@ def load_settings(cli: Mapping[str, Any], environ: Mapping[str, str] | None = No
     _read_key(s, cli, environ)
     _check(s, environ, need_key=need_key)
     return s
-
-
-# Settings the environment and the command line override, in that order: (setting, variable, option).
-OVERRIDES = (("api_url", ENV_VARS["api_url"], "--api-url"), ("rate_limit", ENV_VARS["rate_limit"], "--rate-limit"))
 
 
 def _from_config_file(s: Settings, cli: Mapping[str, Any], environ: Mapping[str, str], cwd: str) -> None:
