@@ -46,21 +46,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("step", choices=sorted(STEPS), help="what to run")
     args = parser.parse_args(argv)
     # Every write to stdout/stderr is redacted, and no line of outside text can begin a workflow command.
-    sinks.install(actions=os.environ.get("GITHUB_ACTIONS") == "true")
-    runner = Runner(action_environment(os.environ, out=None if args.step != "ledger" else open(os.devnull, "w")))
+    previous = sinks.install(actions=os.environ.get("GITHUB_ACTIONS") == "true")
+    try:
+        return _run_step(args.step)
+    finally:
+        sys.stdout, sys.stderr = previous  # per run: a caller in the same process gets its own streams back
+
+
+def _run_step(step: str) -> int:
+    runner = Runner(action_environment(os.environ, out=None if step != "ledger" else open(os.devnull, "w")))
     if runner.env.get("VOICEBOT_SYNC_STATE_DIR"):
         # The tool's state (journal, locks, the ledger) lives where the cache steps look for it.
         os.environ["VOICEBOT_SYNC_STATE_DIR"] = runner.env["VOICEBOT_SYNC_STATE_DIR"]
     try:
-        return STEPS[args.step](runner)
+        return STEPS[step](runner)
     except VoicebotSyncError as exc:  # an expected failure a step did not report itself (an input): one line
-        runner.error(str(exc), title=f"voicebot-sync {args.step}")
+        runner.error(str(exc), title=f"voicebot-sync {step}")
         runner.set_output("exit-code", exc.exit_code)
         return exc.exit_code
     except Exception as exc:  # a bug: one line (the traceback in a log file), never a half-written summary
         from ..state.crashlog import crash_line
 
-        runner.error(crash_line(exc), title=f"voicebot-sync {args.step}")
+        runner.error(crash_line(exc), title=f"voicebot-sync {step}")
         runner.set_output("exit-code", EXIT["internal"])
         return EXIT["internal"]
 

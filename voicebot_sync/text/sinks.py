@@ -19,6 +19,7 @@ import io
 import os
 import re
 import sys
+import threading
 from typing import IO, Iterator
 
 from ..errors import FileError
@@ -70,6 +71,9 @@ class SafeStream(io.TextIOBase):
         self.raw = raw
         self.actions = actions
         self._at_line_start = True
+        # Environments run in threads and share the streams: one write (its scrub, the line-start state
+        # that keeps outside text from beginning a workflow command, the status line's room) at a time.
+        self._lock = threading.RLock()
 
     # click.echo uses a stream as is when it has these (see click._compat).
     @property
@@ -96,6 +100,10 @@ class SafeStream(io.TextIOBase):
     def write(self, text: str) -> int:
         if not isinstance(text, str):
             text = text.decode("utf-8", "replace") if isinstance(text, (bytes, bytearray)) else str(text)
+        with self._lock:
+            return self._write(text)
+
+    def _write(self, text: str) -> int:
         safe = _scrub(text)
         if self.actions:
             safe = self._no_commands(safe)
@@ -122,10 +130,11 @@ class SafeStream(io.TextIOBase):
 
     def command(self, line: str) -> None:
         """One of our own workflow commands (its data already escaped by the caller): redacted only."""
-        if not self._at_line_start:
-            self.raw.write("\n")
-        self.raw.write(redact(line.replace("\n", " ")) + "\n")
-        self._at_line_start = True
+        with self._lock:
+            if not self._at_line_start:
+                self.raw.write("\n")
+            self.raw.write(redact(line.replace("\n", " ")) + "\n")
+            self._at_line_start = True
         self.flush()
 
 
