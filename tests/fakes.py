@@ -1,8 +1,7 @@
-"""Test doubles shared by the unit tests: a fake clock and an in-memory API behind MockTransport."""
+"""Test doubles shared by the unit tests: a fake clock, the emulator behind MockTransport with scripted faults."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import httpx
@@ -24,33 +23,46 @@ class FakeClock:
 
 
 class FakeApi:
-    """The workflow API as a plain function for httpx.MockTransport, with hooks to inject faults.
+    """The emulator (the one fake of the API) as a function for httpx.MockTransport, with faults scripted
+    request by request on top of its own options.
 
-    ``fail`` maps a (method, kind) to a list of faults consumed one per matching request:
+    ``faults`` holds (method, fault) pairs, each consumed by the next request of that method:
     "lose" (act, then raise ReadTimeout), "500" (answer 500 without acting),
-    "500-after" (act, then answer 500), "connect" (ConnectError, nothing sent), "429".
+    "500-after" (act, then answer 502), "connect" (ConnectError, nothing sent), "429".
+    ``act`` is what the server does with a request after the faults (the emulator's ``handle``);
+    a test may wrap it, e.g. to spy or refuse. ``list_lag``, ``get_lag`` and ``normalise_names``
+    are the emulator's options, on ``clock`` (a FakeClock) when given.
     """
 
     def __init__(self, workflows=None, clock: FakeClock | None = None, list_lag: float = 0.0,
                  normalise_names: bool = False, get_lag: bool = False):
-        self.list_lag = list_lag  # seconds a created workflow stays out of the list (needs a clock)
-        self.normalise_names = normalise_names  # stores names in NFC with runs of spaces collapsed
-        self.get_lag = get_lag  # GET by id lags like the list
-        self.created_at: dict[str, float] = {}
-        self.workflows: dict[str, dict] = {}
+        from voicebot_sync.emulator import Emulator
+
+        self.clock = clock
+        self.emulator = Emulator(clock=clock or (lambda: 0.0), list_lag=list_lag, get_lag=get_lag,
+                                 normalise_names="nfc-spaces" if normalise_names else "exact")
         for w in workflows or []:
             w = dict(w)
             w.setdefault("id", str(uuid.uuid4()))
             # A real server always answers with these (the client refuses items without them).
             w.setdefault("message", "")
             w.setdefault("workflow_type", "ROBOCALL")
-            self.workflows[w["id"]] = w
+            self.emulator.add_workflow(**w)
+            self.created_at[w["id"]] = -1e18  # made long ago: listed whatever the lag
         self.requests: list[tuple[str, str]] = []
         self.faults: list[tuple[str, str]] = []  # (method, fault)
-        self.clock = clock
         self.request_times: list[float] = []
-        # What the server does with a request (after faults): a test may wrap it, e.g. to spy or refuse.
         self.act = self.default_act
+
+    @property
+    def workflows(self) -> dict[str, dict]:
+        """The emulator's records by id (live: a test may read or change them)."""
+        return self.emulator._records
+
+    @property
+    def created_at(self) -> dict[str, float]:
+        """The emulator's creation times by id, on its clock (for list_lag)."""
+        return self.emulator._born
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -82,39 +94,9 @@ class FakeApi:
         return response
 
     def default_act(self, method: str, path: str, request: httpx.Request) -> httpx.Response:
-        parts = path.rstrip("/").split("/")
-        wid = parts[-1] if parts[-1] != "workflows" else None
-        if method == "GET" and wid is None:
-            now = self.clock() if self.clock else 0.0
-            visible = [w for w in self.workflows.values()
-                       if now - self.created_at.get(w["id"], -1e18) >= self.list_lag]
-            return httpx.Response(200, json={"status": "Ok", "message": "ok", "data": visible})
-        if method == "POST":
-            body = self._stored(json.loads(request.content))
-            w = {"id": str(uuid.uuid4()), "description": "", "workflow_type": "ROBOCALL", **body}
-            self.workflows[w["id"]] = w
-            self.created_at[w["id"]] = self.clock() if self.clock else 0.0
-            return httpx.Response(200, json={"status": "Ok", "message": "created", "data": w})
-        lagging = self.get_lag and self.clock and self.clock() - self.created_at.get(wid, -1e18) < self.list_lag
-        if wid not in self.workflows or (method == "GET" and lagging):
-            return httpx.Response(404, json={"status": "Error", "message": "workflow not found", "data": None})
-        if method == "GET":
-            return httpx.Response(200, json={"status": "Ok", "data": self.workflows[wid]})
-        if method == "PUT":
-            self.workflows[wid].update(self._stored(json.loads(request.content)))
-            return httpx.Response(200, json={"status": "Ok", "data": self.workflows[wid]})
-        if method == "DELETE":
-            del self.workflows[wid]
-            return httpx.Response(200, json={"status": "Ok", "data": {}})
-        return httpx.Response(405)
-
-    def _stored(self, body: dict) -> dict:
-        if self.normalise_names and isinstance(body.get("name"), str):
-            import re
-            import unicodedata
-
-            body = {**body, "name": re.sub(r"\s+", " ", unicodedata.normalize("NFC", body["name"])).strip()}
-        return body
+        answer = self.emulator.handle(method, request.url.raw_path.decode("ascii"), dict(request.headers),
+                                      request.read())
+        return httpx.Response(answer.status, headers=answer.headers, content=answer.body)
 
     def count(self, method: str) -> int:
         return sum(1 for m, _ in self.requests if m == method)
