@@ -21,6 +21,7 @@ from voicebot_sync.read import schema as schemacheck, yamlfile
 from voicebot_sync.read.settings import load_config_file
 from voicebot_sync.read.definitions import load_definitions
 from voicebot_sync.errors import ValidationError
+from conftest import PROPERTY_EXAMPLES
 
 RULES = yamlfile.Rules(aliases_in="tests", document="a test file", number_keys=True)
 
@@ -300,7 +301,8 @@ def workflow_documents(draw):
     return doc
 
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# 150 a run (each CI run draws new ones); deeper on demand: VOICEBOT_PROPERTY_EXAMPLES=2000 pytest -k fast_path
+FUZZ = settings(max_examples=PROPERTY_EXAMPLES or 150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 @FUZZ
