@@ -262,3 +262,13 @@ def test_a_probe_not_in_the_journal_is_reported_never_deleted(runner):
         result = cli(runner, "doctor", *connection(url))
     assert result.exit_code == 0 and "a doctor probe is on the remote" in result.stdout
     assert len(emulator.workflows) == 1
+
+
+@pytest.mark.parametrize("command", [["doctor"], ["export", "--out-dir", "exported"]])
+def test_doctor_and_export_give_up_on_a_429_only_server_at_max_wait(runner, command, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with running(Emulator(api_keys=[KEY], always_429=True, retry_after="none")) as url:
+        result = cli(runner, *command, *connection(url), "--max-wait", "0s")
+    assert result.exit_code == 1, result.output
+    assert "answered 429" in result.stderr and "--max-wait" in result.stderr
+    assert "--max-wait" in cli(runner, command[0], "--help").output

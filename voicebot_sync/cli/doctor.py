@@ -9,7 +9,8 @@ import click
 
 from ..errors import EXIT, Refused, VoicebotSyncError
 from .app import main
-from .options import _environments, _events, _report_failure, _settings, connection_options
+from .options import (_environments, _events, _report_failure, _settings, _with_max_wait, connection_options,
+                      max_wait_option)
 
 
 @main.command()
@@ -18,8 +19,9 @@ from .options import _environments, _events, _report_failure, _settings, connect
                    "optional fields the server keeps, and whether its list lags.")
 @click.option("--yes", "-y", is_flag=True, help="Run the write test without asking (required without a terminal).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@max_wait_option
 @connection_options
-def doctor(write_test, yes, fmt, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs,
+def doctor(write_test, yes, fmt, max_wait, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs,
            no_config):
     """Check the URL, the key and the server's shape with one request (the list); exit 1 when voicebot-sync
     cannot work with it."""
@@ -33,8 +35,8 @@ def doctor(write_test, yes, fmt, api_url, api_key, rate_limit, insecure, verbose
     envs = _environments(env_name, all_envs, config_file)
     if envs and write_test and not yes:
         raise Refused("the write test in several environments runs without a question per environment: pass --yes")
-    settings_of = {env: _settings(need_key=True, env=env, **given) for env in envs} if envs else {
-        None: _settings(need_key=True, env_name=env_name, **given)}
+    settings_of = {env: _with_max_wait(_settings(need_key=True, env=env, **given), max_wait) for env in envs} if envs \
+        else {None: _with_max_wait(_settings(need_key=True, env_name=env_name, **given), max_wait)}
 
     def work(env):
         prefix = f"[{env}] " if env else ""

@@ -267,15 +267,16 @@ def _confirm(plan, yes: bool) -> None:
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False), help="Where to write one YAML file per workflow.")
 @click.option("--with-ids", is_flag=True, help="Pin each file to its remote workflow with `id:` (renames become updates).")
 @click.option("--force", is_flag=True, help="Write into a directory that already holds definitions (overwriting files).")
+@max_wait_option
 @connection_options
-def export(out_dir, with_ids, force, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name,
+def export(out_dir, with_ids, force, max_wait, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name,
            no_config):
     """Write the remote workflows as definition files (a plan of them shows no changes)."""
     from ..commands.export import export as run
     from ..text.escaping import visible
 
-    settings = _settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit, insecure=insecure,
-                         config_file=config_file, env_name=env_name)
+    settings = _with_max_wait(_settings(need_key=True, api_url=api_url, api_key=api_key, rate_limit=rate_limit,
+                                        insecure=insecure, config_file=config_file, env_name=env_name), max_wait)
     written = run(settings, out_dir, with_ids=with_ids, force=force, events=_events(verbose=verbose))
     names: dict[str, list[str]] = {}
     for path, w in written:
