@@ -131,7 +131,9 @@ def test_a_server_that_normalises_names_never_gets_a_second_workflow_over_three_
     assert len(emulator.workflows) == 1
     assert all(r.exit_code == 0 for r in results), [r.stderr for r in results]
     assert "created" not in results[1].output.split("Apply")[-1] or "0 created" in results[1].output
-    assert "stored the name" in results[0].output + results[0].stderr  # said once, with the fix
+    said = results[0].output + results[0].stderr
+    assert "stored the name" in said  # said once, with the fix
+    assert "did not keep name" not in said  # not a second time in the words of another check
 
 
 def test_a_definition_in_another_unicode_form_updates_the_remote_name_and_prune_keeps_its_id(api, tmp_path,

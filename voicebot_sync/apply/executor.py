@@ -283,7 +283,9 @@ class Executor:
 
     def _kept(self, outcome: Outcome, sent: dict[str, Any], answer: Any) -> Outcome:
         """What the server answered against what was sent: a field it did not keep is said (once per run)."""
-        found = self.kept.warnings(outcome.change.name, outcome.change.source, sent, answer)
+        # The name has its own check and words (``_answered``): said once, not twice.
+        others = {k: v for k, v in sent.items() if k != "name"}
+        found = self.kept.warnings(outcome.change.name, outcome.change.source, others, answer)
         for text in found.values():
             self.events.note(text)
         if found:
