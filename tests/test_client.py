@@ -9,6 +9,8 @@ from voicebot_sync.api.ratelimit import RateLimiter
 from voicebot_sync.api.retry import RetryPolicy
 
 from fakes import FakeApi, FakeClock
+from voicebot_sync.api.client import VoicebotClient, workflow_path
+from voicebot_sync.errors import UnexpectedAnswer
 
 KEY = "sk-test-secret-0123456789"
 
@@ -181,3 +183,30 @@ def test_backoff_bounds():
     for attempt, (low, high) in enumerate([(0.5, 1), (1, 2), (2, 4), (4, 8), (4, 8), (4, 8)], start=1):
         for _ in range(50):
             assert low <= policy.backoff(attempt) <= high
+
+
+@pytest.mark.parametrize("bad", ["..", ".", "../x", "a/b", "a?b", "a#b", "%2e%2e", "", None, "None", "../../admin/users/1",
+                                 "x?force=true&all=1", "y#frag"])
+def test_an_id_is_always_exactly_one_path_segment(bad):
+    seen = []
+
+    def handler(request):
+        seen.append(request.url.raw_path.decode())
+        return httpx.Response(200, json={"status": "Ok", "data": {}})
+
+    client = client_for(handler)
+    try:
+        client.delete_workflow(bad)
+    except UnexpectedAnswer:
+        assert not seen  # refused before anything was sent
+        return
+    (path,) = seen
+    assert path.startswith("/voicebot/v1/workflows/")
+    segment = path[len("/voicebot/v1/workflows/"):]
+    assert segment and "/" not in segment and "?" not in segment and "#" not in segment
+    assert segment not in (".", "..")
+
+
+def test_workflow_path_encodes_everything_but_unreserved_characters():
+    assert workflow_path("123e4567-e89b") == "/workflows/123e4567-e89b"
+    assert workflow_path("a b/c") == "/workflows/a%20b%2Fc"
