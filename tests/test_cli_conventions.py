@@ -59,11 +59,6 @@ def test_a_closed_pipe_is_quiet(tmp_path):
     assert "Broken pipe" not in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_retry_after_that_is_not_finite_is_no_answer():
-    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
-    assert parse_retry_after("1e999") is None and parse_retry_after("7") == 7
-
-
 def test_plan_says_when_apply_will_refuse_in_text_markdown_and_json(api, runner, emulator, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     for i in range(10):

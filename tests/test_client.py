@@ -210,3 +210,8 @@ def test_an_id_is_always_exactly_one_path_segment(bad):
 def test_workflow_path_encodes_everything_but_unreserved_characters():
     assert workflow_path("123e4567-e89b") == "/workflows/123e4567-e89b"
     assert workflow_path("a b/c") == "/workflows/a%20b%2Fc"
+
+
+def test_retry_after_that_is_not_finite_is_no_answer():
+    assert parse_retry_after("inf") is None and parse_retry_after("nan") is None
+    assert parse_retry_after("1e999") is None and parse_retry_after("7") == 7
