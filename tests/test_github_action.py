@@ -871,6 +871,26 @@ def test_the_ledger_lives_under_runner_temp_and_the_cache_steps_name_it_by_the_k
     assert save["if"].startswith("always()") and "fingerprint != ''" in restore["if"]
 
 
+def test_the_record_of_applied_workflows_is_cached_apart_from_any_key_for_drift_on_a_fresh_runner(repo, api_url,
+                                                                                                      github):
+    url, emulator = api_url
+    gh_url, fake = github
+    code, log, outputs, summary = run_action(repo, apply_inputs(url), event_name="push", github_api=gh_url)
+    assert code == 0, log
+    ledger = read_outputs(repo / f".output{step_number('ledger')}")
+    state = os.path.join(str(repo), "voicebot-sync-state")
+    assert ledger["applied-dir"] == os.path.join(state, "applied")
+    records = os.listdir(ledger["applied-dir"])  # what apply made, where the cache step saves it
+    assert len(records) == 1 and KEY not in open(os.path.join(ledger["applied-dir"], records[0])).read()
+    action = load_action()["runs"]["steps"]
+    restore, save = (next(s for s in action if s.get("uses", "").startswith(f"actions/cache/{what}@")
+                          and "applied-dir" in s["with"]["path"]) for what in ("restore", "save"))
+    names = [s.get("id") for s in action]
+    assert names.index("ledger") < action.index(restore) < names.index("run") < action.index(save)
+    assert "fingerprint" not in restore["with"]["key"] + restore["with"]["restore-keys"]  # drift's key is another
+    assert restore["with"]["restore-keys"] == "voicebot-sync-applied-" and save["if"] == "always() && inputs.command == 'apply'"
+
+
 def test_without_a_key_the_ledger_step_names_nothing_and_validate_still_runs(repo):
     code, log, outputs, summary = run_action(repo, {"command": "validate"})
     assert code == 0 and read_outputs(repo / f".output{step_number('ledger')}")["fingerprint"] == ""

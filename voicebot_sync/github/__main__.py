@@ -16,7 +16,7 @@ from .steps import step_drift, step_plan, step_validate
 
 def step_ledger(runner: Runner, transport=None) -> int:
     """``fingerprint`` (of the key the tool will use: never the key) and ``dir`` (the state directory, whose
-    ``ledger/`` the action restores and saves with actions/cache). Never fails the job: without a key (or
+    ``ledger/`` and ``applied/`` the action restores and saves with actions/cache). Never fails the job: without a key (or
     with a config the tool will refuse) the fingerprint is empty and the cache steps are skipped."""
     state = runner.env.get("VOICEBOT_SYNC_STATE_DIR") or os.path.join(runner.temp, "voicebot-sync-state")
     try:
@@ -26,6 +26,7 @@ def step_ledger(runner: Runner, transport=None) -> int:
     runner.set_output("fingerprint", fingerprint)
     runner.set_output("dir", os.path.abspath(state))
     runner.set_output("ledger-dir", os.path.join(os.path.abspath(state), "ledger"))
+    runner.set_output("applied-dir", os.path.join(os.path.abspath(state), "applied"))  # state/applied.py
     return EXIT["ok"]
 
 
