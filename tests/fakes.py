@@ -126,3 +126,71 @@ REMINDER = {
     "workflow_type": "ROBOCALL",
     "message": "Hello [name], your appointment is on [date]",
 }
+
+
+# -- helpers several test files share --------------------------------------------------
+
+
+def client_for(handler, clock=None, max_retries=2):
+    """A client over ``handler`` (a function or a transport) on a fake clock, with quick retries."""
+    from voicebot_sync.api.client import VoicebotClient
+    from voicebot_sync.api.ratelimit import RateLimiter
+    from voicebot_sync.api.retry import RetryPolicy
+
+    clock = clock or FakeClock()
+    transport = handler if isinstance(handler, httpx.BaseTransport) else httpx.MockTransport(handler)
+    return VoicebotClient("https://api.test/voicebot/v1", "k-123456", transport=transport,
+                          limiter=RateLimiter([], clock=clock, sleep=clock.sleep),
+                          retry=RetryPolicy(max_retries=max_retries, base=0.01))
+
+
+def problems_of(*paths, **kw):
+    """The problems load_definitions raises for ``paths`` (it must raise)."""
+    import pytest
+
+    from voicebot_sync.errors import ValidationError
+    from voicebot_sync.read.definitions import load_definitions
+
+    with pytest.raises(ValidationError) as info:
+        load_definitions([str(p) for p in paths], **kw)
+    return [str(p) for p in info.value.problems]
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def validate_cli(*paths):
+    """``voicebot-sync validate PATHS`` through click: never a traceback, never an exception but SystemExit."""
+    from click.testing import CliRunner
+
+    from voicebot_sync.cli import main
+
+    result = CliRunner().invoke(main, ["validate", *map(str, paths)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    return result
+
+
+def bounded_problems(path):
+    """The problems of one hostile file, read within 50 MiB (and 2 s) of memory and time."""
+    import time
+    import tracemalloc
+
+    from voicebot_sync.errors import ValidationError
+    from voicebot_sync.read.definitions import load_definitions
+
+    started = time.perf_counter()
+    tracemalloc.start()
+    try:
+        load_definitions([str(path)])
+        found = []
+    except ValidationError as exc:
+        found = [str(p) for p in exc.problems]
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert time.perf_counter() - started < 2, "took too long"
+    assert peak < 50 * 2**20, f"peak memory {peak / 2**20:.0f} MiB"
+    return found

@@ -10,17 +10,10 @@ from voicebot_sync.core.planner import make_plan
 from voicebot_sync.api.ratelimit import RateLimiter
 from voicebot_sync.api.retry import RetryPolicy
 from fakes import FakeApi, FakeClock, FakeDefinition as D
+from fakes import client_for
 
 
 W = {"id": "w1", "name": "A", "message": "m", "workflow_type": "ROBOCALL"}
-
-
-def client_for(handler, clock=None, max_retries=2):
-    clock = clock or FakeClock()
-    transport = handler if isinstance(handler, httpx.BaseTransport) else httpx.MockTransport(handler)
-    return VoicebotClient("https://api.test/voicebot/v1", "k-123456", transport=transport,
-                          limiter=RateLimiter([], clock=clock, sleep=clock.sleep),
-                          retry=RetryPolicy(max_retries=max_retries, base=0.01))
 
 
 @pytest.mark.parametrize("body,error", [

@@ -20,14 +20,7 @@ from voicebot_sync.api.retry import RetryPolicy
 
 from conftest import PROPERTY_EXAMPLES
 from fakes import FakeApi, FakeClock, FakeDefinition as D
-
-
-def client_for(handler, clock=None, max_retries=2):
-    clock = clock or FakeClock()
-    transport = handler if isinstance(handler, httpx.BaseTransport) else httpx.MockTransport(handler)
-    return VoicebotClient("https://api.test/voicebot/v1", "k-123456", transport=transport,
-                          limiter=RateLimiter([], clock=clock, sleep=clock.sleep),
-                          retry=RetryPolicy(max_retries=max_retries, base=0.01))
+from fakes import client_for
 
 
 # -- the answer is read strictly ------------------------------------------------------

@@ -24,6 +24,7 @@ from voicebot_sync.read.definitions import (
 )
 from voicebot_sync.errors import ValidationError
 from voicebot_sync.core.template import check
+from fakes import problems_of, validate_cli, write
 
 TOKEN = "sk-live-" + "A1b2C3d4E5" * 19 + "zz"  # 200 characters, like a key from a dotfile
 assert len(TOKEN) == 200
@@ -40,25 +41,6 @@ def no_hang():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)
-
-
-def problems_of(*paths, **kw):
-    with pytest.raises(ValidationError) as info:
-        load_definitions([str(p) for p in paths], **kw)
-    return [str(p) for p in info.value.problems]
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def validate_cli(*paths):
-    result = CliRunner().invoke(main, ["validate", *map(str, paths)])
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    return result
 
 
 # -- 1. names ---------------------------------------------------------------------

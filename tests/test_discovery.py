@@ -10,28 +10,10 @@ from voicebot_sync.read.definitions import discover, display_path, load_definiti
 from voicebot_sync.errors import ValidationError
 import time
 import tracemalloc
+from fakes import bounded_problems as problems, problems_of, validate_cli, write
 
 
 TOKEN = "sk-live-" + "A1b2C3d4E5" * 19 + "zz"  # 200 characters, like a key from a dotfile
-
-
-def problems_of(*paths, **kw):
-    with pytest.raises(ValidationError) as info:
-        load_definitions([str(p) for p in paths], **kw)
-    return [str(p) for p in info.value.problems]
-
-
-def write(path, text):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def validate_cli(*paths):
-    result = CliRunner().invoke(main, ["validate", *map(str, paths)])
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    assert "Traceback" not in result.output
-    return result
 
 
 def test_yaml_extensions_in_any_letter_case_are_read(tmp_path):
@@ -232,21 +214,6 @@ def test_discover_keeps_its_signature(tmp_path):
     write(tmp_path / ".b.yaml", "name: B\nmessage: hi\n")
     files, problems = discover([str(tmp_path)])
     assert [p.name for p in files] == ["a.yaml"] and problems == []
-
-
-def problems(path):
-    started = time.perf_counter()
-    tracemalloc.start()
-    try:
-        load_definitions([str(path)])
-        found = []
-    except ValidationError as exc:
-        found = [str(p) for p in exc.problems]
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert time.perf_counter() - started < 2, "took too long"
-    assert peak < 50 * 2**20, f"peak memory {peak / 2**20:.0f} MiB"
-    return found
 
 
 def test_symlink_leaving_the_workflows_directory_is_not_followed(tmp_path):

@@ -11,21 +11,7 @@ from hypothesis import strategies as st
 from voicebot_sync.cli import main
 from voicebot_sync.read.definitions import MAX_FILE_BYTES, load_definitions
 from voicebot_sync.errors import ValidationError
-
-
-def problems(path):
-    started = time.perf_counter()
-    tracemalloc.start()
-    try:
-        load_definitions([str(path)])
-        found = []
-    except ValidationError as exc:
-        found = [str(p) for p in exc.problems]
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert time.perf_counter() - started < 2, "took too long"
-    assert peak < 50 * 2**20, f"peak memory {peak / 2**20:.0f} MiB"
-    return found
+from fakes import bounded_problems as problems
 
 
 def test_file_over_one_megabyte_is_refused_without_reading_it(tmp_path):

@@ -15,6 +15,7 @@ from voicebot_sync.errors import PlanError
 from voicebot_sync.api.ratelimit import RateLimiter
 from voicebot_sync.api.retry import RetryPolicy
 from fakes import FakeApi, FakeClock, FakeDefinition as D
+from fakes import client_for
 
 
 def test_a_plan_and_its_changes_cannot_be_edited_in_place():
@@ -43,14 +44,6 @@ def test_with_makes_a_copy_and_display_data_is_neither_saved_nor_compared():
 def test_lists_given_to_a_plan_become_tuples():
     plan = Plan(api_url="u", remote_fingerprint="sha256:0", changes=[Change("create", "A")], notes=["n"])
     assert plan.changes == (Change("create", "A"),) and plan.notes == ("n",)
-
-
-def client_for(handler, clock=None, max_retries=2):
-    clock = clock or FakeClock()
-    transport = handler if isinstance(handler, httpx.BaseTransport) else httpx.MockTransport(handler)
-    return VoicebotClient("https://api.test/voicebot/v1", "k-123456", transport=transport,
-                          limiter=RateLimiter([], clock=clock, sleep=clock.sleep),
-                          retry=RetryPolicy(max_retries=max_retries, base=0.01))
 
 
 def _saved_plan(tmp_path, api, definitions, prune=False):
