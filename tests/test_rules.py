@@ -71,6 +71,28 @@ def test_message_must_not_match_sees_fixed_text_not_placeholders():
     assert "message contains '0803 123 4567'" in second
 
 
+def test_search_filled_looks_at_the_message_as_a_patient_hears_it_with_the_examples():
+    rule = {"name": "names-the-clinic", "level": "error", "message_must_match": "(?i)riverside clinic",
+            "search": "filled"}
+    with_example = definition(message="Hello [name], [clinic] here.",
+                              parameters={"clinic": {"example": "Riverside Clinic"}, "name": {"example": "Ada"}})
+    assert found([with_example], rule) == []
+    (text,) = found([definition(message="Hello [name], [clinic] here.", parameters={"clinic": {"example": "Mercy"}})],
+                    rule)
+    assert "the filled message does not match" in text
+    # The template alone never holds the example: the default search would break the rule.
+    assert found([with_example], {**rule, "search": "template"})
+    no_phone = {"name": "no-phone", "level": "warning", "message_must_not_match": r"\d{4} \d{3}", "search": "filled"}
+    (leak,) = found([definition(message="Call [phone].", parameters={"phone": {"example": "0803 123 4567"}})],
+                    no_phone)
+    assert "the filled message contains '0803 123'" in leak
+
+
+def test_search_is_template_or_filled():
+    problems = rulefile.parse_rules([{"name": "x", "level": "error", "message_must_match": "a", "search": "both"}])[1]
+    assert problems and "search must be template or filled" in problems[0][1]
+
+
 def test_max_filled_length_at_worst_when_bounded_else_with_examples():
     rule = {"name": "short", "level": "warning", "max_filled_length": 30}
     bounded = definition(message="Hello [name], see you.", parameters={"name": {"max_length": 20, "example": "Ada"}})

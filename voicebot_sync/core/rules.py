@@ -27,7 +27,8 @@ from .model import MANAGED_FIELDS
 LEVELS = ("error", "warning")
 PATTERN_KEYS = ("message_must_match", "message_must_not_match")
 CHECK_KEYS = PATTERN_KEYS + ("max_filled_length", "max_spoken_seconds", "field")
-RULE_KEYS = ("name", "level", "message") + CHECK_KEYS + ("one_of", "applies_to")
+RULE_KEYS = ("name", "level", "message") + CHECK_KEYS + ("one_of", "search", "applies_to")
+SEARCHES = ("template", "filled")  # where patterns look: the template as sent, or the message with its examples
 SCOPE_KEYS = ("names", "labels", "paths")
 WAIVE_KEY = "x-waive"
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -52,6 +53,7 @@ class Rule:
     names: tuple[str, ...] = ()
     labels: tuple[tuple[str, tuple[str, ...]], ...] = ()
     paths: tuple[str, ...] = ()
+    search: str = "template"  # SEARCHES
 
     def applies(self, definition: Any) -> bool:
         """Every kind of scope given must hold; within one kind, any entry."""
@@ -70,7 +72,7 @@ class Rule:
         """What this rule finds wrong with a definition, one sentence per broken check."""
         message = definition.desired().get("message")
         message = message if isinstance(message, str) else ""
-        out = self._pattern_failures(message)
+        out = self._pattern_failures(message, definition.parameters)
         if self.max_filled_length is not None:
             length, how = _filled_length(message, definition.parameters)
             if length > self.max_filled_length:
@@ -81,17 +83,23 @@ class Rule:
             out += self._field_failures(definition)
         return out
 
-    def _pattern_failures(self, message: str) -> list[str]:
+    def _pattern_failures(self, message: str, parameters: Any) -> list[str]:
         if not (self.must_match or self.must_not_match):
             return []
+        what = "message"
+        if self.search == "filled":
+            # As a patient hears it with the examples: a placeholder without one stays as written.
+            values = template.example_values(parameters)
+            message = template.PLACEHOLDER.sub(lambda m: str(values.get(m.group(1), m.group(0))), message)
+            what = "the filled message"
         if len(message) > saferegex.MAX_SUBJECT:  # never after validation: the API's own limit is the same
-            return [f"message is over {saferegex.MAX_SUBJECT} characters, too long to search"]
-        out = [f"message does not match {short(p.pattern, 60)}" for p in self.must_match
+            return [f"{what} is over {saferegex.MAX_SUBJECT} characters, too long to search"]
+        out = [f"{what} does not match {short(p.pattern, 60)}" for p in self.must_match
                if not saferegex.search(p, message)]
         for p in self.must_not_match:
             found = saferegex.search(p, message)
             if found:
-                out.append(f"message contains {short(found.group(0))}, which matches {short(p.pattern, 60)}")
+                out.append(f"{what} contains {short(found.group(0))}, which matches {short(p.pattern, 60)}")
         return out
 
     def _spoken_failures(self, definition: Any, message: str, speech: spoken.Speech) -> list[str]:

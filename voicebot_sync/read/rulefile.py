@@ -17,6 +17,7 @@ from ..core import spoken
 from ..text.escaping import short
 from ..core.model import MANAGED_FIELDS, MAX_MESSAGE_LENGTH
 from ..core.rules import (CHECK_KEYS, LEVELS, MAX_ITEMS, MAX_RULES, MAX_TEXT, NAME, PATTERN_KEYS, RULE_KEYS, SCOPE_KEYS,
+                          SEARCHES,
                     Rule, RuleBook, _label)
 
 
@@ -87,8 +88,13 @@ def _parse_rule(entry: Any, index: int) -> tuple[Rule | None, list[tuple[tuple, 
     scope = _scope(entry.get("applies_to"), wrong)
     if problems:
         return None, problems
+    search = entry.get("search", "template")
+    if search not in SEARCHES:
+        wrong("search", f"search must be {' or '.join(SEARCHES)} (where the patterns look), not {short(search)}")
+        return None, problems
     return Rule(name, entry["level"], entry.get("message", ""), patterns["message_must_match"], patterns["message_must_not_match"], limit,
-                None if seconds is None else float(seconds), field_name, tuple(one_of or ()), *scope), []
+                None if seconds is None else float(seconds), field_name, tuple(one_of or ()), *scope,
+                search=search), []
 
 
 def _check_head(entry: Mapping, name: Any, wrong) -> None:
