@@ -89,24 +89,16 @@ def environments(runner: Runner) -> list[str | None]:
 def settings_for(runner: Runner, env: str | None, *, need_key: bool = True):
     """The tool's settings for one environment, from the inputs and the step's variables (never the GitHub
     token: ``load_settings`` reads only the VOICEBOT_* variables and the one its ``api_key_env`` names)."""
-    import copy
+    from ..read.settings import load_settings
 
-    from ..read.settings import load_settings, require_key
-
-    loaded = runner.__dict__.setdefault("_settings", {})  # once per environment and step (the cache
-    if env not in loaded:                                  # names the ledger, the step uses them again)
-        cli: dict = {}
-        if runner.paths:
-            cli["paths"] = runner.paths
-        if runner.flag("PRUNE"):
-            cli["prune"] = True
-        if env:
-            cli["env"] = env
-        loaded[env] = load_settings(cli, _settings_environ(runner.env), os.getcwd(), need_key=False)
-    settings = copy.deepcopy(loaded[env])  # a command may adjust its copy (max_wait); the next gets the file's
-    if need_key:
-        require_key(settings, _settings_environ(runner.env))
-    return settings
+    cli: dict = {}
+    if runner.paths:
+        cli["paths"] = runner.paths
+    if runner.flag("PRUNE"):
+        cli["prune"] = True
+    if env:
+        cli["env"] = env
+    return load_settings(cli, _settings_environ(runner.env), os.getcwd(), need_key=need_key)
 
 
 def ledger_fingerprint(runner: Runner) -> str:

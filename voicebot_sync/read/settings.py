@@ -225,13 +225,7 @@ def _check(s: Settings, environ: Mapping[str, str], *, need_key: bool) -> None:
         parse_rate_limit(s.rate_limit)
     except ConfigError as exc:
         raise ConfigError(f"{exc} (from {s.source('rate_limit')})") from None
-    if need_key:
-        require_key(s, environ)
-
-
-def require_key(s: Settings, environ: Mapping[str, str]) -> None:
-    """A remote API needs a key: ConfigError naming the variable that was read, and why another was not."""
-    if not s.api_key and not s.local:
+    if need_key and not s.api_key and not s.local:
         raise ConfigError(_missing_key(s, environ))
 
 
