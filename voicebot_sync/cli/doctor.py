@@ -21,8 +21,8 @@ from .options import (_environments, _events, _report_failure, _settings, _with_
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @max_wait_option
 @connection_options
-def doctor(write_test, yes, fmt, max_wait, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name, all_envs,
-           no_config):
+def doctor(write_test, yes, fmt, max_wait, api_url, api_key, rate_limit, insecure, verbose, config_file, env_name,
+           all_envs, no_config):
     """Check the URL, the key and the server's shape with one request (the list); exit 1 when voicebot-sync
     cannot work with it."""
     from ..commands.environments import each_environment

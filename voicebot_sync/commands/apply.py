@@ -125,10 +125,10 @@ def apply(
                 continue
             if entry.state == "created":  # confirmed: its answer was not lost, the list only lags (or forgot)
                 events.note(f"note: an earlier run created \"{visible(entry.name)}\" (id {visible(entry.id)}) moments "
-                           "ago and the list does not show it yet; apply looks for it before creating it again")
+                            "ago and the list does not show it yet; apply looks for it before creating it again")
             else:
                 events.note(f"note: an earlier create of \"{visible(entry.name)}\" lost its answer; apply looks "
-                           "for it before creating it again")
+                            "for it before creating it again")
         if options.out_file:
             the_plan.dump(options.out_file)
         if options.check_plan is not None:
