@@ -413,3 +413,32 @@ def test_empty_inputs_set_nothing_and_the_key_goes_where_the_environment_reads_i
         assert env["VOICEBOT_API_KEY"] == "sk-general-1"
     finally:
         forget_secrets()
+
+
+def test_the_action_resolves_each_environments_settings_once_per_step(tmp_path, monkeypatch):
+    """The key's variable and the step share one resolution per environment; the step reads the key into it."""
+    import io
+
+    from voicebot_sync.read import settings as settings_module
+    from voicebot_sync.github.runner import Runner
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "voicebot-sync.yaml").write_text("environments:\n  staging: {api_key_env: VOICEBOT_STAGING_KEY}\n"
+                                                 "  production: {api_key_env: VOICEBOT_PROD_KEY}\n")
+    loads = []
+    real = settings_module.load_settings
+    monkeypatch.setattr(settings_module, "load_settings",
+                        lambda cli, *a, **kw: loads.append(cli.get("env")) or real(cli, *a, **kw))
+    resolved: dict = {}
+    environ = {"VS_API_KEY": "sk-shared-key-1", "VS_ENVIRONMENT": "staging,production",
+               "VS_API_URL": "https://voicebot.example.org/voicebot/v1"}
+    runner = Runner(github_inputs.action_environment(environ, out=io.StringIO(), resolved=resolved))
+    runner.resolved = resolved
+    staging = github_inputs.settings_for(runner, "staging")
+    production = github_inputs.settings_for(runner, "production")
+    github_inputs.ledger_fingerprint(runner)
+    assert sorted(loads) == ["production", "staging"]  # one resolution each, for the key and for the step
+    assert staging.api_key == production.api_key == "sk-shared-key-1"
+    assert (staging.source("api_key"), production.source("api_key")) == ("VOICEBOT_STAGING_KEY", "VOICEBOT_PROD_KEY")
+    staging.max_wait = 1.0  # a command adjusts its own copy, never the next one's
+    assert github_inputs.settings_for(runner, "staging").max_wait is None

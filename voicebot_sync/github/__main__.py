@@ -55,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run_step(step: str) -> int:
-    runner = Runner(action_environment(os.environ, out=None if step != "ledger" else open(os.devnull, "w")))
+    resolved: dict = {}  # each environment's settings, resolved once (inputs.key_variables, settings_for)
+    runner = Runner(action_environment(os.environ, out=None if step != "ledger" else open(os.devnull, "w"),
+                                       resolved=resolved))
+    runner.resolved = resolved
     if runner.env.get("VOICEBOT_SYNC_STATE_DIR"):
         # The tool's state (journal, locks, the ledger) lives where the cache steps look for it.
         os.environ["VOICEBOT_SYNC_STATE_DIR"] = runner.env["VOICEBOT_SYNC_STATE_DIR"]

@@ -37,25 +37,29 @@ def _settings_environ(environ: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in _given(environ).items() if k != "VOICEBOT_ENV"}
 
 
-def key_variables(environ: Mapping[str, str], cwd: str | None = None) -> list[str]:
+def key_variables(environ: Mapping[str, str], cwd: str | None = None, resolved: dict | None = None) -> list[str]:
     """The variables the tool reads the key from, one per environment of the list: the ``api_key_env`` of
     that environment of the config file (or of its top), else VOICEBOT_API_KEY. When the config cannot be
-    read the tool reports that itself; the key then goes to VOICEBOT_API_KEY."""
+    read the tool reports that itself; the key then goes to VOICEBOT_API_KEY. ``resolved`` (env -> (cli,
+    Settings)) keeps each resolution for the step, which then only reads the key (``settings_for``)."""
     from ..read.settings import load_settings
 
     found = []
+    cwd = cwd or os.getcwd()
     for env in environment_names(environ.get("VOICEBOT_ENV")) or [None]:
+        cli = _cli(Runner(environ), env)
         try:
-            cli = {"insecure": True, **({"env": env} if env else {})}
             settings = load_settings(cli, _settings_environ(environ), cwd)
             name = str(getattr(settings, "api_key_env", "") or "")
+            if resolved is not None:  # the step reads the key into a copy (settings.with_key): once per environment
+                resolved[env] = (cli, settings)
         except Exception:  # noqa: BLE001 - any problem here is the tool's to report, with its own words
             name = DEFAULT_KEY_VARIABLE
         found.append(name if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else DEFAULT_KEY_VARIABLE)
     return list(dict.fromkeys(found))
 
 
-def action_environment(environ: Mapping[str, str], out=None) -> dict[str, str]:
+def action_environment(environ: Mapping[str, str], out=None, resolved: dict | None = None) -> dict[str, str]:
     """The step's environment with the action's inputs applied: non-empty ``VS_*`` inputs set the tool's
     ``VOICEBOT_*`` variables; the ``api-key`` input (``VS_API_KEY``, stripped) goes to the variable the tool
     will read it from for each listed environment (``key_variables``), so ``environment: production`` with
@@ -71,7 +75,7 @@ def action_environment(environ: Mapping[str, str], out=None) -> dict[str, str]:
         if value.strip():
             env[target] = value.strip()
     register_secret(key)
-    variables = key_variables(env)
+    variables = key_variables(env, resolved=resolved)
     if key.strip():
         for name in variables:
             env[name] = key.strip()
@@ -89,8 +93,17 @@ def environments(runner: Runner) -> list[str | None]:
 def settings_for(runner: Runner, env: str | None, *, need_key: bool = True):
     """The tool's settings for one environment, from the inputs and the step's variables (never the GitHub
     token: ``load_settings`` reads only the VOICEBOT_* variables and the one its ``api_key_env`` names)."""
-    from ..read.settings import load_settings
+    from ..read.settings import load_settings, with_key
 
+    cli = _cli(runner, env)
+    cli_then, resolved = (getattr(runner, "resolved", None) or {}).get(env, (None, None))
+    if resolved is not None and cli_then == cli:
+        return with_key(resolved, cli, _settings_environ(runner.env), need_key=need_key)
+    return load_settings(cli, _settings_environ(runner.env), os.getcwd(), need_key=need_key)
+
+
+def _cli(runner: Runner, env: str | None) -> dict:
+    """What the step gives load_settings as if from a command line: the paths, --prune, the environment."""
     cli: dict = {}
     if runner.paths:
         cli["paths"] = runner.paths
@@ -98,7 +111,7 @@ def settings_for(runner: Runner, env: str | None, *, need_key: bool = True):
         cli["prune"] = True
     if env:
         cli["env"] = env
-    return load_settings(cli, _settings_environ(runner.env), os.getcwd(), need_key=need_key)
+    return cli
 
 
 def ledger_fingerprint(runner: Runner) -> str:

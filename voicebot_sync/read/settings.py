@@ -208,10 +208,7 @@ def _check(s: Settings, environ: Mapping[str, str], *, need_key: bool) -> None:
         s.api_url = check_api_url(s.api_url, insecure=s.insecure)
     except ConfigError as exc:
         raise ConfigError(f"{exc} (api_url from {s.source('api_url')})") from None
-    if s.local:
-        s.api_key = None  # the in-process emulator takes no key: never send (or check) one
-    elif s.api_key is not None:
-        s.api_key = check_api_key(s.api_key, s.source("api_key"))
+    _check_key(s)
     for_this_run = ("--api-url", "--rate-limit", ENV_VARS["api_url"], ENV_VARS["rate_limit"])
     if s.local and ("rate_limit" not in s.sources or
                     (s.source("api_url") in for_this_run and s.source("rate_limit") not in for_this_run)):
@@ -225,8 +222,37 @@ def _check(s: Settings, environ: Mapping[str, str], *, need_key: bool) -> None:
         parse_rate_limit(s.rate_limit)
     except ConfigError as exc:
         raise ConfigError(f"{exc} (from {s.source('rate_limit')})") from None
-    if need_key and not s.api_key and not s.local:
+    if need_key:
+        require_key(s, environ)
+
+
+def _check_key(s: Settings) -> None:
+    if s.local:
+        s.api_key = None  # the in-process emulator takes no key: never send (or check) one
+    elif s.api_key is not None:
+        s.api_key = check_api_key(s.api_key, s.source("api_key"))
+
+
+def require_key(s: Settings, environ: Mapping[str, str]) -> None:
+    """A remote API needs a key: ConfigError naming the variable that was read, and why another was not."""
+    if not s.api_key and not s.local:
         raise ConfigError(_missing_key(s, environ))
+
+
+def with_key(resolved: Settings, cli: Mapping[str, Any], environ: Mapping[str, str], *,
+             need_key: bool = False) -> Settings:
+    """A copy of ``resolved`` (load_settings' answer for the same ``cli`` before the key was put in the
+    environment) with the key read from ``environ`` now: the Action resolves an environment once to learn
+    which variable its key goes in, then uses that resolution for the step. The rest of a resolution never
+    depends on the key."""
+    import copy
+
+    s = copy.deepcopy(resolved)
+    _read_key(s, cli, environ)
+    _check_key(s)
+    if need_key:
+        require_key(s, environ)
+    return s
 
 
 def _missing_key(s: Settings, environ: Mapping[str, str]) -> str:
