@@ -130,23 +130,29 @@ def check_list(data: Any, envelope: dict[str, Any] | None, method: str, path: st
         raise UnexpectedAnswer(f"the workflow list's 'data' is a JSON {type(data).__name__}, not a list",
                                method=method, path=path)
     for index, item in enumerate(data):
-        check_workflow(item, f"workflow #{index + 1} of the list", method, path)
+        check_workflow(item, index, method, path)
     return data
 
 
-def check_workflow(item: Any, what: str, method: str, path: str) -> dict[str, Any]:
-    """A workflow as the reference describes it: id, name, message and type present and text."""
+def check_workflow(item: Any, what: str | int, method: str, path: str) -> dict[str, Any]:
+    """A workflow as the reference describes it: id, name, message and type present and text.
+    ``what`` names it in a message (an int: its index in the list); the message is only built for
+    a workflow that fails (this runs for each of 10,000 workflows of a list)."""
     if not isinstance(item, dict):
-        raise UnexpectedAnswer(f"{what} is a JSON {type(item).__name__}, not a workflow", method=method, path=path)
+        raise UnexpectedAnswer(f"{_named(what)} is a JSON {type(item).__name__}, not a workflow", method=method, path=path)
     wid = item.get("id")
     if isinstance(wid, bool) or not isinstance(wid, (str, int)) or str(wid) == "":
-        raise UnexpectedAnswer(f"{what} has no id", method=method, path=path)
-    label = f"{what} (id {short(wid)})"
+        raise UnexpectedAnswer(f"{_named(what)} has no id", method=method, path=path)
     for key in ("name", "message", "workflow_type"):
         if not isinstance(item.get(key), str):
             state = "is missing" if key not in item else f"is {short(item.get(key))}, not text"
-            raise UnexpectedAnswer(f"{label}: '{key}' {state}; refusing to plan against it", method=method, path=path)
+            raise UnexpectedAnswer(f"{_named(what)} (id {short(wid)}): '{key}' {state}; refusing to plan against it",
+                                   method=method, path=path)
     return item
+
+
+def _named(what: str | int) -> str:
+    return f"workflow #{what + 1} of the list" if isinstance(what, int) else what
 
 
 def workflow_path(workflow_id: Any) -> str:

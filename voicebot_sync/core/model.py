@@ -41,9 +41,9 @@ def loose_name_key(name: Any) -> str:
 
 def normalise_text(value: Any) -> str:
     """``None`` -> ``""``; trailing whitespace dropped (YAML block scalars add a newline)."""
-    if value is None:
-        return ""
-    return str(value).rstrip()
+    if type(value) is str:  # the usual case, first: 80,000 calls in a plan of 10,000 workflows
+        return value.rstrip()
+    return "" if value is None else str(value).rstrip()
 
 
 def normalise_response_options(value: Any) -> Any:
@@ -53,40 +53,53 @@ def normalise_response_options(value: Any) -> Any:
     return value
 
 
+def _name(value: Any) -> str:
+    # One notion of a name: matched exactly as it is sent and as the server has it.
+    # (validate refuses surrounding whitespace in a name-matched definition.)
+    return "" if value is None else str(value)
+
+
+def _workflow_type(value: Any) -> str:
+    return str(value).strip().upper() if value is not None else DEFAULT_WORKFLOW_TYPE
+
+
+def _include_reply(value: Any) -> bool:
+    return bool(value) if value is not None else False
+
+
+# Each managed field's normalisation, looked up once per field (a plan of 10,000 workflows
+# normalises 80,000 values).
+_NORMALISE = {"name": _name, "description": normalise_text, "message": normalise_text, "call_back_url": normalise_text,
+              "workflow_type": _workflow_type, "include_reply": _include_reply,
+              "response_options": normalise_response_options}
+
+
 def normalise_field(field: str, value: Any) -> Any:
-    if field == "name":
-        # One notion of a name: matched exactly as it is sent and as the server has it.
-        # (validate refuses surrounding whitespace in a name-matched definition.)
-        return "" if value is None else str(value)
-    if field in ("description", "message", "call_back_url"):
-        return normalise_text(value)
-    if field == "workflow_type":
-        return str(value).strip().upper() if value is not None else DEFAULT_WORKFLOW_TYPE
-    if field == "include_reply":
-        return bool(value) if value is not None else False
-    if field == "response_options":
-        return normalise_response_options(value)
-    return value
+    normalise = _NORMALISE.get(field)
+    return value if normalise is None else normalise(value)
 
 
 def desired_fields(definition: Mapping[str, Any]) -> dict[str, Any]:
     """The managed fields of a definition, normalised: what is compared and what is sent."""
-    fields = {f: normalise_field(f, definition.get(f)) for f in CORE_FIELDS}
+    get = definition.get
+    fields = {f: _NORMALISE[f](get(f)) for f in CORE_FIELDS}
     for f in OPTIONAL_FIELDS:
         if f in definition:
-            fields[f] = normalise_field(f, definition[f])
+            fields[f] = _NORMALISE[f](definition[f])
     return fields
 
 
 def remote_fields(workflow: Mapping[str, Any], fields: tuple[str, ...] | list[str] = CORE_FIELDS) -> dict[str, Any]:
     """The given managed fields of a remote workflow, normalised the same way as a definition's."""
     out = {}
+    get = workflow.get
     for f in fields:
-        value = workflow.get(f)
+        value = get(f)
         if f == "response_options" and value is None and ("option_one" in workflow or "option_two" in workflow):
             # One API version spells the two options as separate strings.
             value = {k: workflow[o] for k, o in (("1", "option_one"), ("2", "option_two")) if workflow.get(o)}
-        out[f] = normalise_field(f, value)
+        normalise = _NORMALISE.get(f)
+        out[f] = value if normalise is None else normalise(value)
     return out
 
 
@@ -124,6 +137,8 @@ class Scope:
         while its remote name is outside the scope: that is a rename into the scope,
         and ``owns: names`` need not list the old name. The one ownership filter: the
         planner and the saved-plan check both use it, so their fingerprints agree."""
+        if self.everything:
+            return list(remote)
         extra = {str(i) for i in also_ids}
         return [w for w in remote if self.contains(str(w.get("name", ""))) or str(w.get("id")) in extra]
 

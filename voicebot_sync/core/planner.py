@@ -63,7 +63,8 @@ def _match_by(key, definitions, owned, claimed, pairs, problems, duplicates, dup
             by_key.setdefault(key(w.get("name", "")), []).append(w)
     left = []
     for d in definitions:
-        matches = by_key.get(key(d.name), [])
+        name = key(d.name)
+        matches = by_key.get(name, [])
         if not matches:
             left.append(d)
             continue
@@ -82,7 +83,7 @@ def _match_by(key, definitions, owned, claimed, pairs, problems, duplicates, dup
             )
             matches = [kept]
         claimed[str(matches[0]["id"])] = d
-        by_key[key(d.name)] = []  # one definition per workflow: a second of the same key creates
+        by_key[name] = []  # one definition per workflow: a second of the same key creates
         pairs.append((d, matches[0]))
     return left
 
@@ -169,7 +170,10 @@ def compare(pairs, normalised: Mapping[str, dict[str, Any]], not_kept: Unkept) -
             continue
         desired = not_kept.compared(desired)  # a field the server drops would be an update every run
         known = normalised[str(w["id"])]
-        current = {f: known[f] for f in desired} if all(f in known for f in desired) else remote_fields(w, tuple(desired))
+        if known.keys() == desired.keys():  # the usual case: the same fields on both sides
+            current = known
+        else:
+            current = {f: known[f] for f in desired} if all(f in known for f in desired) else remote_fields(w, tuple(desired))
         if current == desired:
             unchanged += 1
             continue

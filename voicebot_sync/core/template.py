@@ -123,6 +123,8 @@ def warnings(message: str) -> list[str]:
     template syntax. The conversation-call page writes {{name}}; the workflow API fills only [name];
     yet a remote message may hold braces on purpose ("your code is {code}"), and export must write
     a file that validates."""
+    if "{" not in message:  # the usual message: no search at all (this runs once per definition)
+        return []
     other = sorted(set(OTHER_PLACEHOLDER.findall(message)))
     if not other:
         return []

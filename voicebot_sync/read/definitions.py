@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from . import schema as schemacheck, yamlfile
+from . import fanout, schema as schemacheck, yamlfile
 from ..errors import Problem, ValidationError
 from ..text.escaping import UNSAFE_CHARACTERS, short, unsafe_characters
 from ..core.model import LOCAL_KEYS, MANAGED_FIELDS, Scope, desired_fields, loose_name_key, name_key, normalise_text
@@ -52,14 +52,14 @@ class Definition:
     # What may be a mistake but never blocks (another template syntax): said by validate, plan and apply.
     warnings: list[Problem] = field(default_factory=list)
 
-    @property
-    def name(self) -> str:
-        return self.fields["name"]
+    # Read from ``fields`` once: the planner, the cross-checks and the sorts ask 8 times a definition.
+    name: str = field(init=False, repr=False, compare=False)
+    id: str | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def id(self) -> str | None:
+    def __post_init__(self) -> None:
+        self.name = self.fields["name"]
         value = self.fields.get("id")
-        return str(value) if value is not None else None
+        self.id = str(value) if value is not None else None
 
     @property
     def previous_names(self) -> tuple[str, ...]:
@@ -86,8 +86,11 @@ def load_definitions_with_notes(
     attribute then holds the notes."""
     files, problems, notes = _discover(paths)
     definitions: list[Definition] = []
-    for display, path in files:
-        defs, file_problems = load_file(path, env=env, source=display)
+    # Each file on its own (fanout: several processes for a large repository), gathered in order. The
+    # compiled schema and what it covers are made here first, so that children inherit them.
+    _schema_covers_text()
+    loaded = fanout.map_in_order(partial(_load_discovered, env=env), files)
+    for (display, _path), (defs, file_problems) in zip(files, loaded):
         if not defs and not file_problems:
             # Said, not passed over in silence: a definition may have been lost from it.
             notes.append(f"{display}: no definition in it (empty, or only comments)")
@@ -99,6 +102,11 @@ def load_definitions_with_notes(
         error.notes = notes
         raise error
     return sorted(definitions, key=lambda d: (d.source, d.line)), notes
+
+
+def _load_discovered(file: tuple[str, str], *, env: str | None) -> tuple[list[Definition], list[Problem]]:
+    display, path = file
+    return load_file(path, env=env, source=display, regular=True)
 
 
 def load_definitions(paths: Sequence[str], *, env: str | None = None, scope: Scope | None = None) -> list[Definition]:
@@ -134,17 +142,19 @@ def _cross_checks(definitions: list[Definition], scope: Scope | None) -> Iterato
     yield from previous_name_problems(definitions)
 
 
-def read_text(path: Path | str) -> str:
+def read_text(path: Path | str, *, regular: bool = False) -> str:
     """The file's text, or ValueError/OSError with a sentence a person can act on (``yamlfile.read_text``:
     only a regular file is opened, bounded to MAX_FILE_BYTES, decoded strictly)."""
-    return yamlfile.read_text(path, max_bytes=MAX_FILE_BYTES)
+    return yamlfile.read_text(path, max_bytes=MAX_FILE_BYTES, regular=regular)
 
 
-def load_file(path: Path | str, *, env: str | None = None, source: str | None = None) -> tuple[list[Definition], list[Problem]]:
-    """The definitions of one file and the problems found in it (``source``: its display path, when known)."""
+def load_file(path: Path | str, *, env: str | None = None, source: str | None = None,
+              regular: bool = False) -> tuple[list[Definition], list[Problem]]:
+    """The definitions of one file and the problems found in it (``source``: its display path, when known;
+    ``regular``: discovery found a regular file there)."""
     source = display_path(path) if source is None else source
     try:
-        text = read_text(path)
+        text = read_text(path, regular=regular)
     except (OSError, ValueError) as exc:
         return [], [Problem(source, 0, _reason(exc))]
     definitions: list[Definition] = []
@@ -265,6 +275,9 @@ def _text_problem(path: Sequence, value: str, multiline: bool) -> str | None:
     return f"{_where(path)}: {_unsafe_sentence(found, multiline)}" if found else None
 
 
+_OVERRIDE_FIELD = {"description": "environments.description", "message": "environments.message"}
+
+
 def _text_fields(document: dict) -> Iterator[tuple[tuple, Any, bool]]:
     """(path, value, newline and tab allowed) of every name, description and message, overrides included."""
     for key, multiline in _TEXT_FIELDS.items():
@@ -362,7 +375,7 @@ def _document_problems(document: dict, source: str, line: int, lines: dict[tuple
     problems = [] if certain else schema.problems(document, source, lines, line, explain)
     covered = _schema_covers_text() if certain else frozenset()
     for path, value, multiline in _text_fields(document):
-        if isinstance(value, str) and (path[0] if len(path) == 1 else f"environments.{path[-1]}") not in covered:
+        if isinstance(value, str) and (path[0] if len(path) == 1 else _OVERRIDE_FIELD[path[-1]]) not in covered:
             text = _text_problem(path, value, multiline)
             if text is not None:
                 flagged.add(tuple(map(str, path)))
@@ -377,17 +390,25 @@ def _document_problems(document: dict, source: str, line: int, lines: dict[tuple
 
 def _built(document: dict, source: str, line: int, lines: dict[tuple, int], env: str | None):
     """The Definition of a valid document under ``env``, and its template's problems."""
-    fields = {k: v for k, v in document.items() if k != "environments"}
-    override = (document.get("environments") or {}).get(env) if env else None
+    environments = document.get("environments")
+    fields = dict(document)
+    if environments is not None:
+        del fields["environments"]
+    override = (environments or {}).get(env) if env else None
     if override:
         fields.update(override)
     parameters = fields.get("parameters")
     message = normalise_text(fields["message"])  # what is sent: the API counts this, placeholders and all
-    message_line = _line_of(lines, ("environments", env, "message") if override and "message" in override else ("message",), line)
+    message_line = (_line_of(lines, ("environments", env, "message"), line) if override and "message" in override
+                    else lines.get(("message",), line))
     problems = [Problem(source, message_line, text) for text in check_template(message, parameters)]
-    key_lines = {str(k[0]): v for k, v in lines.items() if len(k) == 1}
-    key_lines.update((f"previous_names.{k[1]}", v) for k, v in lines.items() if len(k) == 2 and k[0] == "previous_names")
-    environments = document.get("environments")
+    # The line of each top-level key, and of each previous name (``previous_names.0``): one pass.
+    key_lines = {}
+    for path, at in lines.items():
+        if len(path) == 1:
+            key_lines[str(path[0])] = at
+        elif len(path) == 2 and path[0] == "previous_names":
+            key_lines[f"previous_names.{path[1]}"] = at
     names = tuple(environments) if isinstance(environments, dict) else ()
     warned = [Problem(source, message_line, text) for text in template_warnings(message)]
     return Definition(fields, source, line, key_lines, names, warned), problems

@@ -33,15 +33,46 @@ from ..text.escaping import QUOTE_LIMIT, clip, short, visible
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 20_000  # per document: far above any real workflow or config file, far below trouble
 _O_READ = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR = "tag:yaml.org,2002:str"
-_INT = "tag:yaml.org,2002:int"
-_MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_INT = "tag:yaml.org,2002:int"
 _BOOL = "tag:yaml.org,2002:bool"
 _NULL = "tag:yaml.org,2002:null"
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _BOOLS = yaml.constructor.SafeConstructor.bool_values
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, with the tag of each node resolved as PyYAML's resolver does, in fewer steps.
+
+    The parser calls back into Python for every node (``resolve``, ``descend_resolver``,
+    ``ascend_resolver``): for 10,000 files that is most of the Python time of composing. The safe
+    loader has no path resolvers, so descending and ascending do nothing, and its implicit
+    resolvers are looked up by the first character as PyYAML does (tests/test_yamlfile_fastpath.py
+    checks the result against PyYAML's own)."""
+
+    _implicit = _BaseLoader.yaml_implicit_resolvers
+
+    def resolve(self, kind, value, implicit):
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._implicit.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    def descend_resolver(self, current_node, current_index):
+        pass
+
+    def ascend_resolver(self):
+        pass
+
+
+if _BaseLoader.yaml_path_resolvers or None in _BaseLoader.yaml_implicit_resolvers:
+    _Loader = _BaseLoader  # noqa: F811 - resolvers added to PyYAML's safe loader: its own resolve is the one
 
 
 # -- reading ---------------------------------------------------------------------
@@ -55,20 +86,27 @@ def not_regular(mode: int) -> str:
     return f"not a regular file ({kind}): not read"
 
 
-def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES, rule: str = "the limit is {limit}") -> str:
+def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES, rule: str = "the limit is {limit}",
+              regular: bool = False) -> str:
     """The file's text, or ValueError/OSError with a sentence a person can act on.
 
-    ``rule`` ends the sentence of a file over ``max_bytes`` ("file is N bytes; " + rule)."""
-    st = os.stat(path)
-    if not stat.S_ISREG(st.st_mode):
-        raise ValueError(not_regular(st.st_mode))
-    if st.st_size > max_bytes:
-        raise ValueError(f"file is {st.st_size} bytes; " + rule.format(limit=max_bytes))
+    ``rule`` ends the sentence of a file over ``max_bytes`` ("file is N bytes; " + rule). ``regular``:
+    discovery has just seen a regular file at ``path`` (its directory entry's type), so the check
+    before opening is left out (one system call of three per file); the one after opening stays,
+    and catches a file replaced in between."""
+    if not regular:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(not_regular(st.st_mode))
+        if st.st_size > max_bytes:
+            raise ValueError(f"file is {st.st_size} bytes; " + rule.format(limit=max_bytes))
     fd = os.open(path, _O_READ)
     try:
         opened = os.fstat(fd)
-        if not stat.S_ISREG(opened.st_mode):  # replaced between the check and the open
+        if not stat.S_ISREG(opened.st_mode):  # replaced between the check (or discovery) and the open
             raise ValueError(not_regular(opened.st_mode))
+        if opened.st_size > max_bytes:
+            raise ValueError(f"file is {opened.st_size} bytes; " + rule.format(limit=max_bytes))
         # Read what fstat promises (+1 to see growth), never more than the limit (+1 to see it passed).
         data = os.read(fd, min(opened.st_size, max_bytes) + 1)
         # A short read of a regular file is its end: one read call for a file that did not grow.
@@ -161,14 +199,12 @@ def _syntax_error(exc: yaml.YAMLError) -> tuple[int, str]:
 
 def _document(loader, node: yaml.Node, rules: Rules) -> Document:
     doc = Document(node.start_mark.line + 1)
-    doc.fatal = walk(node, rules, doc.lines, doc.problems)
+    doc.fatal, data = walk(node, rules, doc.lines, doc.problems)
     if doc.fatal:
         return doc
-    try:
-        doc.data = _plain(node)
+    if data is not _NOT_PLAIN:
+        doc.data = data
         return doc
-    except _NotPlain:
-        pass
     try:
         doc.data = loader.construct_document(node)
     except (yaml.YAMLError, RecursionError):
@@ -179,67 +215,70 @@ def _document(loader, node: yaml.Node, rules: Rules) -> Document:
     return doc
 
 
-class _NotPlain(Exception):
-    """A node the fast path leaves to PyYAML's constructor."""
+_NOT_PLAIN = object()  # what the walk builds of a node it leaves to PyYAML's constructor
 
 
-def _plain(node: yaml.Node) -> Any:
-    """The data of a walked document made of maps, lists, text, decimal integers, booleans and nulls, built
-    straight from its nodes: what PyYAML's SafeConstructor builds from them, in a fraction of its time (it
-    runs 10,000 times for a large repository). Anything else (another tag, a float, a timestamp, an octal
-    or sexagesimal integer) raises _NotPlain and the constructor builds the whole document."""
-    kind, tag = node.id, node.tag
-    if kind == "scalar":
-        value = node.value
-        if tag == _STR:
-            return value
-        if tag == _INT and _DECIMAL.fullmatch(value):
-            return int(value)
-        if tag == _BOOL and value.lower() in _BOOLS:
-            return _BOOLS[value.lower()]
-        if tag == _NULL:
-            return None
-    elif kind == "mapping" and tag == _MAP:
-        data = {}
-        for key, value in node.value:
-            if key.id != "scalar" or key.tag not in (_STR, _INT):
-                raise _NotPlain
-            data[_plain(key)] = _plain(value)
-        return data
-    elif kind == "sequence" and tag == _SEQ:
-        return [_plain(item) for item in node.value]
-    raise _NotPlain
+def _scalar(node: yaml.Node) -> Any:
+    """A plain scalar's value as SafeConstructor builds it (text, a decimal integer, a boolean, null),
+    else _NOT_PLAIN (another tag, a float, a timestamp, an octal or sexagesimal integer)."""
+    tag, value = node.tag, node.value
+    if tag == _STR:
+        return value
+    if tag == _INT and _DECIMAL.fullmatch(value):
+        return int(value)
+    if tag == _BOOL and value.lower() in _BOOLS:
+        return _BOOLS[value.lower()]
+    if tag == _NULL:
+        return None
+    return _NOT_PLAIN
 
 
-def walk(node: yaml.Node, rules: Rules, lines: dict[tuple, int], problems: list[tuple[int, str]]) -> bool:
-    """Record the line of every key path in ``lines``; append problems; True when nothing may be built.
+def _empty(node: yaml.Node) -> Any:
+    """The container a collection node's data goes into, or _NOT_PLAIN (a tagged collection: !!set, !!omap)."""
+    if node.id == "mapping":
+        return {} if node.tag == _MAP else _NOT_PLAIN
+    return [] if node.tag == _SEQ else _NOT_PLAIN
+
+
+def walk(node: yaml.Node, rules: Rules, lines: dict[tuple, int], problems: list[tuple[int, str]]) -> tuple[bool, Any]:
+    """Record the line of every key path in ``lines``, append problems, and build the data in the same pass:
+    (True when nothing may be built, the data). The data is what PyYAML's SafeConstructor builds from
+    maps, lists, text, decimal integers, booleans and nulls, in a fraction of its time; anything else
+    makes it _NOT_PLAIN, and the constructor builds the whole document.
 
     Iterative, in document order. Keys that are not plain text are reported and dropped from the node.
     Scalar values (most nodes) are settled where they are met, without a trip through the stack:
     this walk runs once per file, 10,000 times for a large repository."""
     seen: set[int] = set()
-    stack: list[tuple[yaml.Node, tuple]] = [(node, ())]
     top_keys = (_STR,)
     below_keys = (_STR, _INT) if rules.number_keys else (_STR,)
+    plain = True  # False once a node needs the constructor: the walk goes on for lines and problems only
     count = 0
 
-    def alias(at: tuple, n: yaml.Node) -> bool:
+    def alias(at: tuple, n: yaml.Node) -> tuple[bool, Any]:
         # An alias has no position of its own once composed: its parent's line is the closest.
         problems.append((line_of(lines, at, n.start_mark.line + 1),
                          f"YAML anchors and aliases are not allowed in {rules.aliases_in}"))
-        return True  # the first is enough: a bomb has thousands
+        return True, None  # the first is enough: a bomb has thousands
 
+    if node.id == "scalar":
+        lines[()] = node.start_mark.line + 1
+        return False, _scalar(node)
+    root = _empty(node)
+    stack: list[tuple[yaml.Node, tuple, Any]] = [(node, (), root)]
     while stack:
-        node, path = stack.pop()
+        node, path, into = stack.pop()
         if id(node) in seen:
             return alias(path, node)
         seen.add(id(node))
         count += 1
         if count > MAX_NODES:
             problems.append((node.start_mark.line + 1, f"document has over {MAX_NODES} YAML nodes: not {rules.document}"))
-            return True
+            return True, None
         if path not in lines:
             lines[path] = node.start_mark.line + 1
+        if into is _NOT_PLAIN:
+            plain = False
         kind = node.id
         if kind == "mapping":
             allowed = below_keys if path else top_keys
@@ -264,14 +303,28 @@ def walk(node: yaml.Node, rules: Rules, lines: dict[tuple, int], problems: list[
                         return alias(child, value_node)
                     seen.add(id(value_node))
                     count += 1
+                    value = _scalar(value_node) if plain else _NOT_PLAIN
                 else:
-                    children.append((value_node, child))
+                    value = _empty(value_node) if plain else _NOT_PLAIN
+                    children.append((value_node, child, value))
+                if plain:
+                    name = _scalar(key_node)
+                    if value is _NOT_PLAIN or name is _NOT_PLAIN:
+                        plain = False
+                    else:
+                        into[name] = value
             if len(kept) != len(node.value):
                 node.value = kept
             stack.extend(reversed(children))
         elif kind == "sequence":
-            stack.extend(reversed([(item, path + (i,)) for i, item in enumerate(node.value)]))
-    return False
+            items = []
+            for i, item in enumerate(node.value):
+                value = (_empty(item) if item.id != "scalar" else _scalar(item)) if plain else _NOT_PLAIN
+                if plain:
+                    into.append(value)
+                items.append((item, path + (i,), value))
+            stack.extend(reversed(items))
+    return False, root if plain else _NOT_PLAIN
 
 
 def line_of(lines: dict[tuple, int], path: Sequence, default: int) -> int:
