@@ -18,13 +18,19 @@ from voicebot_sync.api.ratelimit import least_time
 from voicebot_sync.commands.common import Connection, make_client
 
 from conftest import KEY, write_workflow
-from fakes import FakeDefinition as D
+from fakes import FakeClock, FakeDefinition as D
 
 SCALED = parse_rate_limit("5/1s,12/4s")
 
 
-def apply_all(url, definitions, windows=SCALED, max_retries=8, prune=False):
-    with make_client(Connection(url, KEY, windows, max_retries=max_retries, timeout=5, backoff_base=0.01)) as client:
+def apply_all(url, definitions, windows=SCALED, max_retries=8, prune=False, clock=None):
+    """``clock``: a FakeClock the emulator shares, on which the client's waits pass at once."""
+    timing = {"clock": clock, "sleep": clock.sleep} if clock else {}
+    with make_client(Connection(url, KEY, windows, max_retries=max_retries, timeout=5, backoff_base=0.01),
+                     **timing) as client:
+        if clock and client.limiter.ledger is not None:  # the ledger's wall time moves with the clock too
+            offset = time.time() - clock()
+            client.limiter.ledger.wall = lambda: offset + clock()
         plan = make_plan(definitions, client.list_workflows(), api_url=url, windows=windows, prune=prune)
         started = time.monotonic()
         # This emulator's list never lags behind its writes: a short settle time is enough.
@@ -46,13 +52,15 @@ def test_apply_sends_exactly_one_request_per_change_plus_the_list_and_gets_no_42
 
 
 def test_budget_partly_spent_by_another_client_still_converges():
-    emulator = Emulator(api_keys=[KEY], rate_limit=SCALED)
+    clock = FakeClock()  # the 429s' waits pass on the emulator's clock as well, without real sleep
+    emulator = Emulator(api_keys=[KEY], rate_limit=SCALED, clock=clock)
     with running(emulator) as url:
         with httpx.Client(headers={"Authorization": f"Bearer {KEY}"}) as other:
             for _ in range(4):
                 other.get(f"{url}/workflows")
         definitions = [D(f"W{i:02}") for i in range(9)]
-        plan, report, _ = apply_all(url, definitions)
+        plan, report, _ = apply_all(url, definitions, clock=clock)
+    assert sum(clock.sleeps) >= 1  # it waited (the scaled window of 1 s) rather than failing
     assert report.complete and len(emulator.workflows) == 9
     assert report.rate_limited >= 1  # the other client's requests were invisible to us...
     assert emulator.stats["rate_limited"] == report.rate_limited  # ...and every 429 was waited out

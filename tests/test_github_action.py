@@ -3,10 +3,10 @@
 ``run_action`` reads action.yml and runs each ``run:`` step in bash, with the step's
 ``env:`` expanded from the inputs, in a temporary workspace with the runner's files
 (a GITHUB_OUTPUT of each step's own, GITHUB_STEP_SUMMARY, GITHUB_ENV, GITHUB_EVENT_PATH). setup-python,
-the install step and the cache steps (``uses:``) are skipped: the package is installed in this venv, whose
-interpreter stands in for the outputs of both (``python-path``, the install step's ``python``); every other
-step's outputs feed the later steps' ``${{ steps.ID.outputs.NAME }}``. tests/test_action_setup.py runs the
-install step itself.
+the steps that set the tool up (``wheels``, which names the wheel cache, and ``install``) and the cache steps
+(``uses:``) are skipped: the package is installed in this venv, whose interpreter stands in for the outputs of
+both (``python-path``, the install step's ``python``); every other step's outputs feed the later steps'
+``${{ steps.ID.outputs.NAME }}``. tests/test_action_setup.py runs the set-up steps themselves.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from conftest import KEY, write_workflow
 from fake_github import FakeGitHub, serving
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SETUP_STEPS = ("wheels", "install")  # the tool's set-up: tests/test_action_setup.py runs them
 TOKEN = "ghs_faketoken"
 SHA = "0123456789abcdef0123456789abcdef01234567"
 RUN_URL = "https://github.com/clinic/voicebot-workflows/actions/runs/4242"
@@ -84,7 +85,7 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
 
     log, code = "", 0
     for number, step in enumerate(action["runs"]["steps"]):
-        if "run" not in step or step.get("id") == "install":
+        if "run" not in step or step.get("id") in SETUP_STEPS:
             continue
         script = workspace / f".step{number}.sh"
         script.write_text(expand(step["run"]))
