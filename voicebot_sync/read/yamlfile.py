@@ -249,82 +249,100 @@ def walk(node: yaml.Node, rules: Rules, lines: dict[tuple, int], problems: list[
     Iterative, in document order. Keys that are not plain text are reported and dropped from the node.
     Scalar values (most nodes) are settled where they are met, without a trip through the stack:
     this walk runs once per file, 10,000 times for a large repository."""
-    seen: set[int] = set()
-    top_keys = (_STR,)
-    below_keys = (_STR, _INT) if rules.number_keys else (_STR,)
-    plain = True  # False once a node needs the constructor: the walk goes on for lines and problems only
-    count = 0
+    return _Walk(rules, lines, problems).run(node)
 
-    def alias(at: tuple, n: yaml.Node) -> tuple[bool, Any]:
+
+class _Walk:
+    """The state of one document's walk (see ``walk``)."""
+
+    def __init__(self, rules: Rules, lines: dict[tuple, int], problems: list[tuple[int, str]]):
+        self.rules, self.lines, self.problems = rules, lines, problems
+        self.seen: set[int] = set()
+        self.count = 0
+        self.plain = True  # False once a node needs the constructor: the walk goes on for lines and problems only
+        self.below_keys = (_STR, _INT) if rules.number_keys else (_STR,)
+
+    def alias(self, at: tuple, n: yaml.Node) -> tuple[bool, Any]:
         # An alias has no position of its own once composed: its parent's line is the closest.
-        problems.append((line_of(lines, at, n.start_mark.line + 1),
-                         f"YAML anchors and aliases are not allowed in {rules.aliases_in}"))
+        self.problems.append((line_of(self.lines, at, n.start_mark.line + 1),
+                              f"YAML anchors and aliases are not allowed in {self.rules.aliases_in}"))
         return True, None  # the first is enough: a bomb has thousands
 
-    if node.id == "scalar":
-        lines[()] = node.start_mark.line + 1
-        return False, _scalar(node)
-    root = _empty(node)
-    stack: list[tuple[yaml.Node, tuple, Any]] = [(node, (), root)]
-    while stack:
-        node, path, into = stack.pop()
-        if id(node) in seen:
-            return alias(path, node)
-        seen.add(id(node))
-        count += 1
-        if count > MAX_NODES:
-            problems.append((node.start_mark.line + 1, f"document has over {MAX_NODES} YAML nodes: not {rules.document}"))
-            return True, None
-        if path not in lines:
-            lines[path] = node.start_mark.line + 1
-        if into is _NOT_PLAIN:
-            plain = False
-        kind = node.id
-        if kind == "mapping":
-            allowed = below_keys if path else top_keys
-            keys: set[str] = set()
-            kept = []
-            children = []
-            for key_node, value_node in node.value:
-                line = key_node.start_mark.line + 1
-                if key_node.id != "scalar" or key_node.tag not in allowed or not key_node.value:
-                    what = short(key_node.value) if key_node.id == "scalar" else "a collection"
-                    problems.append((line, f"keys must be plain text, not {what}{rules.key_hint}"))
-                    continue
-                kept.append((key_node, value_node))
-                key = key_node.value
-                if key in keys:
-                    problems.append((line, f"duplicate key {short(key)}"))
-                keys.add(key)
-                child = path + (key,)
-                lines[child] = line
-                if value_node.id == "scalar":
-                    if id(value_node) in seen:
-                        return alias(child, value_node)
-                    seen.add(id(value_node))
-                    count += 1
-                    value = _scalar(value_node) if plain else _NOT_PLAIN
+    def run(self, node: yaml.Node) -> tuple[bool, Any]:
+        lines, seen = self.lines, self.seen
+        if node.id == "scalar":
+            lines[()] = node.start_mark.line + 1
+            return False, _scalar(node)
+        root = _empty(node)
+        stack: list[tuple[yaml.Node, tuple, Any]] = [(node, (), root)]
+        while stack:
+            node, path, into = stack.pop()
+            if id(node) in seen:
+                return self.alias(path, node)
+            seen.add(id(node))
+            self.count += 1
+            if self.count > MAX_NODES:
+                self.problems.append((node.start_mark.line + 1,
+                                      f"document has over {MAX_NODES} YAML nodes: not {self.rules.document}"))
+                return True, None
+            if path not in lines:
+                lines[path] = node.start_mark.line + 1
+            if into is _NOT_PLAIN:
+                self.plain = False
+            if node.id == "mapping":
+                alias = self.mapping(node, path, into, stack)
+                if alias is not None:
+                    return self.alias(*alias)
+            elif node.id == "sequence":
+                items = []
+                for i, item in enumerate(node.value):
+                    value = (_empty(item) if item.id != "scalar" else _scalar(item)) if self.plain else _NOT_PLAIN
+                    if self.plain:
+                        into.append(value)
+                    items.append((item, path + (i,), value))
+                stack.extend(reversed(items))
+        return False, root if self.plain else _NOT_PLAIN
+
+    def mapping(self, node: yaml.Node, path: tuple, into: Any, stack: list) -> tuple[tuple, yaml.Node] | None:
+        """Check and record one mapping's keys, settle its scalar values, stack its collections; the (path,
+        node) of an alias met among its values, else None."""
+        allowed = self.below_keys if path else (_STR,)
+        lines, seen, problems = self.lines, self.seen, self.problems
+        keys: set[str] = set()
+        kept = []
+        children = []
+        for key_node, value_node in node.value:
+            line = key_node.start_mark.line + 1
+            if key_node.id != "scalar" or key_node.tag not in allowed or not key_node.value:
+                what = short(key_node.value) if key_node.id == "scalar" else "a collection"
+                problems.append((line, f"keys must be plain text, not {what}{self.rules.key_hint}"))
+                continue
+            kept.append((key_node, value_node))
+            key = key_node.value
+            if key in keys:
+                problems.append((line, f"duplicate key {short(key)}"))
+            keys.add(key)
+            child = path + (key,)
+            lines[child] = line
+            if value_node.id == "scalar":
+                if id(value_node) in seen:
+                    return child, value_node
+                seen.add(id(value_node))
+                self.count += 1
+                value = _scalar(value_node) if self.plain else _NOT_PLAIN
+            else:
+                value = _empty(value_node) if self.plain else _NOT_PLAIN
+                children.append((value_node, child, value))
+            if self.plain:
+                name = _scalar(key_node)
+                if value is _NOT_PLAIN or name is _NOT_PLAIN:
+                    self.plain = False
                 else:
-                    value = _empty(value_node) if plain else _NOT_PLAIN
-                    children.append((value_node, child, value))
-                if plain:
-                    name = _scalar(key_node)
-                    if value is _NOT_PLAIN or name is _NOT_PLAIN:
-                        plain = False
-                    else:
-                        into[name] = value
-            if len(kept) != len(node.value):
-                node.value = kept
-            stack.extend(reversed(children))
-        elif kind == "sequence":
-            items = []
-            for i, item in enumerate(node.value):
-                value = (_empty(item) if item.id != "scalar" else _scalar(item)) if plain else _NOT_PLAIN
-                if plain:
-                    into.append(value)
-                items.append((item, path + (i,), value))
-            stack.extend(reversed(items))
-    return False, root if plain else _NOT_PLAIN
+                    into[name] = value
+        if len(kept) != len(node.value):
+            node.value = kept
+        stack.extend(reversed(children))
+        return None
 
 
 def line_of(lines: dict[tuple, int], path: Sequence, default: int) -> int:
