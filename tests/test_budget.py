@@ -13,7 +13,8 @@ from voicebot_sync.emulator import Emulator, running
 
 from conftest import KEY, write_workflow
 
-SCALED = "4/2s,6/6s"  # the real 6/1m,60/1h shrunk: small enough to meet in a test
+SCALED = "4/1s,6/3s"  # the real 6/1m,60/1h shrunk: small enough to meet in a test
+SCALED_WINDOWS = [(4, 1.0), (6, 3.0)]  # the same, for the emulator
 
 
 def _env(tmp_path, url, key=KEY, **extra):
@@ -31,7 +32,7 @@ def _cli(args, cwd, env):
 def test_a_plan_then_an_apply_in_separate_processes_meet_no_429(tmp_path):
     for i in range(4):
         write_workflow(tmp_path / "workflows", f"Reminder {i}")
-    emulator = Emulator(api_keys=[KEY], rate_limit=[(4, 2.0), (6, 6.0)])
+    emulator = Emulator(api_keys=[KEY], rate_limit=SCALED_WINDOWS)
     with running(emulator) as url:
         env = _env(tmp_path, url)
         assert _cli(["plan"], tmp_path, env).returncode == 0
@@ -44,7 +45,7 @@ def test_a_plan_then_an_apply_in_separate_processes_meet_no_429(tmp_path):
 def test_a_plan_and_an_apply_at_once_on_one_key_stay_within_the_limit_together(tmp_path):
     for i in range(5):
         write_workflow(tmp_path / "workflows", f"Reminder {i}")
-    emulator = Emulator(api_keys=[KEY], rate_limit=[(4, 2.0), (6, 6.0)])
+    emulator = Emulator(api_keys=[KEY], rate_limit=SCALED_WINDOWS)
     with running(emulator) as url:
         env = _env(tmp_path, url)
         procs = [subprocess.Popen([sys.executable, "-m", "voicebot_sync", *args], cwd=tmp_path, env=env,
