@@ -90,19 +90,21 @@ def load_definitions_with_notes(
     # Each file on its own (fanout: several processes for a large repository), gathered in order. The
     # compiled schema and what it covers are made here first, so that children inherit them.
     _schema_covers_text()
-    loaded = fanout.map_in_order(partial(_load_discovered, env=env), files)
+    with fanout.no_cycle_collection():
+        loaded = fanout.map_in_order(partial(_load_discovered, env=env), files)
     for (display, _path), (defs, file_problems) in zip(files, loaded):
         if not defs and not file_problems:
             # Said, not passed over in silence: a definition may have been lost from it.
             notes.append(f"{display}: no definition in it (empty, or only comments)")
         definitions.extend(defs)
         problems.extend(file_problems)
+    definitions.sort(key=lambda d: (d.source, d.line))  # the order of discovery already: a linear pass
     problems.extend(_cross_checks(definitions, scope))
     if problems:
         error = ValidationError(problems)
         error.notes = notes
         raise error
-    return sorted(definitions, key=lambda d: (d.source, d.line)), notes
+    return definitions, notes
 
 
 def _load_discovered(file: tuple[str, str], *, env: str | None) -> tuple[list[Definition], list[Problem]]:
@@ -116,10 +118,11 @@ def load_definitions(paths: Sequence[str], *, env: str | None = None, scope: Sco
 
 
 def _cross_checks(definitions: list[Definition], scope: Scope | None) -> Iterator[Problem]:
+    """Problems across files (``definitions`` in file and line order: the first of two is named)."""
     seen_names: dict[str, Definition] = {}
     seen_forms: dict[str, Definition] = {}
     seen_ids: dict[str, Definition] = {}
-    for d in sorted(definitions, key=lambda d: (d.source, d.line)):
+    for d in definitions:
         first = seen_names.setdefault(d.name, d)
         if first is not d:
             yield Problem(d.source, d.line, f"duplicate name {short(d.name)}: also defined at {first.source}:{first.line}")

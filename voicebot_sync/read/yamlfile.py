@@ -55,6 +55,11 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
 
     _implicit = _BaseLoader.yaml_implicit_resolvers
 
+    def __init__(self, stream):  # the parser, and the little the constructor needs when it is called
+        yaml.cyaml.CParser.__init__(self, stream)
+        self.constructed_objects, self.recursive_objects, self.state_generators = {}, {}, []
+        self.deep_construct = False
+
     def resolve(self, kind, value, implicit):
         if kind is yaml.ScalarNode:
             if implicit[0]:
@@ -71,8 +76,10 @@ class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
         pass
 
 
-if _BaseLoader.yaml_path_resolvers or None in _BaseLoader.yaml_implicit_resolvers:
-    _Loader = _BaseLoader  # noqa: F811 - resolvers added to PyYAML's safe loader: its own resolve is the one
+if (not hasattr(yaml, "CSafeLoader") or _BaseLoader.yaml_path_resolvers
+        or None in _BaseLoader.yaml_implicit_resolvers):
+    # PyYAML without its C parser, or resolvers added to its safe loader: its own loader is the one.
+    _Loader = _BaseLoader  # noqa: F811
 
 
 # -- reading ---------------------------------------------------------------------
