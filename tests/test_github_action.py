@@ -30,6 +30,9 @@ from conftest import KEY, write_workflow
 from fake_github import FakeGitHub, serving
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# What the Action's environment lacks of this venv's (tests/action_env: rich and pygments, which the test
+# tools bring and httpx would load).
+ACTION_ENV = os.path.join(ROOT, "tests", "action_env")
 SETUP_STEPS = ("wheels", "install")  # the tool's set-up: tests/test_action_setup.py runs them
 TOKEN = "ghs_faketoken"
 SHA = "0123456789abcdef0123456789abcdef01234567"
@@ -72,7 +75,7 @@ def run_action(workspace, inputs: dict, *, event_name="pull_request", event=None
         "GITHUB_ENV": str(files["env"]), "GITHUB_EVENT_PATH": str(files["event.json"]), "GITHUB_EVENT_NAME": event_name,
         "GITHUB_REPOSITORY": "clinic/voicebot-workflows", "GITHUB_API_URL": github_api, "GITHUB_SHA": SHA,
         "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1",
-        "RUNNER_TEMP": str(workspace), "PYTHONPATH": ROOT, "GITHUB_ACTION": "__voicebot-sync",
+        "RUNNER_TEMP": str(workspace), "PYTHONPATH": os.pathsep.join([ROOT, ACTION_ENV]), "GITHUB_ACTION": "__voicebot-sync",
         **(job_env or {}),
     }
     step_outputs = {"python.python-path": sys.executable, "install.python": sys.executable}
