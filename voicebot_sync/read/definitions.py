@@ -178,6 +178,7 @@ def _line_of(lines: dict[tuple, int], path: Sequence, default: int) -> int:
     return line_of(lines, path, default)
 
 
+# Text checked character by character in Python (_text_problem), so the schema's pattern for it is not repeated.
 _TEXT_FIELDS = {"name": False, "description": True, "message": True}  # field -> newline and tab allowed
 
 

@@ -15,7 +15,8 @@ _KEY_RULES = {
     "^[0-9]+$": "keys are the digit to press",
     "^[A-Za-z_][A-Za-z0-9_]*$": "parameter names are letters, digits and _, not starting with a digit",
 }
-# Text checked character by character in Python (_text_problem), so the schema's pattern for it is not repeated.
+
+
 def kind(value: Any) -> str:
     """What a YAML value is, in words, without quoting it."""
     if value is None:
