@@ -8,6 +8,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from voicebot_sync.read import yamlfile
 
+from conftest import PROPERTY_EXAMPLES
+
 RULES = yamlfile.Rules("definitions", "a workflow definition", number_keys=True)
 
 
@@ -53,7 +55,7 @@ DATA = st.recursive(SCALARS, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(st.text(TEXT, min_size=1, max_size=6), inner, max_size=4)), max_leaves=16)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=PROPERTY_EXAMPLES or 150, deadline=None, suppress_health_check=list(HealthCheck))
 @given(DATA, st.booleans())
 def test_any_dumped_data_reads_back_as_pyyaml_reads_it(data, flow):
     same_as_pyyaml(yaml.safe_dump({"k": data}, default_flow_style=flow))
