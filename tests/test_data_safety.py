@@ -253,13 +253,13 @@ def test_over_http_a_list_that_lags_and_lost_answers_never_duplicate(tmp_path):
 
     from conftest import KEY
 
-    emulator = Emulator(api_keys=[KEY], list_lag=0.6, fault_drop_after_write=0.5, fault_seed=3)
+    emulator = Emulator(api_keys=[KEY], list_lag=0.3, fault_drop_after_write=0.5, fault_seed=3)
     definitions = [D(f"W{i}") for i in range(6)]
     with running(emulator) as url:
         for _ in range(4):
             with make_client(Connection(url, KEY, [], max_retries=6, timeout=5, backoff_base=0.01)) as client:
                 plan = make_plan(definitions, client.list_workflows(), api_url=url)
-                report = Executor(client, journal=Journal(str(tmp_path / "j.json")), settle=1.0).run(plan)
+                report = Executor(client, journal=Journal(str(tmp_path / "j.json")), settle=0.5).run(plan)
             if report.complete and not plan.changes:
                 break
     names = sorted(w["name"] for w in emulator.workflows)
