@@ -98,8 +98,7 @@ def remote_fields(workflow: Mapping[str, Any], fields: tuple[str, ...] | list[st
         if f == "response_options" and value is None and ("option_one" in workflow or "option_two" in workflow):
             # One API version spells the two options as separate strings.
             value = {k: workflow[o] for k, o in (("1", "option_one"), ("2", "option_two")) if workflow.get(o)}
-        normalise = _NORMALISE.get(f)
-        out[f] = value if normalise is None else normalise(value)
+        out[f] = normalise_field(f, value)
     return out
 
 

@@ -172,8 +172,10 @@ def compare(pairs, normalised: Mapping[str, dict[str, Any]], not_kept: Unkept) -
         known = normalised[str(w["id"])]
         if known.keys() == desired.keys():  # the usual case: the same fields on both sides
             current = known
+        elif all(f in known for f in desired):
+            current = {f: known[f] for f in desired}
         else:
-            current = {f: known[f] for f in desired} if all(f in known for f in desired) else remote_fields(w, tuple(desired))
+            current = remote_fields(w, tuple(desired))
         if current == desired:
             unchanged += 1
             continue

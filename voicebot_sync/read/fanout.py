@@ -22,28 +22,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 MIN_PER_PROCESS = 500  # below this a fork (a few milliseconds) saves less than it costs
 MAX_PROCESSES = 4
-
-
-@contextmanager
-def no_cycle_collection() -> Iterator[None]:
-    """Python's cycle collector paused while many small objects are built that hold no cycles (YAML
-    nodes, dicts, Definitions): it would otherwise scan the growing heap again and again, about 8% of
-    reading 10,000 files. Reference counting still frees everything at once; the collector runs again
-    afterwards, as before."""
-    import gc
-
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def processes_for(count: int) -> int:
@@ -136,7 +118,7 @@ def _reap(pid: int, *, kill: bool) -> int | None:
         if kill:
             os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
-    except (OSError, ChildProcessError):
+    except OSError:  # ChildProcessError too: already reaped
         return None
     return os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else None
 

@@ -99,14 +99,12 @@ def read_text(path: str | os.PathLike, *, max_bytes: int = MAX_BYTES, rule: str 
 
     ``rule`` ends the sentence of a file over ``max_bytes`` ("file is N bytes; " + rule). ``regular``:
     discovery has just seen a regular file at ``path`` (its directory entry's type), so the check
-    before opening is left out (one system call of three per file); the one after opening stays,
-    and catches a file replaced in between."""
+    before opening, which keeps a FIFO or a device from being opened, is left out (one system call
+    of three per file); the checks after opening stay, and catch a file replaced in between."""
     if not regular:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
             raise ValueError(not_regular(st.st_mode))
-        if st.st_size > max_bytes:
-            raise ValueError(f"file is {st.st_size} bytes; " + rule.format(limit=max_bytes))
     fd = os.open(path, _O_READ)
     try:
         opened = os.fstat(fd)
